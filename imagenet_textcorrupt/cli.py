@@ -1,0 +1,153 @@
+"""The `imagenet-tc` command line: browse the class hierarchy and the prompt hierarchy.
+
+Exit codes: 0 success, 2 bad usage or an unknown name (wnid, class, group), 1 any other error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from imagenet_textcorrupt import __version__
+from imagenet_textcorrupt.errors import ImageNetTCError, UnknownNameError
+
+EXIT_USAGE = 2
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _class_entry(cls: Any, hierarchy: Any) -> dict[str, Any]:
+    placement = hierarchy.placement(cls.wnid)
+    return {"index": cls.index, "wnid": cls.wnid, "name": cls.name, "group": placement.group,
+            "path": list(placement.path)}
+
+
+def cmd_hierarchy(args: argparse.Namespace) -> int:
+    from imagenet_textcorrupt.classes import get_class, load_classes
+    from imagenet_textcorrupt.hierarchy import load_hierarchy
+
+    hierarchy = load_hierarchy()
+    if args.wnid:
+        selected = [get_class(args.wnid)]
+        if args.group and hierarchy.group_of(args.wnid) != hierarchy.group(args.group).name:
+            selected = []
+    elif args.group:
+        selected = hierarchy.members(hierarchy.group(args.group).name)
+    else:
+        selected = list(load_classes())
+
+    if args.json:
+        _print_json([_class_entry(c, hierarchy) for c in selected])
+    elif args.wnid:
+        _show_class(selected[0] if selected else get_class(args.wnid), hierarchy)
+    elif args.group:
+        group = hierarchy.group(args.group)
+        print(f"{group.name}: {group.title} ({len(selected)} classes) - {group.description}")
+        print(f"anchors: {', '.join(group.synsets)}")
+        for c in selected:
+            print(f"{c.index:4d}  {c.wnid}  {c.name}")
+    else:
+        counts = hierarchy.counts()
+        width = max(len(g) for g in counts)
+        print(f"{'group':<{width}}  classes  title")
+        for group in hierarchy.groups:
+            print(f"{group.name:<{width}}  {counts[group.name]:7d}  {group.title}")
+        print(f"{'all':<{width}}  {sum(counts.values()):7d}  every group (the default config)")
+    return 0
+
+
+def _show_class(cls: Any, hierarchy: Any) -> None:
+    placement = hierarchy.placement(cls.wnid)
+    print(f"{cls.wnid}  {cls.name}  (index {cls.index}, synset {cls.synset})")
+    print(f"lemmas: {', '.join(cls.lemmas)}")
+    print(f"definition: {cls.definition}")
+    steps = "the class itself" if placement.distance == 0 else f"{placement.distance} steps up"
+    print(f"group: {placement.group}  (anchor {placement.anchor}, {steps})")
+    if placement.other_groups:
+        print(f"also reachable on other paths: {', '.join(placement.other_groups)}")
+    print("path:")
+    for depth, synset in enumerate(placement.path):
+        marker = "  <- group anchor" if synset == placement.anchor else ""
+        print(f"  {'  ' * depth}{synset}{marker}")
+    if len(placement.paths) > 1:
+        print(f"({len(placement.paths)} hypernym paths in WordNet; shown: the one through the group anchor)")
+
+
+def cmd_prompts(args: argparse.Namespace) -> int:
+    from imagenet_textcorrupt.prompts import load_prompts
+
+    hierarchy_file = load_prompts(args.prompts_file) if args.prompts_file else load_prompts()
+    resolved = hierarchy_file.for_class(args.wnid)
+    if args.domain:
+        unknown = [d for d in args.domain if d not in hierarchy_file.domains]
+        if unknown:
+            from imagenet_textcorrupt.errors import closest
+            raise UnknownNameError("domain", unknown[0], closest(unknown[0], hierarchy_file.domains))
+    wanted = args.domain or list(hierarchy_file.domains)
+    if args.json:
+        entry = resolved.to_json()
+        entry["domains"] = {d: v for d, v in entry["domains"].items() if d in wanted}
+        entry["source_prompt"] = resolved.source_prompt
+        entry["prompts_version"] = hierarchy_file.version
+        entry["not_applicable"] = {d: r for d, r in resolved.not_applicable.items() if d in wanted}
+        _print_json(entry)
+        return 0
+    print(f"{resolved.wnid}  {resolved.name}  (group {resolved.group}, prompt hierarchy "
+          f"v{hierarchy_file.version})")
+    print(f"source prompt: {resolved.source_prompt}")
+    for domain in wanted:
+        if domain in resolved.not_applicable:
+            print(f"\n{domain}: not applicable ({resolved.not_applicable[domain]})")
+            continue
+        prompts = resolved.domains[domain]
+        print(f"\n{domain} ({len(prompts)}):")
+        for prompt in prompts:
+            print(f"  {prompt.text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imagenet-tc", description="ImageNet-TC: text-guided corruptions of "
+                                     "ImageNet, a robustness benchmark for image classifiers.")
+    parser.add_argument("--version", action="version", version=f"imagenet-tc {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    hierarchy = commands.add_parser("hierarchy", help="groups (dataset configs) and where each class sits",
+                                    description="Without options: every group with its class count.")
+    hierarchy.add_argument("--group", help="list the classes of one group")
+    hierarchy.add_argument("--wnid", help="show one class (wnid, index or name): WordNet path and group")
+    hierarchy.add_argument("--json", action="store_true",
+                           help='print a list of {"index", "wnid", "name", "group", "path"}, one per class')
+    hierarchy.set_defaults(run=cmd_hierarchy)
+
+    prompts = commands.add_parser("prompts", help="the resolved prompts of one class, by domain")
+    prompts.add_argument("wnid", help="the class: wnid (n02123045), index or name")
+    prompts.add_argument("--domain", action="append", help="only this domain (repeatable)")
+    prompts.add_argument("--prompts-file", help="a prompt hierarchy YAML file to use instead of the shipped one")
+    prompts.add_argument("--json", action="store_true",
+                         help='print {"wnid", "name", "group", "domains": {domain: [prompt, ...]}}')
+    prompts.set_defaults(run=cmd_prompts)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except UnknownNameError as error:
+        print(f"imagenet-tc {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except ImageNetTCError as error:
+        print(f"imagenet-tc {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
