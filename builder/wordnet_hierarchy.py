@@ -8,6 +8,7 @@ sorted so the file is byte-for-byte reproducible.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ def _lemma(name: str) -> str:
 def class_record(wordnet: Any, index: int, wnid: str) -> dict[str, Any]:
     """The hierarchy record of one class, read from an nltk WordNet reader."""
     try:
-        synset = wordnet.synset_from_pos_and_offset("n", int(wnid[1:]))
+        with warnings.catch_warnings():  # nltk warns, then returns None, for an offset it does not know
+            warnings.simplefilter("ignore", UserWarning)
+            synset = wordnet.synset_from_pos_and_offset("n", int(wnid[1:]))
     except Exception as error:  # nltk raises WordNetError or returns None on bad offsets
         raise ImageNetTCError(f"class {index} ({wnid}) is not a WordNet {WORDNET_VERSION} noun: {error}") from error
     if synset is None:

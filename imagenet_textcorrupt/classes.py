@@ -110,15 +110,26 @@ def _by_wnid() -> dict[str, ImageNetClass]:
 
 
 @functools.cache
-def _by_name() -> dict[str, ImageNetClass]:
-    """Display names first, then lemmas that belong to a single class (a lemma shared by two classes is ambiguous)."""
-    lemma_owners: dict[str, set[str]] = {}
+def _lemma_owners() -> dict[str, tuple[ImageNetClass, ...]]:
+    """Every lowercased lemma and the classes that have it (some lemmas belong to two classes: "crane")."""
+    owners: dict[str, list[ImageNetClass]] = {}
     for c in load_classes():
-        for lemma in c.lemmas:
-            lemma_owners.setdefault(lemma.lower(), set()).add(c.wnid)
-    table = {lemma: _by_wnid()[next(iter(owners))] for lemma, owners in lemma_owners.items() if len(owners) == 1}
+        for lemma in dict.fromkeys(lemma.lower() for lemma in c.lemmas):
+            owners.setdefault(lemma, []).append(c)
+    return {lemma: tuple(classes) for lemma, classes in owners.items()}
+
+
+@functools.cache
+def _by_name() -> dict[str, ImageNetClass]:
+    """Display names first, then lemmas that belong to a single class."""
+    table = {lemma: owners[0] for lemma, owners in _lemma_owners().items() if len(owners) == 1}
     table.update({c.name.lower(): c for c in load_classes()})
     return table
+
+
+def shared_lemmas() -> dict[str, tuple[ImageNetClass, ...]]:
+    """WordNet lemmas that two or more classes share: lookups by them are ambiguous."""
+    return {lemma: owners for lemma, owners in _lemma_owners().items() if len(owners) > 1}
 
 
 def class_names() -> list[str]:
@@ -141,6 +152,8 @@ def get_class(key: str | int) -> ImageNetClass:
     found = _by_wnid().get(key) or _by_name().get(key.lower())
     if found is not None:
         return found
+    if key.lower() in shared_lemmas():
+        raise UnknownNameError("class", key, [_describe(c) for c in shared_lemmas()[key.lower()]], "ambiguous")
     if WNID_PATTERN.match(key) or key.startswith("n0"):
         kind, candidates = "wnid", list(_by_wnid())
     else:

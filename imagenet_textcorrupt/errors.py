@@ -20,13 +20,13 @@ def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
 
 
 class UnknownNameError(ImageNetTCError, KeyError):
-    """A wnid, class name, group, domain or node that does not exist; the message suggests the closest ones."""
+    """A wnid, class name, group or domain that does not exist (or is ambiguous); suggests the closest ones."""
 
-    def __init__(self, kind: str, name: str, suggestions: Iterable[str] = ()):
+    def __init__(self, kind: str, name: str, suggestions: Iterable[str] = (), problem: str = "unknown"):
         self.kind = kind
         self.name = name
         self.suggestions = list(suggestions)
-        message = f"unknown {kind} {name!r}"
+        message = f"{problem} {kind} {name!r}"
         if self.suggestions:
             message += "; did you mean " + ", ".join(self.suggestions) + "?"
         super().__init__(message)

