@@ -89,12 +89,13 @@ class ClassPrompts:
                 "domains": {d: [p.text for p in prompts] for d, prompts in self.domains.items()}}
 
 
-def _slots_of(template: str) -> list[str]:
+@functools.cache
+def _slots_of(template: str) -> tuple[str, ...]:
     names = []
     for _, field_name, _, _ in string.Formatter().parse(template):
         if field_name is not None and field_name not in names:
             names.append(field_name)
-    return names
+    return tuple(names)
 
 
 def _render(template: str, cls: ImageNetClass, values: dict[str, str]) -> str:
@@ -135,7 +136,10 @@ class PromptHierarchy:
         self.source_prompt_template = self._check_template(raw.get("source_prompt"), "source_prompt")
         self.root = self._parse_node_spec(raw.get("templates"), "templates", root=True)
         self.nodes = self._parse_nodes(raw.get("nodes") or {})
-        self._resolved = {c.wnid: self._resolve(c) for c in load_classes()}
+        # Resolving every class's templates validates the file against all 1000 classes; rendering the prompts
+        # (most of the cost) waits until a class is asked for.
+        self._templates = {c.wnid: self._resolve(c) for c in load_classes()}
+        self._rendered: dict[str, ClassPrompts] = {}
 
     # -- parsing ---------------------------------------------------------------------------------------------
     def _error(self, key: str, problem: str) -> DataFileError:
@@ -299,7 +303,8 @@ class PromptHierarchy:
                 chain.append(synset)
         return chain
 
-    def _resolve(self, cls: ImageNetClass) -> ClassPrompts:
+    def _resolve(self, cls: ImageNetClass) -> tuple[dict[str, list[tuple[str, str]]], dict[str, str]]:
+        """A class's templates by domain, each with the node it came from, and the reasons of inapplicable domains."""
         templates: dict[str, list[tuple[str, str]]] = {d: [] for d in DOMAINS}
         reasons: dict[str, str] = {}
         emptied_by: dict[str, str] = {}
@@ -332,11 +337,14 @@ class PromptHierarchy:
                 where = emptied_by.get(domain, "templates")
                 raise self._error(where, f"class {cls.wnid} ({cls.name}) is left with no {domain} templates; add "
                                   f"templates or mark the domain not_applicable with a reason")
-        placement = self.hierarchy.placement(cls.wnid)
+        return templates, reasons
+
+    def _render_class(self, cls: ImageNetClass) -> ClassPrompts:
+        templates, reasons = self._templates[cls.wnid]
         domains = {d: tuple(p for t, n in templates[d] for p in self._expand(d, t, n, cls)) for d in DOMAINS
                    if templates[d]}
         source = _render(self.source_prompt_template, cls, {})
-        return ClassPrompts(cls.wnid, cls.name, placement.group, source, domains,
+        return ClassPrompts(cls.wnid, cls.name, self.hierarchy.group_of(cls.wnid), source, domains,
                             {d: reasons[d] for d in DOMAINS if d in reasons})
 
     def _expand(self, domain: str, template: str, node: str, cls: ImageNetClass) -> list[Prompt]:
@@ -350,7 +358,10 @@ class PromptHierarchy:
     # -- public ----------------------------------------------------------------------------------------------
     def for_class(self, key: str | int) -> ClassPrompts:
         """The resolved prompts of a class given by wnid, index or name."""
-        return self._resolved[get_class(key).wnid]
+        cls = get_class(key)
+        if cls.wnid not in self._rendered:
+            self._rendered[cls.wnid] = self._render_class(cls)
+        return self._rendered[cls.wnid]
 
     def severity_parameters(self, family: str, level: int) -> dict[str, float]:
         """What severity `level` means for an editor family ("prompt_to_prompt", "instruct_pix2pix", "sdedit")."""
