@@ -43,8 +43,13 @@ def cmd_hierarchy(args: argparse.Namespace) -> int:
 
     if args.json:
         _print_json([_class_entry(c, hierarchy) for c in selected])
+    elif args.wnid and not selected:
+        cls = get_class(args.wnid)
+        print(f"{cls.wnid} ({cls.name}) is in group {hierarchy.group_of(cls.wnid)}, not {args.group}",
+              file=sys.stderr)
+        return 1
     elif args.wnid:
-        _show_class(selected[0] if selected else get_class(args.wnid), hierarchy)
+        _show_class(selected[0], hierarchy)
     elif args.group:
         group = hierarchy.group(args.group)
         print(f"{group.name}: {group.title} ({len(selected)} classes) - {group.description}")

@@ -85,9 +85,12 @@ class Hierarchy:
             counts[placement.group] += 1
         return counts
 
-    def synsets(self) -> set[str]:
-        """Every synset on any class's hypernym paths."""
-        return {node for p in self._placements.values() for path in p.paths for node in path}
+    def synsets(self, primary_only: bool = False) -> set[str]:
+        """Every synset on any class's hypernym paths (or only on the primary paths)."""
+        placements = self._placements.values()
+        if primary_only:
+            return {node for p in placements for node in p.path}
+        return {node for p in placements for path in p.paths for node in path}
 
 
 def _parse_groups(raw: Any, source: str) -> list[Group]:

@@ -81,9 +81,6 @@ class ClassPrompts:
     domains: dict[str, tuple[Prompt, ...]]  # every domain that applies, in DOMAINS order
     not_applicable: dict[str, str] = field(default_factory=dict)  # domain -> reason
 
-    def all(self) -> list[Prompt]:
-        return [p for prompts in self.domains.values() for p in prompts]
-
     def to_json(self) -> dict[str, Any]:
         return {"wnid": self.wnid, "name": self.name, "group": self.group,
                 "domains": {d: [p.text for p in prompts] for d, prompts in self.domains.items()}}
@@ -274,7 +271,7 @@ class PromptHierarchy:
             raise self._error("nodes", "expected a mapping of node (group or WordNet synset) to changes")
         groups = set(self.hierarchy.group_names)
         synsets = self.hierarchy.synsets()
-        primary = {node for wnid in self._wnids() for node in self.hierarchy.placement(wnid).path}
+        primary = self.hierarchy.synsets(primary_only=True)
         parsed = {}
         for key, spec in nodes.items():
             key = str(key)
@@ -286,10 +283,6 @@ class PromptHierarchy:
                                   "class; use a synset on the path that groups.yaml assigns")
             parsed[key] = self._parse_node_spec(spec, f"nodes.{key}")
         return parsed
-
-    @staticmethod
-    def _wnids() -> list[str]:
-        return [c.wnid for c in load_classes()]
 
     # -- resolution ------------------------------------------------------------------------------------------
     def _node_chain(self, wnid: str) -> list[str]:

@@ -58,6 +58,12 @@ def test_hierarchy_json_shape(capsys, args, count):
                               "path": entries[0]["path"]}
 
 
+def test_hierarchy_wnid_outside_the_group(capsys):
+    code, out, err = run(capsys, "hierarchy", "--wnid", "n02123045", "--group", "food")
+    assert (code, out) == (1, "")
+    assert "n02123045 (tabby cat) is in group animals, not food" in err
+
+
 def test_prompts_text(capsys):
     code, out, _ = run(capsys, "prompts", "n09472597")
     assert code == 0
