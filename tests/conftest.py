@@ -38,3 +38,27 @@ def wordnet30_dir() -> Path:
 def timm_info_dir() -> Path:
     """timm's ImageNet metadata files: an independent source of the class order and lemmas."""
     return package_dir("timm") / "data" / "_info"
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny Stable Diffusion pipeline saved with save_pretrained, loaded back by path like a Hub id."""
+    from builder.tiny_models import save_tiny_pipeline
+
+    return str(save_tiny_pipeline(tmp_path_factory.mktemp("tiny_sd") / "model", "sd"))
+
+
+@pytest.fixture(scope="session")
+def tiny_ip2p(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from builder.tiny_models import save_tiny_pipeline
+
+    return str(save_tiny_pipeline(tmp_path_factory.mktemp("tiny_ip2p") / "model", "ip2p"))
+
+
+@pytest.fixture(scope="session")
+def photos():
+    """Real photographs shipped with scikit-image: a tabby cat and an espresso."""
+    from PIL import Image
+    from skimage import data
+
+    return {"cat": Image.fromarray(data.chelsea()), "coffee": Image.fromarray(data.coffee())}

@@ -1,0 +1,169 @@
+"""Prompt-to-prompt attention control as diffusers attention processors.
+
+A batch holds, for each source image, its source branch and one or more target branches. While the controller is
+active, each target branch's attention maps are taken from its source branch:
+
+- cross-attention (image queries x prompt tokens) for the first `cross_replace_steps` of the denoising steps:
+  through a token mapping, so a word shared by both prompts keeps the source's map and a new word keeps its own
+  ("refine"); when both prompts have the same number of tokens, every map is the source's ("replace");
+- self-attention for the first `self_replace_steps`, in layers whose maps are at most `self_max_pixels` queries
+  (the coarse layers carry the layout).
+
+Only the conditional half of the classifier-free-guidance batch is controlled, as in prompt-to-prompt. Outside the
+active steps the processor runs PyTorch's fused attention, so the control costs nothing there.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+
+def token_mapping(tokenizer: Any, source: str, target: str) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """For every target token position, the source position whose map it takes and the weight of that map.
+
+    Returns (mapper [L] long, alphas [L] float, mode) with L the tokenizer's max length; mode is "replace" when
+    the prompts have equally many tokens, else "refine" (words found in both by sequence alignment take the
+    source's maps, new words keep theirs).
+    """
+    length = tokenizer.model_max_length
+    src = tokenizer(source, add_special_tokens=False).input_ids
+    tgt = tokenizer(target, add_special_tokens=False).input_ids
+    limit = length - 2
+    if len(src) > limit or len(tgt) > limit:
+        longest = source if len(src) > len(tgt) else target
+        raise ValueError(f"prompt {longest!r} has {max(len(src), len(tgt))} tokens; the text encoder takes {limit}")
+    mapper = torch.arange(length)
+    alphas = torch.ones(length)
+    if len(src) == len(tgt):
+        return mapper, alphas, "replace"
+    # positions: 0 is the start token; words are 1..n; then the end token and padding
+    matcher = difflib.SequenceMatcher(None, src, tgt, autojunk=False)
+    alphas[1:len(tgt) + 1] = 0.0
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            mapper[1 + block.b + k] = 1 + block.a + k
+            alphas[1 + block.b + k] = 1.0
+    tail = torch.arange(len(tgt) + 1, length)
+    mapper[len(tgt) + 1:] = torch.clamp(tail - len(tgt) + len(src), max=length - 1)
+    return mapper, alphas, "refine"
+
+
+@dataclass
+class AttentionControl:
+    """Shared state of the processors: which batch rows are targets of which source, and the current step."""
+
+    steps: int
+    cross_replace_steps: float
+    self_replace_steps: float
+    self_max_pixels: int
+    source_rows: torch.Tensor | None = None  # [B] for the conditional half: the source row of each row
+    mappers: torch.Tensor | None = None  # [B, L]
+    alphas: torch.Tensor | None = None  # [B, L]
+    step: int = -1
+    log: list[tuple[int, str]] = field(default_factory=list)  # (step, "cross"/"self") whenever a map was replaced
+
+    def configure(self, source_rows: list[int], mappers: torch.Tensor, alphas: torch.Tensor) -> None:
+        self.source_rows = torch.tensor(source_rows)
+        self.mappers, self.alphas = mappers, alphas
+        self.log.clear()
+
+    def disable(self) -> None:
+        self.source_rows = None
+
+    @property
+    def cross_until(self) -> int:
+        return int(self.steps * self.cross_replace_steps)
+
+    @property
+    def self_until(self) -> int:
+        return int(self.steps * self.self_replace_steps)
+
+    def wants(self, is_cross: bool, queries: int) -> bool:
+        if self.source_rows is None or self.step < 0:
+            return False
+        if is_cross:
+            return self.step < self.cross_until
+        return self.step < self.self_until and queries <= self.self_max_pixels
+
+    def apply(self, probs: torch.Tensor, is_cross: bool) -> torch.Tensor:
+        """probs [2B, heads, Q, K] (unconditional half first) -> probs with the targets' maps controlled."""
+        assert self.source_rows is not None and self.mappers is not None and self.alphas is not None
+        half = probs.shape[0] // 2
+        cond = probs[half:]
+        src = cond[self.source_rows.to(probs.device)]
+        is_target = (self.source_rows != torch.arange(half)).to(probs.device)
+        if is_cross:
+            mappers = self.mappers.to(probs.device)
+            alphas = self.alphas.to(device=probs.device, dtype=probs.dtype)[:, None, None, :]
+            index = mappers[:, None, None, :].expand(-1, src.shape[1], src.shape[2], -1)
+            mapped = torch.gather(src, 3, index)
+            new = mapped * alphas + cond * (1 - alphas)
+            self.log.append((self.step, "cross"))
+        else:
+            new = src
+            self.log.append((self.step, "self"))
+        controlled = torch.where(is_target[:, None, None, None], new, cond)
+        return torch.cat([probs[:half], controlled])
+
+
+class ControlledAttnProcessor:
+    """An attention processor that hands its maps to an AttentionControl when the control wants them."""
+
+    def __init__(self, control: AttentionControl):
+        self.control = control
+
+    def __call__(self, attn: Any, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None = None,
+                 attention_mask: torch.Tensor | None = None, temb: torch.Tensor | None = None, *args: Any,
+                 **kwargs: Any) -> torch.Tensor:
+        residual = hidden_states
+        if attn.spatial_norm is not None:
+            hidden_states = attn.spatial_norm(hidden_states, temb)
+        input_ndim = hidden_states.ndim
+        if input_ndim == 4:
+            batch, channels, height, width = hidden_states.shape
+            hidden_states = hidden_states.view(batch, channels, height * width).transpose(1, 2)
+        batch, queries, _ = hidden_states.shape
+        is_cross = encoder_hidden_states is not None
+        context = encoder_hidden_states if is_cross else hidden_states
+        if attn.group_norm is not None:
+            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
+        if is_cross and attn.norm_cross:
+            context = attn.norm_encoder_hidden_states(context)
+        if attention_mask is not None:
+            attention_mask = attn.prepare_attention_mask(attention_mask, context.shape[1], batch)
+            attention_mask = attention_mask.view(batch, attn.heads, -1, attention_mask.shape[-1])
+
+        heads = attn.heads
+        query = attn.to_q(hidden_states).view(batch, -1, heads, attn.to_q.out_features // heads).transpose(1, 2)
+        key = attn.to_k(context).view(batch, -1, heads, attn.to_k.out_features // heads).transpose(1, 2)
+        value = attn.to_v(context).view(batch, -1, heads, attn.to_v.out_features // heads).transpose(1, 2)
+
+        if self.control.wants(is_cross, queries):
+            scores = torch.matmul(query.float() if attn.upcast_attention else query,
+                                  (key.float() if attn.upcast_attention else key).transpose(-1, -2)) * attn.scale
+            if attention_mask is not None:
+                scores = scores + attention_mask
+            probs = scores.float().softmax(dim=-1).to(value.dtype)
+            probs = self.control.apply(probs, is_cross)
+            out = torch.matmul(probs, value)
+        else:
+            out = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, scale=attn.scale)
+        out = out.transpose(1, 2).reshape(batch, -1, heads * value.shape[-1]).to(query.dtype)
+        out = attn.to_out[1](attn.to_out[0](out))
+        if input_ndim == 4:
+            out = out.transpose(-1, -2).reshape(batch, channels, height, width)
+        if attn.residual_connection:
+            out = out + residual
+        return out / attn.rescale_output_factor
+
+
+def install(unet: Any, control: AttentionControl) -> dict[str, Any]:
+    """Give every attention layer of the UNet a controlled processor; returns the previous processors."""
+    previous = dict(unet.attn_processors)
+    unet.set_attn_processor(ControlledAttnProcessor(control))
+    return previous
