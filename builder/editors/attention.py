@@ -9,8 +9,13 @@ active, each target branch's attention maps are taken from its source branch:
 - self-attention for the first `self_replace_steps`, in layers whose maps are at most `self_max_pixels` queries
   (the coarse layers carry the layout).
 
-Only the conditional half of the classifier-free-guidance batch is controlled, as in prompt-to-prompt. Outside the
-active steps the processor runs PyTorch's fused attention, so the control costs nothing there.
+With local blend, the cross-attention maps of chosen words (summed over layers and steps) mark where those words
+are; after each step, each target keeps its own latents only there (united with its source's region) and takes
+the source's everywhere else.
+
+Only the conditional half of the classifier-free-guidance batch is controlled, as in prompt-to-prompt: its maps are
+computed in the open, the unconditional half runs PyTorch's fused attention, and so does everything outside the
+active steps and layers, where the control costs nothing.
 """
 
 from __future__ import annotations
@@ -66,14 +71,44 @@ class AttentionControl:
     alphas: torch.Tensor | None = None  # [B, L]
     step: int = -1
     log: list[tuple[int, str]] = field(default_factory=list)  # (step, "cross"/"self") whenever a map was replaced
+    # local blend: per row, the weight of each token in the blend words' map; maps summed over layers and steps
+    blend_tokens: torch.Tensor | None = None  # [B, L]
+    blend_size: tuple[int, int] = (0, 0)  # latent height and width
+    blend_maps: torch.Tensor | None = None  # [B, h, w]
 
-    def configure(self, source_rows: list[int], mappers: torch.Tensor, alphas: torch.Tensor) -> None:
+    def configure(self, source_rows: list[int], mappers: torch.Tensor, alphas: torch.Tensor,
+                  blend_tokens: torch.Tensor | None = None, blend_size: tuple[int, int] = (0, 0)) -> None:
         self.source_rows = torch.tensor(source_rows)
         self.mappers, self.alphas = mappers, alphas
+        self.blend_tokens, self.blend_size, self.blend_maps = blend_tokens, blend_size, None
         self.log.clear()
 
     def disable(self) -> None:
         self.source_rows = None
+        self.blend_tokens = self.blend_maps = None
+
+    def _record_blend(self, probs: torch.Tensor) -> None:
+        """Add this layer's maps of the blend words, resized to the latent grid, to the running sum."""
+        assert self.blend_tokens is not None
+        weights = self.blend_tokens.to(device=probs.device, dtype=torch.float32)
+        maps = torch.einsum("bqk,bk->bq", probs.float().mean(dim=1), weights)
+        side = int(round(maps.shape[1] ** 0.5))
+        if side * side != maps.shape[1]:
+            return  # a non-square layer cannot be placed on the grid
+        grid = F.interpolate(maps.view(-1, 1, side, side), size=self.blend_size, mode="bilinear",
+                             align_corners=False)[:, 0]
+        self.blend_maps = grid if self.blend_maps is None else self.blend_maps + grid
+
+    def blend_mask(self, threshold: float) -> torch.Tensor | None:
+        """Per row, where the blend words are (their maps so far, normalised, above `threshold`), united with the
+        row's source; None before any map was recorded."""
+        if self.blend_maps is None or self.source_rows is None:
+            return None
+        maps = F.max_pool2d(self.blend_maps[:, None], 3, stride=1, padding=1)[:, 0]
+        maps = maps / maps.flatten(1).amax(dim=1).clamp_min(1e-12)[:, None, None]
+        mask = maps > threshold
+        rows = self.source_rows.to(mask.device)
+        return (mask | mask[rows])[:, None]
 
     @property
     def cross_until(self) -> int:
@@ -87,28 +122,29 @@ class AttentionControl:
         if self.source_rows is None or self.step < 0:
             return False
         if is_cross:
-            return self.step < self.cross_until
+            return self.step < self.cross_until or self.blend_tokens is not None
         return self.step < self.self_until and queries <= self.self_max_pixels
 
     def apply(self, probs: torch.Tensor, is_cross: bool) -> torch.Tensor:
-        """probs [2B, heads, Q, K] (unconditional half first) -> probs with the targets' maps controlled."""
+        """probs [B, heads, Q, K] of the conditional half -> the same, with each target's maps controlled."""
         assert self.source_rows is not None and self.mappers is not None and self.alphas is not None
-        half = probs.shape[0] // 2
-        cond = probs[half:]
-        src = cond[self.source_rows.to(probs.device)]
-        is_target = (self.source_rows != torch.arange(half)).to(probs.device)
+        rows = self.source_rows.to(probs.device)
+        targets = torch.nonzero(rows != torch.arange(len(rows), device=probs.device)).flatten()
+        if is_cross and self.blend_tokens is not None:
+            self._record_blend(probs)
+            if self.step >= self.cross_until:
+                return probs
+        src = probs[rows[targets]]
         if is_cross:
-            mappers = self.mappers.to(probs.device)
-            alphas = self.alphas.to(device=probs.device, dtype=probs.dtype)[:, None, None, :]
+            mappers = self.mappers.to(probs.device)[targets]
+            alphas = self.alphas.to(device=probs.device, dtype=probs.dtype)[targets][:, None, None, :]
             index = mappers[:, None, None, :].expand(-1, src.shape[1], src.shape[2], -1)
-            mapped = torch.gather(src, 3, index)
-            new = mapped * alphas + cond * (1 - alphas)
+            probs[targets] = torch.gather(src, 3, index) * alphas + probs[targets] * (1 - alphas)
             self.log.append((self.step, "cross"))
         else:
-            new = src
+            probs[targets] = src
             self.log.append((self.step, "self"))
-        controlled = torch.where(is_target[:, None, None, None], new, cond)
-        return torch.cat([probs[:half], controlled])
+        return probs
 
 
 class ControlledAttnProcessor:
@@ -144,13 +180,18 @@ class ControlledAttnProcessor:
         value = attn.to_v(context).view(batch, -1, heads, attn.to_v.out_features // heads).transpose(1, 2)
 
         if self.control.wants(is_cross, queries):
-            scores = torch.matmul(query.float() if attn.upcast_attention else query,
-                                  (key.float() if attn.upcast_attention else key).transpose(-1, -2)) * attn.scale
-            if attention_mask is not None:
-                scores = scores + attention_mask
-            probs = scores.float().softmax(dim=-1).to(value.dtype)
-            probs = self.control.apply(probs, is_cross)
-            out = torch.matmul(probs, value)
+            # the unconditional half runs fused; the conditional half needs its maps in the open
+            half = batch // 2
+            mask_u = mask_c = attention_mask
+            if attention_mask is not None and attention_mask.shape[0] == batch:
+                mask_u, mask_c = attention_mask[:half], attention_mask[half:]
+            out_u = F.scaled_dot_product_attention(query[:half], key[:half], value[:half], attn_mask=mask_u,
+                                                   scale=attn.scale)
+            scores = torch.matmul(query[half:].float(), key[half:].float().transpose(-1, -2)) * attn.scale
+            if mask_c is not None:
+                scores = scores + mask_c
+            probs = self.control.apply(scores.softmax(dim=-1).to(value.dtype), is_cross)
+            out = torch.cat([out_u, torch.matmul(probs, value[half:])])
         else:
             out = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, scale=attn.scale)
         out = out.transpose(1, 2).reshape(batch, -1, heads * value.shape[-1]).to(query.dtype)

@@ -118,6 +118,9 @@ def load_pipeline(pipeline_class: Any, model: str, revision: str | None, device:
     if revision:
         kwargs["revision"] = revision
     pipeline = pipeline_class.from_pretrained(model, **kwargs)
+    for module in pipeline.components.values():
+        if hasattr(module, "requires_grad_"):  # null-text optimises an embedding, never the weights
+            module.requires_grad_(False)
     pipeline.to(device)
     pipeline.set_progress_bar_config(disable=True)
     return pipeline

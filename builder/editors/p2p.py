@@ -59,6 +59,8 @@ class PromptToPromptEditor(Editor):
         "self_max_pixels": None,  # None: layers at half the latent side or coarser, as in prompt-to-prompt
         "cache_dir": None,  # keep inversions on disk too
         "cache_items": 64,
+        "local_blend_words": None,  # e.g. ["cat"]: edit only where these words attend (source and target)
+        "local_blend_threshold": 0.3,
     }
 
     def _load(self) -> None:
@@ -124,7 +126,30 @@ class PromptToPromptEditor(Editor):
         return uncond if inversion.null_embeddings is None else inversion.null_embeddings[step]
 
     def _after_step(self, latents: torch.Tensor, rows: list[tuple[_Group, bool]], step: int) -> torch.Tensor:
-        return latents
+        mask = self.control.blend_mask(float(self.params["local_blend_threshold"]))
+        if mask is None:
+            return latents
+        assert self.control.source_rows is not None
+        sources = latents[self.control.source_rows.to(latents.device)]
+        return sources + mask.to(latents.dtype) * (latents - sources)
+
+    def _blend_tokens(self, prompts: list[str]) -> torch.Tensor | None:
+        """Per prompt, 1 at the token positions of the local-blend words it contains."""
+        words = self.params["local_blend_words"]
+        if not words:
+            return None
+        length = self.tokenizer.model_max_length
+        weights = torch.zeros(len(prompts), length)
+        for r, prompt in enumerate(prompts):
+            ids = self.tokenizer(prompt, add_special_tokens=False).input_ids
+            for word in words:
+                word_ids = self.tokenizer(word, add_special_tokens=False).input_ids
+                for start in range(len(ids) - len(word_ids) + 1):
+                    if ids[start:start + len(word_ids)] == word_ids:
+                        weights[r, 1 + start:1 + start + len(word_ids)] = 1.0
+        if not bool(weights.any()):
+            raise EditorError(f"{self.name}: no prompt contains the local blend words {list(words)}")
+        return weights
 
     @torch.no_grad()
     def _sample(self, rows: list[tuple[_Group, bool]], cond: torch.Tensor, schedule: Schedule,
@@ -178,7 +203,8 @@ class PromptToPromptEditor(Editor):
         max_pixels = self.params["self_max_pixels"] or (latent_h // 2) * (latent_w // 2)
         self.control.steps, self.control.self_max_pixels = self.steps, int(max_pixels)
         self.control.cross_replace_steps, self.control.self_replace_steps = cross, self_steps
-        self.control.configure(source_rows, torch.stack(mappers), torch.stack(alphas))
+        self.control.configure(source_rows, torch.stack(mappers), torch.stack(alphas), self._blend_tokens(prompts),
+                               (int(latent_h), int(latent_w)))
         try:
             latents = self._sample(rows, self._embed(prompts), schedule, uncond)
         finally:
@@ -189,6 +215,7 @@ class PromptToPromptEditor(Editor):
         for i in range(len(images)):
             group = rows[target_row[i]][0]
             extra = {"scheduler": type(self.scheduler).__name__, "inversion": self.inversion_method,
+                     "local_blend_words": list(self.params["local_blend_words"] or []),
                      "attention_mapping": modes[i], "cross_replace_steps": cross,
                      "self_replace_steps": self_steps, "self_max_pixels": int(max_pixels),
                      "inversion_cached": group.cache_hit}
@@ -257,4 +284,4 @@ class DirectInversionEditor(PromptToPromptEditor):
         for r, (group, is_source) in enumerate(rows):
             if is_source:
                 latents[r] = group.inversion.trajectory[levels - 1 - step][0]  # type: ignore[union-attr]
-        return latents
+        return super()._after_step(latents, rows, step)  # local blend against the corrected sources
