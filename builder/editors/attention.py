@@ -75,13 +75,25 @@ class AttentionControl:
     blend_tokens: torch.Tensor | None = None  # [B, L]
     blend_size: tuple[int, int] = (0, 0)  # latent height and width
     blend_maps: torch.Tensor | None = None  # [B, h, w]
+    _on_device: dict[Any, tuple[torch.Tensor, ...]] = field(default_factory=dict, repr=False)
 
     def configure(self, source_rows: list[int], mappers: torch.Tensor, alphas: torch.Tensor,
                   blend_tokens: torch.Tensor | None = None, blend_size: tuple[int, int] = (0, 0)) -> None:
         self.source_rows = torch.tensor(source_rows)
         self.mappers, self.alphas = mappers, alphas
         self.blend_tokens, self.blend_size, self.blend_maps = blend_tokens, blend_size, None
+        self._on_device.clear()
         self.log.clear()
+
+    def _tensors(self, device: Any, dtype: Any) -> tuple[torch.Tensor, ...]:
+        """(source rows, target rows, target mappers, target alphas) on a device, moved once per configuration."""
+        key = (device, dtype)
+        if key not in self._on_device:
+            assert self.source_rows is not None and self.mappers is not None and self.alphas is not None
+            targets = torch.nonzero(self.source_rows != torch.arange(len(self.source_rows))).flatten()
+            self._on_device[key] = (self.source_rows.to(device), targets.to(device),
+                                    self.mappers[targets].to(device), self.alphas[targets].to(device, dtype))
+        return self._on_device[key]
 
     def disable(self) -> None:
         self.source_rows = None
@@ -127,19 +139,16 @@ class AttentionControl:
 
     def apply(self, probs: torch.Tensor, is_cross: bool) -> torch.Tensor:
         """probs [B, heads, Q, K] of the conditional half -> the same, with each target's maps controlled."""
-        assert self.source_rows is not None and self.mappers is not None and self.alphas is not None
-        rows = self.source_rows.to(probs.device)
-        targets = torch.nonzero(rows != torch.arange(len(rows), device=probs.device)).flatten()
+        rows, targets, mappers, alphas = self._tensors(probs.device, probs.dtype)
         if is_cross and self.blend_tokens is not None:
             self._record_blend(probs)
             if self.step >= self.cross_until:
                 return probs
         src = probs[rows[targets]]
         if is_cross:
-            mappers = self.mappers.to(probs.device)[targets]
-            alphas = self.alphas.to(device=probs.device, dtype=probs.dtype)[targets][:, None, None, :]
             index = mappers[:, None, None, :].expand(-1, src.shape[1], src.shape[2], -1)
-            probs[targets] = torch.gather(src, 3, index) * alphas + probs[targets] * (1 - alphas)
+            weights = alphas[:, None, None, :]
+            probs[targets] = torch.gather(src, 3, index) * weights + probs[targets] * (1 - weights)
             self.log.append((self.step, "cross"))
         else:
             probs[targets] = src
