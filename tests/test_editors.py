@@ -197,6 +197,13 @@ def test_inversion_cost_is_paid_once_per_image(tiny_sd, photos):
                                                           "a green tabby cat", "a tabby cat on ice"], 2, [0] * 4)
     handle.remove()
     assert len(calls) == 2 * STEPS  # one inversion pass, one batched editing pass
+    calls.clear()
+    editor.cache._memory.clear()
+    handle = editor.unet.register_forward_hook(lambda *_: calls.append(1))
+    editor.edit([photos["cat"], photos["coffee"]], ["a tabby cat", "an espresso"],
+                ["a red tabby cat", "an espresso on the moon"], 2, [0, 1])
+    handle.remove()
+    assert len(calls) == 2 * STEPS  # two images are inverted in one batched pass too
 
 
 def test_direct_needs_a_fifth_of_null_texts_unet_evaluations(tiny_sd, direct, photos):

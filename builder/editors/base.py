@@ -8,7 +8,7 @@ the metadata needed to regenerate the edit. Each editor family maps the severity
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,7 +18,7 @@ from PIL import Image
 from imagenet_textcorrupt.errors import ImageNetTCError, UnknownNameError, closest
 from imagenet_textcorrupt.prompts import PromptHierarchy, load_prompts
 
-from builder.editors.preprocess import PreparedImage, prepare_image
+from builder.editors.preprocess import PreparedImage, prepare_image, tensor_to_images
 
 EDITORS: dict[str, type[Editor]] = {}
 
@@ -43,7 +43,9 @@ class EditResult:
         return self.image is not None
 
 
-def register_editor(name: str):  # type: ignore[no-untyped-def]
+def register_editor(name: str) -> Callable[[type[Editor]], type[Editor]]:
+    """Class decorator: make an editor available to `create_editor` under `name`."""
+
     def register(cls: type[Editor]) -> type[Editor]:
         cls.name = name
         EDITORS[name] = cls
@@ -191,7 +193,7 @@ class Editor:
     def severity_knobs(self, severity: int) -> dict[str, float]:
         return self.prompts.severity_parameters(self.family, severity)
 
-    def edit(self, images: Sequence[Image.Image | str | Path], source_prompts: Sequence[str],
+    def edit(self, images: Sequence[Image.Image | str | Path | PreparedImage], source_prompts: Sequence[str],
              target_prompts: Sequence[str], severity: int, seeds: Sequence[int]) -> list[EditResult]:
         """Edit a batch. All sequences have one entry per item; several items may share a source image."""
         n = len(images)
@@ -216,26 +218,24 @@ class Editor:
         sources, targets, seed_list = list(source_prompts), list(target_prompts), list(seeds)
         output, extras = self._run(pictures, sources, targets, knobs, seed_list)
         problems = [frame_problem(output[i]) for i in range(n)]
-        retried = False
         if any(problems) and self.dtype != _float32():
-            retried = True
             output, extras, problems = self._retry_in_float32(pictures, sources, targets, knobs, seed_list,
                                                               output, extras, problems)
-        from builder.editors.preprocess import tensor_to_images
-
         results = []
         for i in range(n):
             metadata = self._metadata(sources[i], targets[i], severity, knobs, seed_list[i], prepared[i])
             metadata.update(extras[i])
-            metadata["retried_in_float32"] = retried and bool(extras[i].get("_retried"))
-            metadata.pop("_retried", None)
+            metadata["retried_in_float32"] = bool(metadata.pop("_retried", False))
             if problems[i]:
                 results.append(EditResult(None, metadata, problems[i]))
             else:
                 results.append(EditResult(tensor_to_images(output[i:i + 1])[0], metadata))
         return results
 
-    def _retry_in_float32(self, pictures, sources, targets, knobs, seeds, output, extras, problems):  # type: ignore[no-untyped-def]
+    def _retry_in_float32(self, pictures: list[Image.Image], sources: list[str], targets: list[str],
+                          knobs: dict[str, float], seeds: list[int], output: Any, extras: list[dict[str, Any]],
+                          problems: list[str | None]) -> tuple[Any, list[dict[str, Any]], list[str | None]]:
+        """Run the items with a bad frame again with every module in float32, then restore the dtype."""
         bad = [i for i, p in enumerate(problems) if p]
         original = self.dtype
         modules = self._modules()

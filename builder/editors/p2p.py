@@ -27,7 +27,7 @@ from builder.editors.attention import AttentionControl, install, token_mapping
 from builder.editors.base import Editor, EditorError, load_pipeline, register_editor
 from builder.editors.inversion import (Inversion, InversionCache, Schedule, ddim_invert, ddim_move, guided_eps,
                                        inversion_key, null_text_optimise)
-from builder.editors.preprocess import image_to_tensor
+from builder.editors.preprocess import image_to_tensor, prepare_image, tensor_to_images
 
 
 @dataclass
@@ -98,8 +98,11 @@ class PromptToPromptEditor(Editor):
     def _cache_extra(self) -> str:
         return ""
 
-    def _invert(self, group: _Group, schedule: Schedule, uncond: torch.Tensor) -> Inversion:
-        raise NotImplementedError
+    def _invert(self, groups: list[_Group], schedule: Schedule, uncond: torch.Tensor) -> list[Inversion]:
+        """DDIM-invert the groups' images in one batch (each under its own source prompt)."""
+        latents = self._encode([g.image for g in groups])
+        trajectory = ddim_invert(self.unet, schedule, latents, self._embed([g.source for g in groups]))
+        return [Inversion([z[i:i + 1] for z in trajectory], None) for i in range(len(groups))]
 
     def _groups(self, images: list[Image.Image], sources: list[str]) -> list[_Group]:
         groups: dict[str, _Group] = {}
@@ -115,11 +118,13 @@ class PromptToPromptEditor(Editor):
                         uncond: torch.Tensor) -> list[_Group]:
         groups = self._groups(images, sources)
         for group in groups:
-            cached = self.cache.get(group.key, self.device)
-            group.cache_hit = cached is not None
-            group.inversion = cached or self._invert(group, schedule, uncond)
-            if cached is None:
-                self.cache.put(group.key, group.inversion)
+            group.inversion = self.cache.get(group.key, self.device)
+            group.cache_hit = group.inversion is not None
+        missing = [g for g in groups if g.inversion is None]
+        if missing:
+            for group, inversion in zip(missing, self._invert(missing, schedule, uncond)):
+                group.inversion = inversion
+                self.cache.put(group.key, inversion)
         return groups
 
     def _uncond_at(self, inversion: Inversion, step: int, uncond: torch.Tensor) -> torch.Tensor:
@@ -229,8 +234,6 @@ class PromptToPromptEditor(Editor):
     @torch.no_grad()
     def reconstruct(self, images: list[Image.Image], source_prompts: list[str]) -> Reconstruction:
         """Sample only the source branches: the edit's result when the target prompt equals the source prompt."""
-        from builder.editors.preprocess import prepare_image, tensor_to_images
-
         prepared = [prepare_image(im, self.resolution).image for im in images]
         schedule = Schedule.from_scheduler(self.scheduler, self.steps)
         uncond = self._embed([""])
@@ -253,15 +256,17 @@ class NullTextEditor(PromptToPromptEditor):
     def _cache_extra(self) -> str:
         return f"{self.params['inner_steps']}/{self.params['early_stop']}/{self.params['learning_rate']}"
 
-    def _invert(self, group: _Group, schedule: Schedule, uncond: torch.Tensor) -> Inversion:
-        latents = self._encode([group.image])
-        cond = self._embed([group.source])
-        trajectory = ddim_invert(self.unet, schedule, latents, cond)
-        with torch.enable_grad():
-            nulls, used = null_text_optimise(self.unet, schedule, trajectory, cond, uncond, self.guidance,
-                                             int(self.params["inner_steps"]), float(self.params["early_stop"]),
-                                             float(self.params["learning_rate"]))
-        return Inversion(trajectory, nulls, used)
+    def _invert(self, groups: list[_Group], schedule: Schedule, uncond: torch.Tensor) -> list[Inversion]:
+        """DDIM inversion in one batch, then the null-text optimisation image by image (each stops early on its
+        own, so a batch gives what its images give one by one)."""
+        inversions = super()._invert(groups, schedule, uncond)
+        for group, inversion in zip(groups, inversions):
+            with torch.enable_grad():
+                inversion.null_embeddings, inversion.inner_steps = null_text_optimise(
+                    self.unet, schedule, inversion.trajectory, self._embed([group.source]), uncond, self.guidance,
+                    int(self.params["inner_steps"]), float(self.params["early_stop"]),
+                    float(self.params["learning_rate"]))
+        return inversions
 
     def _inversion_metadata(self, inversion: Inversion) -> dict[str, Any]:
         used = inversion.inner_steps or []
@@ -273,11 +278,6 @@ class NullTextEditor(PromptToPromptEditor):
 @register_editor("p2p-direct")
 class DirectInversionEditor(PromptToPromptEditor):
     inversion_method: ClassVar[str] = "direct"
-
-    def _invert(self, group: _Group, schedule: Schedule, uncond: torch.Tensor) -> Inversion:
-        latents = self._encode([group.image])
-        trajectory = ddim_invert(self.unet, schedule, latents, self._embed([group.source]))
-        return Inversion(trajectory, None)
 
     def _after_step(self, latents: torch.Tensor, rows: list[tuple[_Group, bool]], step: int) -> torch.Tensor:
         levels = len(rows[0][0].inversion.trajectory) - 1  # type: ignore[union-attr]
