@@ -38,6 +38,65 @@ def cmd_hierarchy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    import json
+
+    from builder.plan import make_shards, summarize
+    from builder.recipes import load_recipe
+    from builder.sources import create_source
+
+    recipe = load_recipe(args.recipe)
+    images = create_source(recipe.source).select(recipe)
+    summary = summarize(recipe, make_shards(recipe, images), args.throughput)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"{summary['recipe']} {summary['version']}: {summary['images']} source images, {summary['rows']} rows "
+          f"({summary['edits']} edits), {summary['shards']} shards")
+    for title, key in (("group", "by_group"), ("domain", "by_domain"), ("severity", "by_severity")):
+        print(f"\nrows by {title}:")
+        for name, count in summary[key].items():
+            print(f"  {name!s:<12} {count:8d}")
+    print(f"\nUNet evaluations ({recipe.editor.name}, {recipe.editor.steps} steps): {summary['unet_evaluations']:,}")
+    if "gpu_hours" in summary:
+        print(f"GPU-hours at {args.throughput:g} UNet evaluations/s: {summary['gpu_hours']:.2f}")
+    else:
+        print("GPU-hours: pass --throughput (UNet evaluations per second of your GPU, see bench/editors.py)")
+    return 0
+
+
+def _distributed() -> tuple[int, int, str | None]:
+    """(processes, this process's rank, its device) under `accelerate launch` or `torchrun`, read from the
+    environment they set; (1, 0, None) otherwise. Shards are split by rank alone: no process talks to another."""
+    import os
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 1, 0, None
+    import torch
+
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return world, int(os.environ.get("RANK", "0")), f"cuda:{local}" if torch.cuda.is_available() else None
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from builder.generate import Builder
+    from builder.recipes import load_recipe
+
+    recipe = load_recipe(args.recipe)
+    world, rank, device = _distributed()
+    builder = Builder(recipe, args.out, device=args.device or device, progress=not args.no_progress)
+    summary = builder.run(args.num_shards, args.shard_index, world, rank, resume=not args.no_resume)
+    prefix = f"[process {rank}/{world}] " if world > 1 else ""
+    print(f"{prefix}{recipe.name} {recipe.version}: {len(summary.shards_built)} shards built, "
+          f"{len(summary.shards_skipped)} already done, of {len(summary.shards_mine)} for this process "
+          f"({summary.shards_total} in all)")
+    print(f"{prefix}rows {summary.rows}, rejects {summary.rejects}, {summary.seconds:.1f} s")
+    for domain, rate in summary.pass_rates().items():
+        print(f"{prefix}  QC pass rate {domain:<9} {rate:6.1%}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m builder", description="ImageNet-TC maintainers' tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -50,6 +109,22 @@ def build_parser() -> argparse.ArgumentParser:
     hierarchy.add_argument("--wordnet-dir", help="a WordNet 3.0 dict folder (data.noun, index.noun, ...) to read "
                            "instead of nltk's installed corpus")
     hierarchy.set_defaults(run=cmd_hierarchy)
+
+    plan = commands.add_parser("plan", help="expand a recipe into work items: counts, UNet evaluations, GPU-hours")
+    plan.add_argument("--recipe", required=True, help="a recipe file, or the name of a shipped one (smoke, v1)")
+    plan.add_argument("--throughput", type=float, help="UNet evaluations per second, for a GPU-hour estimate")
+    plan.add_argument("--json", action="store_true", help="print the summary as JSON")
+    plan.set_defaults(run=cmd_plan)
+
+    build = commands.add_parser("build", help="generate a release's shards (resumable; accelerate-aware)")
+    build.add_argument("--recipe", required=True, help="a recipe file, or the name of a shipped one (smoke, v1)")
+    build.add_argument("--out", required=True, help="the build folder")
+    build.add_argument("--num-shards", type=int, default=1, help="split the shards across N jobs (job arrays)")
+    build.add_argument("--shard-index", type=int, default=0, help="this job's index in 0..N-1")
+    build.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    build.add_argument("--no-resume", action="store_true", help="rebuild shards that are already done")
+    build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    build.set_defaults(run=cmd_build)
     return parser
 
 

@@ -125,3 +125,64 @@ def sd15_unet_config() -> dict[str, Any]:
                                   "DownBlock2D"),
                 up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
                 cross_attention_dim=768, attention_head_dim=8)
+
+
+def build_tiny_clip(seed: int = 0) -> tuple[Any, Any, Any]:
+    """A tiny CLIPModel with its tokenizer and image processor (32x32 inputs), for quality-score tests."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    torch.manual_seed(seed)
+    vocab_size = len(_byte_vocab()[0])
+    config = CLIPConfig(
+        text_config=dict(vocab_size=vocab_size, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                         num_attention_heads=4, max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
+                         pad_token_id=1),
+        vision_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+                           image_size=32, patch_size=8),
+        projection_dim=16)
+    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    return CLIPModel(config).eval(), build_tokenizer(), processor
+
+
+def save_tiny_clip(path: str | Path, seed: int = 0) -> Path:
+    path = Path(path)
+    model, tokenizer, processor = build_tiny_clip(seed)
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+TINY_KINDS = ("sd", "ip2p", "clip")
+
+
+def resolve_model(model: str) -> str:
+    """`tiny:<kind>` -> a folder holding that tiny model (built once into the cache); anything else unchanged."""
+    if not model.startswith("tiny:"):
+        return model
+    kind = model.split(":", 1)[1]
+    if kind not in TINY_KINDS:
+        raise ValueError(f"unknown tiny model {model!r}; expected one of {', '.join('tiny:' + k for k in TINY_KINDS)}")
+    import os
+
+    from imagenet_textcorrupt.atomic import atomic_write_text
+
+    cache = Path(os.environ.get("IMAGENET_TC_CACHE", Path.home() / ".cache" / "imagenet-tc")) / "tiny" / kind
+    done = cache / ".complete"
+    if not done.exists():
+        import shutil
+        import tempfile
+
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=cache.parent))
+        if kind == "clip":
+            save_tiny_clip(staging)
+        else:
+            save_tiny_pipeline(staging, kind)
+        atomic_write_text(staging / ".complete", "")
+        try:
+            staging.rename(cache)  # the folder appears whole, or not at all
+        except OSError:  # another process finished first: keep its copy
+            shutil.rmtree(staging, ignore_errors=True)
+    return str(cache)

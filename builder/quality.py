@@ -1,0 +1,112 @@
+"""Quality scores stored with every row, and the pass/fail the recipe's thresholds make of them.
+
+With a CLIP model: label preservation (the rank and probability of the true class among the 1000 class names,
+zero-shot, for originals too), edit success (CLIP directional similarity: the cosine between the change of the
+image embedding and the change of the text embedding from source to target prompt), and structural similarity
+(SSIM, grayscale) to the source image. Nothing is dropped on a fail: the row stays, with `passed_qc` false.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from imagenet_textcorrupt.classes import load_classes
+
+from builder.recipes import QCSpec
+
+CLASS_PROMPT = "a photo of {}"
+
+
+@dataclass(frozen=True)
+class Scores:
+    label_rank: int  # 1 = the true class scores highest
+    label_prob: float
+    edit_direction: float  # 0 for originals
+    ssim: float  # 1 for originals
+    passed: bool
+
+
+def ssim(a: Image.Image, b: Image.Image) -> float:
+    """Structural similarity of two images of the same size, on their luminance."""
+    from skimage.metrics import structural_similarity
+
+    x = np.asarray(a.convert("L"), dtype=np.float64)
+    y = np.asarray(b.convert("L"), dtype=np.float64)
+    return float(structural_similarity(x, y, data_range=255.0))
+
+
+class QualityScorer:
+    def __init__(self, spec: QCSpec, device: str = "cpu"):
+        from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizer
+
+        from builder.tiny_models import resolve_model
+
+        self.spec = spec
+        self.device = device
+        path = resolve_model(spec.model)
+        self.model = CLIPModel.from_pretrained(path, use_safetensors=True).to(device).eval().requires_grad_(False)
+        self.tokenizer = CLIPTokenizer.from_pretrained(path)
+        self.processor = CLIPImageProcessor.from_pretrained(path)
+        names = [CLASS_PROMPT.format(c.name_with_article) for c in load_classes()]
+        self.class_embeddings = self._text(names)
+
+    @torch.no_grad()
+    def _text(self, prompts: list[str]) -> torch.Tensor:
+        chunks = []
+        for start in range(0, len(prompts), 256):
+            tokens = self.tokenizer(prompts[start:start + 256], padding=True, truncation=True, return_tensors="pt")
+            out = self.model.get_text_features(**{k: v.to(self.device) for k, v in tokens.items()})
+            chunks.append(_features(out))
+        return torch.nn.functional.normalize(torch.cat(chunks).float(), dim=-1)
+
+    @torch.no_grad()
+    def _images(self, images: list[Image.Image]) -> torch.Tensor:
+        pixels = self.processor(images=images, return_tensors="pt")["pixel_values"].to(self.device)
+        return torch.nn.functional.normalize(_features(self.model.get_image_features(pixel_values=pixels)).float(),
+                                             dim=-1)
+
+    def score(self, images: list[Image.Image], labels: list[int], sources: list[Image.Image | None],
+              source_prompts: list[str], target_prompts: list[str]) -> list[Scores]:
+        """Scores for a batch; `sources[i]` is None for an original (then it is its own source)."""
+        embedded = self._images(images)
+        scale = float(self.model.logit_scale.exp())
+        probs = (scale * embedded @ self.class_embeddings.T).softmax(dim=-1)
+        source_images = [s for s in sources if s is not None]
+        source_embedded = iter(self._images(source_images)) if source_images else iter(())
+        edited = [i for i, s in enumerate(sources) if s is not None]
+        text_change = {}
+        if edited:
+            src_text = self._text([source_prompts[i] for i in edited])
+            tgt_text = self._text([target_prompts[i] for i in edited])
+            text_change = {i: tgt_text[j] - src_text[j] for j, i in enumerate(edited)}
+        results = []
+        for i, image in enumerate(images):
+            true = probs[i, labels[i]]
+            rank = int((probs[i] > true).sum()) + 1
+            if sources[i] is None:
+                direction, structure = 0.0, 1.0
+                passed = rank <= self.spec.label_rank_max
+            else:
+                image_change = embedded[i] - next(source_embedded)
+                direction = float(torch.nn.functional.cosine_similarity(image_change, text_change[i], dim=0))
+                structure = ssim(image, sources[i])  # type: ignore[arg-type]
+                passed = (rank <= self.spec.label_rank_max and direction >= self.spec.edit_direction_min
+                          and structure >= self.spec.ssim_min)
+            results.append(Scores(rank, float(true), direction, structure, passed))
+        return results
+
+
+def _features(output: Any) -> torch.Tensor:
+    """transformers 5 may return a model output instead of a tensor from get_*_features."""
+    if isinstance(output, torch.Tensor):
+        return output
+    for name in ("pooler_output", "text_embeds", "image_embeds"):
+        value = getattr(output, name, None)
+        if isinstance(value, torch.Tensor):
+            return value
+    raise TypeError(f"unexpected CLIP features output {type(output).__name__}")

@@ -1,0 +1,236 @@
+"""Release recipes: one YAML file per release, the single source of truth for what a release holds and how it
+was made. Loading validates every key and value; each error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from imagenet_textcorrupt.errors import DataFileError, closest
+from imagenet_textcorrupt.prompts import DOMAINS
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+SOURCE_TYPES = ("samples", "imagefolder", "flat", "hub")
+FORMATS = ("png", "jpeg")
+VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    type: str
+    path: str | None = None  # imagefolder: val/<wnid>/*.JPEG; flat: the folder of images
+    ground_truth: str | None = None  # flat: LOC_val_solution.csv or ILSVRC2012_validation_ground_truth.txt
+    devkit_meta: str | None = None  # flat with the devkit's .txt: its meta.mat, which maps ILSVRC2012 ids to wnids
+    dataset: str | None = None  # hub: a dataset id or folder for datasets.load_dataset
+    config: str | None = None
+    split: str = "validation"
+    revision: str | None = None
+    image_column: str = "image"
+    label_column: str = "label"
+
+
+@dataclass(frozen=True)
+class SelectionSpec:
+    classes: str | tuple[str, ...] = "all"  # "all" or wnids
+    groups: tuple[str, ...] | None = None  # only classes of these groups
+    images_per_class: int = 10
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    version: str
+    file: str | None = None  # a prompt hierarchy file instead of the shipped one
+    domains: tuple[str, ...] = DOMAINS
+    templates_per_domain: str | int = "all"  # "all" or how many prompts to sample per domain per image
+
+
+@dataclass(frozen=True)
+class EditorSpec:
+    name: str
+    model: str | None = None  # Hub id, local folder, or tiny:sd / tiny:ip2p (a tiny random pipeline)
+    revision: str | None = None
+    dtype: str | None = None
+    steps: int = 50
+    guidance: float = 7.5
+    batch_size: int = 8
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    resolution: int = 512
+    format: str = "jpeg"
+    jpeg_quality: int = 95
+    shard_size: int = 500  # rows per build shard
+
+
+@dataclass(frozen=True)
+class QCSpec:
+    enabled: bool = True
+    model: str = "openai/clip-vit-large-patch14"  # or tiny:clip
+    label_rank_max: int = 5
+    edit_direction_min: float = 0.0
+    ssim_min: float = 0.2
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    version: str
+    seed: int
+    source: SourceSpec
+    selection: SelectionSpec
+    prompts: PromptSpec
+    severities: tuple[int, ...]
+    editor: EditorSpec
+    output: OutputSpec
+    qc: QCSpec
+    file: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        data = asdict(self)
+        data.pop("file")
+        return data
+
+
+class _Reader:
+    """Reads one mapping of a recipe, checking keys and types, naming `file: section.key` in every error."""
+
+    def __init__(self, file: str, where: str, raw: Any, allowed: list[str]):
+        self.file, self.where = file, where
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise self.error("", "expected a mapping")
+        for key in raw:
+            if key not in allowed:
+                hint = closest(str(key), allowed)
+                raise self.error(str(key), "unknown key" + (f"; did you mean {hint[0]}?" if hint else
+                                                           f"; expected one of {', '.join(allowed)}"))
+        self.raw = raw
+
+    def error(self, key: str, problem: str) -> DataFileError:
+        path = ".".join(p for p in (self.where, key) if p)
+        return DataFileError(self.file, path, problem)
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., check: Any = None) -> Any:
+        if key not in self.raw or self.raw[key] is None:
+            if default is ...:
+                raise self.error(key, "is required")
+            return default
+        value = self.raw[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise self.error(key, f"expected {names}, got {value!r}")
+        if check is not None:
+            problem = check(value)
+            if problem:
+                raise self.error(key, problem)
+        return value
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else f"must be positive, got {value}"
+
+
+def _one_of(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    def check(value: str) -> str | None:
+        if value in choices:
+            return None
+        hint = closest(value, choices)
+        return f"{value!r} is not one of {', '.join(choices)}" + (f"; did you mean {hint[0]}?" if hint else "")
+    return check
+
+
+def parse_recipe(raw: Any, file: str) -> Recipe:
+    top = _Reader(file, "", raw, ["name", "version", "seed", "source", "selection", "prompts", "severities",
+                                  "editor", "output", "qc"])
+    name = top.get("name", str, check=lambda v: None if re.match(r"^[\w.-]+$", v) else
+                   "use letters, digits, '.', '_' or '-'")
+    version = top.get("version", str, check=lambda v: None if VERSION.match(v) else "expected MAJOR.MINOR.PATCH")
+    seed = top.get("seed", int, 0, check=lambda v: None if v >= 0 else "must be >= 0")
+
+    s = _Reader(file, "source", top.raw.get("source"), [f for f in SourceSpec.__dataclass_fields__])
+    source_type = s.get("type", str, check=_one_of(SOURCE_TYPES))
+    source = SourceSpec(source_type, s.get("path", str, None), s.get("ground_truth", str, None),
+                        s.get("devkit_meta", str, None), s.get("dataset", str, None), s.get("config", str, None), s.get("split", str, "validation"),
+                        s.get("revision", str, None), s.get("image_column", str, "image"),
+                        s.get("label_column", str, "label"))
+    required = {"imagefolder": ["path"], "flat": ["path", "ground_truth"], "hub": ["dataset"], "samples": []}
+    for key in required[source_type]:
+        if getattr(source, key) is None:
+            raise s.error(key, f"is required for a source of type {source_type}")
+    if source_type == "flat" and str(source.ground_truth).endswith(".txt") and not source.devkit_meta:
+        raise s.error("devkit_meta", "is required with the devkit's ground-truth .txt (its ids are not the "
+                      "standard class order); or give LOC_val_solution.csv")
+
+    sel = _Reader(file, "selection", top.raw.get("selection"), ["classes", "groups", "images_per_class"])
+    classes = sel.get("classes", (str, list), "all")
+    if isinstance(classes, str) and classes != "all":
+        raise sel.error("classes", f"expected 'all' or a list of wnids, got {classes!r}")
+    if isinstance(classes, list):
+        bad = [c for c in classes if not isinstance(c, str) or not re.match(r"^n\d{8}$", c)]
+        if bad or not classes:
+            raise sel.error("classes", f"{bad[0]!r} is not a wnid" if bad else "the list is empty")
+        classes = tuple(classes)
+    groups = sel.get("groups", list, None)
+    selection = SelectionSpec(classes, tuple(groups) if groups else None,
+                              sel.get("images_per_class", int, 10, check=_positive))
+
+    pr = _Reader(file, "prompts", top.raw.get("prompts"), ["version", "file", "domains", "templates_per_domain"])
+    domains = pr.get("domains", list, list(DOMAINS))
+    for i, domain in enumerate(domains):
+        if domain not in DOMAINS:
+            raise pr.error(f"domains[{i}]", _one_of(DOMAINS)(str(domain)) or "")
+    per_domain = pr.get("templates_per_domain", (str, int), "all")
+    if per_domain != "all" and (not isinstance(per_domain, int) or per_domain < 1):
+        raise pr.error("templates_per_domain", f"expected 'all' or a positive number, got {per_domain!r}")
+    prompts = PromptSpec(pr.get("version", str), pr.get("file", str, None), tuple(domains), per_domain)
+
+    severities = top.get("severities", list, [1, 2, 3])
+    if not severities or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in severities):
+        raise top.error("severities", f"expected a list of levels 1, 2, ..., got {severities!r}")
+
+    ed = _Reader(file, "editor", top.raw.get("editor"), [f for f in EditorSpec.__dataclass_fields__])
+    editor = EditorSpec(ed.get("name", str), ed.get("model", str, None), ed.get("revision", str, None),
+                        ed.get("dtype", str, None), ed.get("steps", int, 50, check=_positive),
+                        ed.get("guidance", float, 7.5), ed.get("batch_size", int, 8, check=_positive),
+                        dict(ed.get("params", dict, {})))
+
+    out = _Reader(file, "output", top.raw.get("output"), [f for f in OutputSpec.__dataclass_fields__])
+    output = OutputSpec(out.get("resolution", int, 512, check=lambda v: None if v >= 8 and v % 8 == 0 else
+                                "must be a positive multiple of 8"),
+                        out.get("format", str, "jpeg", check=_one_of(FORMATS)),
+                        out.get("jpeg_quality", int, 95, check=lambda v: None if 1 <= v <= 100 else "must be 1..100"),
+                        out.get("shard_size", int, 500, check=_positive))
+
+    q = _Reader(file, "qc", top.raw.get("qc"), [f for f in QCSpec.__dataclass_fields__])
+    qc = QCSpec(q.get("enabled", bool, True), q.get("model", str, QCSpec.model),
+                q.get("label_rank_max", int, 5, check=_positive), q.get("edit_direction_min", float, 0.0),
+                q.get("ssim_min", float, 0.2))
+    return Recipe(name, version, seed, source, selection, prompts, tuple(severities), editor, output, qc, file)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Load a recipe by path, or by name from builder/recipes/ ("smoke", "v1")."""
+    file = Path(path)
+    if not file.exists() and (RECIPES_DIR / f"{path}.yaml").exists():
+        file = RECIPES_DIR / f"{path}.yaml"
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        names = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+        raise DataFileError(str(path), "", f"no such recipe (shipped recipes: {', '.join(names)})") from None
+    except yaml.YAMLError as error:
+        raise DataFileError(str(file), "", f"not valid YAML: {error}") from None
+    return parse_recipe(raw, str(file))
