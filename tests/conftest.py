@@ -15,6 +15,7 @@ def _offline_hub(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["HF_HOME"] = str(home)
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["HF_DATASETS_OFFLINE"] = "1"
+    os.environ["IMAGENET_TC_CACHE"] = str(tmp_path_factory.mktemp("imagenet_tc_cache"))  # tiny models
 
 
 def package_dir(name: str) -> Path:
