@@ -93,6 +93,9 @@ class Builder:
         self._editor: Any = None
         self._scorer: Any = None
         self.source = create_source(recipe.source)
+        from imagenet_textcorrupt.schema import features
+
+        self.arrow_schema = features().arrow_schema  # carries the Features (ClassLabel names) into every shard
 
     # -- the folder --------------------------------------------------------------------------------------------
     def claim_folder(self) -> None:
@@ -223,10 +226,7 @@ class Builder:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from imagenet_textcorrupt.schema import features
-
-        schema = features().arrow_schema
-        table = pa.Table.from_pylist(rows, schema=schema)
+        table = pa.Table.from_pylist(rows, schema=self.arrow_schema)
         buffer = io.BytesIO()
         pq.write_table(table, buffer, row_group_size=100, compression="zstd")
         path = self.shard_path(shard.index)
