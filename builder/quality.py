@@ -93,7 +93,9 @@ class QualityScorer:
                 passed = rank <= self.spec.label_rank_max
             else:
                 image_change = embedded[i] - next(source_embedded)
-                direction = float(torch.nn.functional.cosine_similarity(image_change, text_change[i], dim=0))
+                # an image that did not change has no direction (its difference is rounding noise)
+                direction = 0.0 if float(image_change.norm()) < 1e-4 else float(
+                    torch.nn.functional.cosine_similarity(image_change, text_change[i], dim=0))
                 structure = ssim(image, sources[i])  # type: ignore[arg-type]
                 passed = (rank <= self.spec.label_rank_max and direction >= self.spec.edit_direction_min
                           and structure >= self.spec.ssim_min)

@@ -278,3 +278,13 @@ def test_hub_source_streams_a_local_dataset(tmp_path):
     opened = list(source.iter_open(selected[1:3]))
     assert [im.source_id for im, _ in opened] == ["validation-0000001", "validation-0000002"]
     assert all(isinstance(picture, Image.Image) and picture.size == (32, 32) for _, picture in opened)
+
+
+def test_smoke_recipe_end_to_end(tmp_path):
+    """The shipped smoke recipe, as a newcomer runs it: five sample photos, every domain, three severities."""
+    from builder.__main__ import main
+
+    assert main(["build", "--recipe", "smoke", "--out", str(tmp_path / "smoke"), "--no-progress"]) == 0
+    manifest = json.loads((tmp_path / "smoke" / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["rows"] == 80 and manifest["rejects"] == 0
+    assert manifest["shards_total"] == 3
