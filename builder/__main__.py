@@ -97,6 +97,27 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_release(args: argparse.Namespace) -> int:
+    from builder.release import assemble
+
+    out = assemble(args.build, args.out, int(args.target_mb * 1024 * 1024), args.previous)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from builder.validate import validate
+
+    problems = validate(args.release)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{args.release}: {len(problems)} problems", file=sys.stderr)
+        return 1
+    print(f"{args.release}: valid")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m builder", description="ImageNet-TC maintainers' tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -125,6 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--no-resume", action="store_true", help="rebuild shards that are already done")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.set_defaults(run=cmd_build)
+
+    release = commands.add_parser("release", help="assemble a finished build into a release folder (Hub layout)")
+    release.add_argument("--build", required=True, help="the build folder")
+    release.add_argument("--out", required=True, help="the release folder to create (must not exist or be empty)")
+    release.add_argument("--previous", help="the previous release folder, for the card's changelog")
+    release.add_argument("--target-mb", type=float, default=500.0, help="target size of a data file (MB)")
+    release.set_defaults(run=cmd_release)
+
+    check = commands.add_parser("validate", help="check a release folder (publishing refuses a failing one)")
+    check.add_argument("release", help="the release folder")
+    check.set_defaults(run=cmd_validate)
     return parser
 
 

@@ -1,0 +1,154 @@
+"""The dataset card (README.md with its YAML header) and eval.yaml of a release, rendered from `dataset_card/`.
+
+Every number comes from the release summary that `release.assemble` measured on the data, or from the recipe.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from imagenet_textcorrupt.hierarchy import load_hierarchy
+from imagenet_textcorrupt.prompts import load_prompts
+from imagenet_textcorrupt.schema import DEFAULT_CONFIG, SPLIT, features
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "dataset_card"
+PRETTY_NAME = "ImageNet-TC"
+REPO_PLACEHOLDER = "<org>/imagenet-tc"
+GATING = {
+    "license": "other",
+    "license_name": "imagenet-terms-of-access",
+    "license_link": "https://image-net.org/download",
+    "extra_gated_prompt": ("The images are derived from ImageNet. By requesting access you agree to the ImageNet "
+                           "terms of access: non-commercial research and educational use only."),
+    "extra_gated_fields": {"Name": "text", "Affiliation": "text",
+                           "I agree to use this dataset for non-commercial research only": "checkbox"},
+}
+
+
+def card_yaml(release: dict[str, Any]) -> dict[str, Any]:
+    """The YAML header: configs with their data files, dataset_info with features and sizes, license, gating."""
+    feature_list = features()._to_yaml_list()
+    names = [DEFAULT_CONFIG] + sorted(n for n in release["configs"] if n != DEFAULT_CONFIG)
+    configs, infos = [], []
+    for name in names:
+        c = release["configs"][name]
+        entry: dict[str, Any] = {"config_name": name,
+                                 "data_files": [{"split": SPLIT, "path": f"data/{name}/{SPLIT}-*.parquet"}]}
+        if name == DEFAULT_CONFIG:
+            entry["default"] = True
+        configs.append(entry)
+        infos.append({"config_name": name, "features": feature_list,
+                      "splits": [{"name": SPLIT, "num_bytes": c["num_bytes"], "num_examples": c["rows"]}],
+                      "download_size": c["download_bytes"], "dataset_size": c["num_bytes"]})
+    return {"pretty_name": PRETTY_NAME, **GATING, "task_categories": ["image-classification"],
+            "tags": ["robustness", "imagenet", "distribution-shift", "diffusion", "text-guided-editing"],
+            "configs": configs, "dataset_info": infos}
+
+
+def _changelog(release: dict[str, Any], previous: str | Path | None) -> str:
+    if previous is None:
+        return f"- v{release['version']}: first release of this dataset."
+    before = json.loads((Path(previous) / "release.json").read_text())
+    lines = [f"- v{release['version']} (from v{before['version']}):"]
+    for name in sorted(set(release["configs"]) | set(before["configs"])):
+        old = before["configs"].get(name, {}).get("rows", 0)
+        new = release["configs"].get(name, {}).get("rows", 0)
+        if old != new:
+            lines.append(f"  - `{name}`: {old} -> {new} rows")
+    if before["recipe"]["prompts"]["version"] != release["recipe"]["prompts"]["version"]:
+        lines.append(f"  - prompt hierarchy {before['recipe']['prompts']['version']} -> "
+                     f"{release['recipe']['prompts']['version']}")
+    if before["recipe"]["editor"] != release["recipe"]["editor"]:
+        lines.append(f"  - editor settings changed: {json.dumps(release['recipe']['editor'], sort_keys=True)}")
+    return "\n".join(lines if len(lines) > 1 else lines + ["  - no change in row counts"])
+
+
+def _context(release: dict[str, Any], previous: str | Path | None) -> dict[str, Any]:
+    recipe = release["recipe"]
+    prompts = load_prompts()
+    hierarchy = load_hierarchy()
+    configs = release["configs"]
+    everything = configs[DEFAULT_CONFIG]
+    domain_names = list(everything["by_domain"])
+    family = {"p2p-nulltext": "prompt_to_prompt", "p2p-direct": "prompt_to_prompt",
+              "instruct-pix2pix": "instruct_pix2pix", "sdedit": "sdedit"}.get(recipe["editor"]["name"])
+    not_applicable = [{"node": node, "domain": domain, "reason": ops["not_applicable"]}
+                      for node, spec in prompts.nodes.items() for domain, ops in spec.items()
+                      if "not_applicable" in ops]
+    changes = []
+    for node, spec in prompts.nodes.items():
+        parts = []
+        for domain, ops in spec.items():
+            if "replace" in ops:
+                parts.append(f"{domain}: replaced by {len(ops['replace'])}")
+            parts += [f"{domain}: +{len(ops['add'])}" for _ in [0] if ops.get("add")]
+            parts += [f"{domain}: -{len(ops['remove'])}" for _ in [0] if ops.get("remove")]
+        if parts:
+            changes.append({"node": node, "changes": "; ".join(parts)})
+    source = recipe["source"]
+    return {
+        "pretty_name": PRETTY_NAME, "version": release["version"], "repo_id": REPO_PLACEHOLDER,
+        "total_rows": everything["rows"], "total_originals": everything["by_domain"].get("original", 0),
+        "total_edits": everything["rows"] - everything["by_domain"].get("original", 0),
+        "configs": configs,
+        "config_rows": [{"name": n, "rows": c["rows"], "originals": c["by_domain"].get("original", 0),
+                         "edits": c["rows"] - c["by_domain"].get("original", 0),
+                         "description": "every group (the default)" if n == DEFAULT_CONFIG else
+                         hierarchy.group(n).description}
+                        for n, c in sorted(configs.items(), key=lambda kv: kv[0] != DEFAULT_CONFIG)],
+        "prompts_version": prompts.version,
+        "domains": [{"name": d, "description": prompts.domains[d],
+                     "templates": "; ".join(f"`{t}`" for t in prompts.root.get(d, {}).get("replace", []))}
+                    for d in prompts.domains],
+        "not_applicable": not_applicable, "node_changes": changes,
+        "severity_levels": ", ".join(f"{k} = {v}" for k, v in prompts.severity_levels.items()),
+        "severities": [{"level": level, "parameters": ", ".join(
+            f"{k} {v:g}" for k, v in prompts.severity_parameters(family, level).items())}
+            for level in recipe["severities"]] if family else [],
+        "editor": recipe["editor"]["name"], "models": ", ".join(f"`{m}`" for m in release["models"]) or "-",
+        "steps": recipe["editor"]["steps"], "guidance": recipe["editor"]["guidance"],
+        "dtype": recipe["editor"]["dtype"] or "the default dtype",
+        "editor_params": json.dumps(recipe["editor"]["params"], sort_keys=True),
+        "source": source["type"] + (f" ({source['dataset']})" if source.get("dataset") else ""),
+        "images_per_class": recipe["selection"]["images_per_class"], "seed": recipe["seed"],
+        "templates_per_domain": recipe["prompts"]["templates_per_domain"],
+        "resolution": recipe["output"]["resolution"], "format": recipe["output"]["format"].upper(),
+        "libraries": ", ".join(f"{k} {v}" for k, v in release["libraries"].items()),
+        "rejects": release["rejects"], "qc_model": recipe["qc"]["model"], "qc": recipe["qc"],
+        "qc_rows": [{"domain": d, "rows": n, "rate": f"{everything['qc_pass_rate'][d]:.1%}"}
+                    for d, n in everything["by_domain"].items()],
+        "domain_names": domain_names,
+        "count_rows": [{"config": n, "cells": [c["by_domain"].get(d, 0) for d in domain_names]}
+                       for n, c in sorted(configs.items(), key=lambda kv: kv[0] != DEFAULT_CONFIG)],
+        "severity_counts": ", ".join(f"severity {k}: {v}" for k, v in everything["by_severity"].items()),
+        "changelog": _changelog(release, previous),
+    }
+
+
+class _NoAliases(yaml.SafeDumper):
+    """Writes repeated values (every config's features) in full: no YAML anchors in a Hub card."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def render_card(release: dict[str, Any], previous: str | Path | None = None) -> str:
+    import jinja2
+
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), keep_trailing_newline=True,
+                                     undefined=jinja2.StrictUndefined, autoescape=False)
+    body = environment.get_template("README.md.jinja").render(**_context(release, previous))
+    header = yaml.dump(card_yaml(release), Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=1000)
+    return f"---\n{header}---\n\n{body}"
+
+
+def render_eval_yaml(release: dict[str, Any]) -> str:
+    """The benchmark description: one task per config, top-1 accuracy on the test split."""
+    tasks = [{"id": name, "config": name, "split": SPLIT, "task": "image-classification",
+              "metrics": ["top1_accuracy", "top5_accuracy"]}
+             for name in [DEFAULT_CONFIG] + sorted(n for n in release["configs"] if n != DEFAULT_CONFIG)]
+    return yaml.safe_dump({"name": PRETTY_NAME, "version": release["version"], "tasks": tasks}, sort_keys=False)

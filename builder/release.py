@@ -1,0 +1,173 @@
+"""Assemble a finished build into a release folder in the Hub's layout, with its generated dataset card.
+
+    python -m builder release --build build/v1 --out releases/v1.0.0 [--previous releases/v0.9.0]
+
+    data/<config>/test-00000-of-0000N.parquet   one config per group, originals included, and "all" (the default)
+    README.md                                   the card: YAML (configs, dataset_info, license, gating) + text
+    eval.yaml                                   the benchmark description: one task per config
+    release.json                                counts per config, domain and severity; QC pass rates; sha256s
+
+The build's shards are streamed batch by batch into per-config writers that roll over near a target file size,
+so memory stays flat. The release is assembled in a temporary folder beside `--out` and renamed into place only
+when complete: a crash never leaves a half-made release.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imagenet_textcorrupt.atomic import atomic_write_text
+from imagenet_textcorrupt.errors import ImageNetTCError
+from imagenet_textcorrupt.schema import DEFAULT_CONFIG, SPLIT, features, shard_file
+
+TARGET_FILE_BYTES = 500 * 1024 * 1024
+ROW_GROUP_ROWS = 100  # small row groups keep the Hub's dataset viewer responsive with images inline
+
+
+class ReleaseError(ImageNetTCError):
+    """The build is incomplete, or the release folder cannot be made."""
+
+
+@dataclass
+class ConfigStats:
+    rows: int = 0
+    num_bytes: int = 0  # uncompressed, as datasets reports dataset_size
+    by_domain: Counter = field(default_factory=Counter)
+    by_severity: Counter = field(default_factory=Counter)
+    passed: Counter = field(default_factory=Counter)  # domain -> rows that passed QC
+    files: list[str] = field(default_factory=list)
+    download_bytes: int = 0
+
+
+class _ConfigWriter:
+    """Writes one config's rows into files of about `target` bytes (named once their count is known)."""
+
+    def __init__(self, root: Path, config: str, schema: Any, target: int):
+        self.root, self.config, self.schema, self.target = root, config, schema, target
+        self.parts: list[Path] = []
+        self.writer: Any = None
+        self.written = 0
+        self.stats = ConfigStats()
+
+    def write(self, table: Any) -> None:
+        import pyarrow.parquet as pq
+
+        if self.writer is None:
+            path = self.root / f".{self.config}-part{len(self.parts):05d}.parquet"
+            self.parts.append(path)
+            self.writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+            self.written = 0
+        self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        self.written += table.nbytes
+        if self.written >= self.target:
+            self.writer.close()
+            self.writer = None
+
+    def finish(self, out: Path) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        count = len(self.parts)
+        for index, part in enumerate(self.parts):
+            name = shard_file(self.config, index, count)
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            part.rename(out / name)
+            self.stats.files.append(name)
+            self.stats.download_bytes += (out / name).stat().st_size
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in ("imagenet-textcorrupt", "torch", "diffusers", "transformers", "datasets", "pyarrow"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE_BYTES,
+             previous: str | Path | None = None) -> Path:
+    """Make the release folder `out` from the finished build `build`; returns `out`."""
+    import pyarrow.parquet as pq
+
+    from imagenet_textcorrupt.hierarchy import load_hierarchy
+
+    build, out = Path(build), Path(out)
+    manifest_path = build / "manifest.json"
+    if not manifest_path.exists():
+        raise ReleaseError(f"{build} is not a build folder (no manifest.json)")
+    manifest = json.loads(manifest_path.read_text())
+    if not manifest["complete"]:
+        done = len(manifest["shards"])
+        raise ReleaseError(f"{build}: the build is not complete ({done} of {manifest['shards_total']} shards done)")
+    if out.exists() and any(out.iterdir()):
+        raise ReleaseError(f"{out} exists and is not empty: a release is never overwritten")
+    recipe = json.loads((build / "recipe.json").read_text())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        schema = features().arrow_schema
+        groups = load_hierarchy().group_names
+        writers = {name: _ConfigWriter(staging, name, schema, target_bytes) for name in [DEFAULT_CONFIG, *groups]}
+        models: Counter = Counter()
+        for entry in manifest["shards"]:
+            source = pq.ParquetFile(build / entry["file"])
+            for batch in source.iter_batches(batch_size=ROW_GROUP_ROWS):
+                import pyarrow as pa
+                import pyarrow.compute as pc
+
+                table = pa.Table.from_batches([batch]).cast(schema)
+                _count(writers[DEFAULT_CONFIG].stats, table)
+                writers[DEFAULT_CONFIG].write(table)
+                models.update(m for m in table.column("model").to_pylist() if m)
+                for group in pc.unique(table.column("group")).to_pylist():
+                    part = table.filter(pc.equal(table.column("group"), group))
+                    _count(writers[group].stats, part)
+                    writers[group].write(part)
+        for writer in writers.values():
+            writer.finish(staging)
+        stats = {name: w.stats for name, w in writers.items() if w.stats.rows}
+        release = _release_summary(recipe, manifest, stats, models)
+        atomic_write_text(staging / "release.json", json.dumps(release, indent=2, sort_keys=True) + "\n")
+        from builder.card import render_card, render_eval_yaml
+
+        atomic_write_text(staging / "README.md", render_card(release, previous))
+        atomic_write_text(staging / "eval.yaml", render_eval_yaml(release))
+        if out.exists():
+            out.rmdir()
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def _count(stats: ConfigStats, table: Any) -> None:
+    stats.rows += table.num_rows
+    stats.num_bytes += table.nbytes
+    domains = table.column("domain").to_pylist()
+    stats.by_domain.update(domains)
+    stats.by_severity.update(table.column("severity").to_pylist())
+    stats.passed.update(d for d, ok in zip(domains, table.column("passed_qc").to_pylist()) if ok)
+
+
+def _release_summary(recipe: dict[str, Any], manifest: dict[str, Any], stats: dict[str, ConfigStats],
+                     models: Counter) -> dict[str, Any]:
+    configs = {}
+    for name, s in stats.items():
+        configs[name] = {"rows": s.rows, "num_bytes": s.num_bytes, "download_bytes": s.download_bytes,
+                         "files": s.files, "by_domain": dict(sorted(s.by_domain.items())),
+                         "by_severity": {str(k): v for k, v in sorted(s.by_severity.items())},
+                         "qc_pass_rate": {d: s.passed[d] / n for d, n in sorted(s.by_domain.items())}}
+    return {"name": recipe["name"], "version": recipe["version"], "recipe": recipe, "configs": configs,
+            "models": sorted(models), "rejects": manifest["rejects"], "libraries": _library_versions(),
+            "build_shards": [{"file": e["file"], "sha256": e["sha256"]} for e in manifest["shards"]]}

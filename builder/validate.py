@@ -1,0 +1,88 @@
+"""Checks a release folder before it is published; `publish` refuses a release with any problem.
+
+Every config loads with `datasets.load_dataset(RELEASE, config, split="test")` and in streaming; row counts match
+release.json and the card's dataset_info; features are identical across configs and equal the schema; every
+image decodes; ids are unique; every edit's original is in the same config; the card's YAML parses and its counts
+per domain match the data; eval.yaml names the same configs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from imagenet_textcorrupt.schema import ORIGINAL_DOMAIN, SPLIT, features
+
+
+def card_header(readme: Path) -> dict[str, Any]:
+    text = readme.read_text(encoding="utf-8")
+    if not text.startswith("---\n") or "\n---\n" not in text[4:]:
+        raise ValueError("README.md has no YAML header between --- lines")
+    return yaml.safe_load(text[4:text.index("\n---\n", 4)])
+
+
+def validate(release: str | Path, progress: bool = False) -> list[str]:
+    """Every problem found, one line each naming the config or file; empty when the release is good."""
+    from datasets import load_dataset
+
+    root = Path(release)
+    problems: list[str] = []
+    try:
+        header = card_header(root / "README.md")
+        summary = json.loads((root / "release.json").read_text())
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        return [f"{root}: {error}"]
+    configs = [c["config_name"] for c in header.get("configs", [])]
+    infos = {i["config_name"]: i for i in header.get("dataset_info", [])}
+    defaults = [c["config_name"] for c in header.get("configs", []) if c.get("default")]
+    if defaults != ["all"]:
+        problems.append(f"README.md: the default config must be 'all', found {defaults}")
+    if set(configs) != set(summary["configs"]):
+        problems.append(f"README.md: configs {sorted(configs)} differ from release.json {sorted(summary['configs'])}")
+    try:
+        tasks = {t["config"] for t in yaml.safe_load((root / "eval.yaml").read_text())["tasks"]}
+        if tasks != set(configs):
+            problems.append(f"eval.yaml: tasks {sorted(tasks)} differ from the configs {sorted(configs)}")
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as error:
+        problems.append(f"eval.yaml: {error}")
+    expected_features = features()
+    for config in configs:
+        where = f"config {config}"
+        expected = summary["configs"].get(config, {})
+        try:
+            table = load_dataset(str(root), config, split=SPLIT)
+        except Exception as error:  # report, and go on with the other configs
+            problems.append(f"{where}: load_dataset failed: {type(error).__name__}: {error}")
+            continue
+        if table.features != expected_features:
+            problems.append(f"{where}: features differ from the schema")
+        declared = infos.get(config, {}).get("splits", [{}])[0].get("num_examples")
+        if not (len(table) == expected.get("rows") == declared):
+            problems.append(f"{where}: {len(table)} rows loaded, release.json says {expected.get('rows')}, "
+                            f"the card says {declared}")
+        ids = table["id"]
+        domains = table["domain"]
+        duplicates = [i for i, n in Counter(ids).items() if n > 1]
+        if duplicates:
+            problems.append(f"{where}: {len(duplicates)} duplicate ids, e.g. {duplicates[0]}")
+        originals = {i for i, d in zip(ids, domains) if d == ORIGINAL_DOMAIN}
+        orphans = [i for i, s, d in zip(ids, table["source_id"], domains) if d != ORIGINAL_DOMAIN and s not in originals]
+        if orphans:
+            problems.append(f"{where}: {len(orphans)} edits whose original is not in the config, e.g. {orphans[0]}")
+        if dict(Counter(domains)) != expected.get("by_domain"):
+            problems.append(f"{where}: rows per domain {dict(Counter(domains))} differ from the card's "
+                            f"{expected.get('by_domain')}")
+        streamed = 0
+        for row in load_dataset(str(root), config, split=SPLIT, streaming=True):
+            streamed += 1
+            try:
+                row["image"].load()
+            except Exception as error:  # an image that does not decode
+                problems.append(f"{where}: row {row['id']}: the image does not decode ({error})")
+        if streamed != len(table):
+            problems.append(f"{where}: {streamed} rows streamed, {len(table)} loaded")
+    return problems
