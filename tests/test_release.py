@@ -1,0 +1,128 @@
+"""Release assembly, the generated card, and validation, on a small real build."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from builder.__main__ import main
+from builder.release import ReleaseError, assemble
+from builder.validate import card_header, validate
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    """The smoke recipe built once: 5 photos, 80 rows in 4 groups."""
+    out = tmp_path_factory.mktemp("build") / "smoke"
+    assert main(["build", "--recipe", "smoke", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def release(build, tmp_path_factory):
+    out = tmp_path_factory.mktemp("release") / "v0.0.1"
+    return assemble(build, out, target_bytes=60_000)
+
+
+def test_layout_and_counts(release):
+    summary = json.loads((release / "release.json").read_text())
+    assert set(summary["configs"]) == {"all", "animals", "food", "vehicles", "devices"}
+    assert summary["configs"]["all"]["rows"] == 80
+    assert sum(c["rows"] for n, c in summary["configs"].items() if n != "all") == 80
+    assert summary["configs"]["vehicles"]["by_domain"]["original"] == 2  # rocket and motorcycle, with their edits
+    for name, config in summary["configs"].items():
+        files = config["files"]
+        assert files == [f"data/{name}/test-{i:05d}-of-{len(files):05d}.parquet" for i in range(len(files))]
+        for file in files:
+            assert pq.ParquetFile(release / file).metadata.row_group(0).num_rows <= 100
+    assert len(summary["configs"]["all"]["files"]) > 1  # rolled over at the target size
+    assert not [p for p in release.rglob(".*")]  # no temporary files left
+
+
+def test_card(release):
+    header = card_header(release / "README.md")
+    assert header["license"] == "other" and header["license_link"] and header["extra_gated_fields"]
+    configs = {c["config_name"]: c for c in header["configs"]}
+    assert configs["all"]["default"] is True
+    assert configs["animals"]["data_files"] == [{"split": "test", "path": "data/animals/test-*.parquet"}]
+    info = {i["config_name"]: i for i in header["dataset_info"]}
+    assert info["food"]["splits"] == [{"name": "test", "num_bytes": info["food"]["dataset_size"], "num_examples": 16}]
+    label = next(f for f in info["all"]["features"] if f["name"] == "label")
+    assert len(label["dtype"]["class_label"]["names"]) == 1000
+    body = (release / "README.md").read_text()
+    assert "| `vehicles` | 32 | 2 | 30 |" in body  # rows, originals, edits: measured
+    assert "| 2 | cross_replace_steps 0.8, self_replace_steps 0.4 |" in body
+    assert "- v0.0.1: first release of this dataset." in body
+    assert "&id" not in body
+
+
+def test_loads_per_config(release):
+    from datasets import get_dataset_config_names, load_dataset
+
+    from imagenet_textcorrupt.classes import class_names
+
+    assert sorted(get_dataset_config_names(str(release))) == ["all", "animals", "devices", "food", "vehicles"]
+    food = load_dataset(str(release), "food", split="test")
+    assert len(food) == 16 and set(food["wnid"]) == {"n07920052"}
+    assert food.features["label"].names == class_names()
+    assert len(load_dataset(str(release), split="test")) == 80  # "all" is the default
+
+
+def test_valid_release_passes(release, capsys):
+    assert validate(release) == []
+    assert main(["validate", str(release)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def _copy(release, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(release, copy)
+    return copy
+
+
+def test_validation_finds_problems(release, tmp_path, capsys):
+    copy = _copy(release, tmp_path)
+    # duplicate a row in the food config and lose the animals' original
+    food = copy / "data" / "food" / "test-00000-of-00001.parquet"
+    table = pq.read_table(food)
+    pq.write_table(pa.concat_tables([table, table.slice(0, 1)]), food)
+    animals = copy / "data" / "animals" / "test-00000-of-00001.parquet"
+    table = pq.read_table(animals)
+    pq.write_table(table.filter(pa.compute.not_equal(table.column("domain"), "original")), animals)
+    problems = validate(copy)
+    text = "\n".join(problems)
+    assert "config food: 17 rows loaded, release.json says 16, the card says 16" in text
+    assert "config food: 1 duplicate ids, e.g. sample-coffee" in text
+    assert "config animals: 15 edits whose original is not in the config, e.g. sample-chelsea-" in text
+    assert main(["validate", str(copy)]) == 1
+    assert "problems" in capsys.readouterr().err
+
+
+def test_broken_card_is_reported(release, tmp_path):
+    copy = _copy(release, tmp_path)
+    (copy / "README.md").write_text("no header\n")
+    assert validate(copy) == [f"{copy}: README.md has no YAML header between --- lines"]
+
+
+def test_incomplete_build_and_existing_release_are_refused(build, release, tmp_path):
+    partial = tmp_path / "partial"
+    shutil.copytree(build, partial)
+    manifest = json.loads((partial / "manifest.json").read_text())
+    manifest["complete"] = False
+    manifest["shards"] = manifest["shards"][:1]
+    (partial / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ReleaseError, match=r"the build is not complete \(1 of 3 shards done\)"):
+        assemble(partial, tmp_path / "out")
+    with pytest.raises(ReleaseError, match="exists and is not empty: a release is never overwritten"):
+        assemble(build, release)
+    assert not (tmp_path / "out").exists()
+
+
+def test_changelog_against_the_previous_release(build, release, tmp_path):
+    newer = assemble(build, tmp_path / "v0.0.2", previous=release)
+    body = (newer / "README.md").read_text()
+    assert "- v0.0.1 (from v0.0.1):\n  - no change in row counts" in body
