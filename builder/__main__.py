@@ -118,6 +118,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from builder.publish import publish
+
+    publish(args.release, args.repo_id, args.version, private=args.private, gated=args.gated, dry_run=args.dry_run)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m builder", description="ImageNet-TC maintainers' tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -157,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("validate", help="check a release folder (publishing refuses a failing one)")
     check.add_argument("release", help="the release folder")
     check.set_defaults(run=cmd_validate)
+
+    publish = commands.add_parser("publish", help="upload a validated release to the Hub and tag its version")
+    publish.add_argument("release", help="the release folder")
+    publish.add_argument("--repo-id", required=True, help="ORG/NAME of the dataset repo")
+    publish.add_argument("--version", required=True, help="the tag, vX.Y.Z (refused if it exists)")
+    publish.add_argument("--dry-run", action="store_true", help="print the files, sizes, commits and tag; touch nothing")
+    publish.add_argument("--private", action="store_true", help="create the repo private")
+    publish.add_argument("--gated", choices=["auto", "manual"], help="gate access (ImageNet's terms)")
+    publish.set_defaults(run=cmd_publish)
     return parser
 
 

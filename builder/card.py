@@ -36,8 +36,9 @@ def card_yaml(release: dict[str, Any]) -> dict[str, Any]:
     configs, infos = [], []
     for name in names:
         c = release["configs"][name]
+        folder = "*" if name == DEFAULT_CONFIG else name  # "all" is the union of the groups' files
         entry: dict[str, Any] = {"config_name": name,
-                                 "data_files": [{"split": SPLIT, "path": f"data/{name}/{SPLIT}-*.parquet"}]}
+                                 "data_files": [{"split": SPLIT, "path": f"data/{folder}/{SPLIT}-*.parquet"}]}
         if name == DEFAULT_CONFIG:
             entry["default"] = True
         configs.append(entry)

@@ -2,7 +2,8 @@
 
     python -m builder release --build build/v1 --out releases/v1.0.0 [--previous releases/v0.9.0]
 
-    data/<config>/test-00000-of-0000N.parquet   one config per group, originals included, and "all" (the default)
+    data/<group>/test-00000-of-0000N.parquet    one config per group, originals included; "all" (the default)
+                                                reads every group's files, so no row is stored twice
     README.md                                   the card: YAML (configs, dataset_info, license, gating) + text
     eval.yaml                                   the benchmark description: one task per config
     release.json                                counts per config, domain and severity; QC pass rates; sha256s
@@ -29,6 +30,7 @@ from imagenet_textcorrupt.schema import DEFAULT_CONFIG, SPLIT, features, shard_f
 
 TARGET_FILE_BYTES = 500 * 1024 * 1024
 ROW_GROUP_ROWS = 100  # small row groups keep the Hub's dataset viewer responsive with images inline
+READ_ROWS = 500  # rows read from the build at a time: memory stays bounded, per-batch overhead small
 
 
 class ReleaseError(ImageNetTCError):
@@ -55,8 +57,26 @@ class _ConfigWriter:
         self.writer: Any = None
         self.written = 0
         self.stats = ConfigStats()
+        self.pending: list[Any] = []  # tables waiting to fill a row group
+        self.pending_rows = 0
 
     def write(self, table: Any) -> None:
+        """Buffer rows and write them in whole row groups of ROW_GROUP_ROWS."""
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        if self.pending_rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if not self.pending:
+            return
+        table = pa.concat_tables(self.pending)
+        self.pending, self.pending_rows = [], 0
+        self._write_group(table)
+
+    def _write_group(self, table: Any) -> None:
         import pyarrow.parquet as pq
 
         if self.writer is None:
@@ -71,6 +91,7 @@ class _ConfigWriter:
             self.writer = None
 
     def finish(self, out: Path) -> None:
+        self._flush()
         if self.writer is not None:
             self.writer.close()
         count = len(self.parts)
@@ -117,17 +138,17 @@ def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE
     try:
         schema = features().arrow_schema
         groups = load_hierarchy().group_names
-        writers = {name: _ConfigWriter(staging, name, schema, target_bytes) for name in [DEFAULT_CONFIG, *groups]}
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        writers = {name: _ConfigWriter(staging, name, schema, target_bytes) for name in groups}
+        everything = ConfigStats()  # "all" is the union of the group configs' files: no row is stored twice
         models: Counter = Counter()
         for entry in manifest["shards"]:
             source = pq.ParquetFile(build / entry["file"])
-            for batch in source.iter_batches(batch_size=ROW_GROUP_ROWS):
-                import pyarrow as pa
-                import pyarrow.compute as pc
-
+            for batch in source.iter_batches(batch_size=READ_ROWS):
                 table = pa.Table.from_batches([batch]).cast(schema)
-                _count(writers[DEFAULT_CONFIG].stats, table)
-                writers[DEFAULT_CONFIG].write(table)
+                _count(everything, table)
                 models.update(m for m in table.column("model").to_pylist() if m)
                 for group in pc.unique(table.column("group")).to_pylist():
                     part = table.filter(pc.equal(table.column("group"), group))
@@ -136,6 +157,9 @@ def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE
         for writer in writers.values():
             writer.finish(staging)
         stats = {name: w.stats for name, w in writers.items() if w.stats.rows}
+        everything.files = [f for s in stats.values() for f in s.files]
+        everything.download_bytes = sum(s.download_bytes for s in stats.values())
+        stats = {DEFAULT_CONFIG: everything, **stats}
         release = _release_summary(recipe, manifest, stats, models)
         atomic_write_text(staging / "release.json", json.dumps(release, indent=2, sort_keys=True) + "\n")
         from builder.card import render_card, render_eval_yaml

@@ -25,7 +25,9 @@ def build(tmp_path_factory):
 @pytest.fixture(scope="module")
 def release(build, tmp_path_factory):
     out = tmp_path_factory.mktemp("release") / "v0.0.1"
-    return assemble(build, out, target_bytes=60_000)
+    with pytest.MonkeyPatch.context() as patch:  # small row groups and files, so rollover happens at this size
+        patch.setattr("builder.release.ROW_GROUP_ROWS", 8)
+        return assemble(build, out, target_bytes=60_000)
 
 
 def test_layout_and_counts(release):
@@ -35,11 +37,17 @@ def test_layout_and_counts(release):
     assert sum(c["rows"] for n, c in summary["configs"].items() if n != "all") == 80
     assert summary["configs"]["vehicles"]["by_domain"]["original"] == 2  # rocket and motorcycle, with their edits
     for name, config in summary["configs"].items():
+        if name == "all":  # the union of the groups' files: no row is stored twice
+            assert sorted(config["files"]) == sorted(f for n, c in summary["configs"].items() if n != "all"
+                                                     for f in c["files"])
+            continue
         files = config["files"]
         assert files == [f"data/{name}/test-{i:05d}-of-{len(files):05d}.parquet" for i in range(len(files))]
         for file in files:
-            assert pq.ParquetFile(release / file).metadata.row_group(0).num_rows <= 100
-    assert len(summary["configs"]["all"]["files"]) > 1  # rolled over at the target size
+            metadata = pq.ParquetFile(release / file).metadata
+            assert all(metadata.row_group(g).num_rows <= 16 for g in range(metadata.num_row_groups))
+    assert len(summary["configs"]["vehicles"]["files"]) > 1  # rolled over at the target size
+    assert not (release / "data" / "all").exists()
     assert not [p for p in release.rglob(".*")]  # no temporary files left
 
 
@@ -49,6 +57,7 @@ def test_card(release):
     configs = {c["config_name"]: c for c in header["configs"]}
     assert configs["all"]["default"] is True
     assert configs["animals"]["data_files"] == [{"split": "test", "path": "data/animals/test-*.parquet"}]
+    assert configs["all"]["data_files"] == [{"split": "test", "path": "data/*/test-*.parquet"}]
     info = {i["config_name"]: i for i in header["dataset_info"]}
     assert info["food"]["splits"] == [{"name": "test", "num_bytes": info["food"]["dataset_size"], "num_examples": 16}]
     label = next(f for f in info["all"]["features"] if f["name"] == "label")
