@@ -121,7 +121,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from builder.publish import publish
 
-    publish(args.release, args.repo_id, args.version, private=args.private, gated=args.gated, dry_run=args.dry_run)
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        publish(args.release, args.repo_id, args.version, private=args.private, gated=args.gated,
+                dry_run=args.dry_run, retry_delay=args.retry_delay)
+    except HfHubHTTPError as error:
+        status = getattr(error.response, "status_code", "?")
+        print(f"python -m builder publish: the Hub answered {status}: {str(error).splitlines()[0]}; no tag was "
+              f"made, rerun to resume (files already sent are skipped)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -172,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--dry-run", action="store_true", help="print the files, sizes, commits and tag; touch nothing")
     publish.add_argument("--private", action="store_true", help="create the repo private")
     publish.add_argument("--gated", choices=["auto", "manual"], help="gate access (ImageNet's terms)")
+    publish.add_argument("--retry-delay", type=float, default=1.0,
+                         help="seconds before the first retry of a transient error (doubling after each)")
     publish.set_defaults(run=cmd_publish)
     return parser
 

@@ -130,7 +130,7 @@ def _context(release: dict[str, Any], previous: str | Path | None) -> dict[str, 
     }
 
 
-class _NoAliases(yaml.SafeDumper):
+class _NoAliases(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml when present
     """Writes repeated values (every config's features) in full: no YAML anchors in a Hub card."""
 
     def ignore_aliases(self, data: Any) -> bool:

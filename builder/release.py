@@ -147,9 +147,11 @@ def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE
         for entry in manifest["shards"]:
             source = pq.ParquetFile(build / entry["file"])
             for batch in source.iter_batches(batch_size=READ_ROWS):
-                table = pa.Table.from_batches([batch]).cast(schema)
+                table = pa.Table.from_batches([batch])
+                if not table.schema.equals(schema, check_metadata=False):
+                    table = table.cast(schema)
                 _count(everything, table)
-                models.update(m for m in table.column("model").to_pylist() if m)
+                models.update(m for m in pc.unique(table.column("model")).to_pylist() if m)
                 for group in pc.unique(table.column("group")).to_pylist():
                     part = table.filter(pc.equal(table.column("group"), group))
                     _count(writers[group].stats, part)
@@ -175,13 +177,22 @@ def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE
     return out
 
 
+def _tally(counter: Counter, column: Any) -> None:
+    import pyarrow.compute as pc
+
+    for entry in pc.value_counts(column).to_pylist():
+        counter[entry["values"]] += entry["counts"]
+
+
 def _count(stats: ConfigStats, table: Any) -> None:
+    import pyarrow.compute as pc
+
     stats.rows += table.num_rows
     stats.num_bytes += table.nbytes
-    domains = table.column("domain").to_pylist()
-    stats.by_domain.update(domains)
-    stats.by_severity.update(table.column("severity").to_pylist())
-    stats.passed.update(d for d, ok in zip(domains, table.column("passed_qc").to_pylist()) if ok)
+    _tally(stats.by_domain, table.column("domain"))
+    _tally(stats.by_severity, table.column("severity"))
+    _tally(stats.passed, table.filter(table.column("passed_qc")).column("domain") if pc.any(
+        table.column("passed_qc")).as_py() else table.column("domain").slice(0, 0))
 
 
 def _release_summary(recipe: dict[str, Any], manifest: dict[str, Any], stats: dict[str, ConfigStats],
