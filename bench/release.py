@@ -4,7 +4,7 @@ The build is made once (the smoke recipe, its shards copied N times under new id
 then, in the same run, `release.assemble` (per-config routing, rollover, card, eval.yaml) and a bare loop that
 reads every shard with pyarrow and writes it once to a single file with the same compression.
 
-    python bench/release.py [--copies 20] [--repeats 3]
+    python bench/release.py [--copies 60] [--repeats 3]
 
 Goal: assemble / plain >= 0.8 in MB/s. Ends with one line: BENCH {json}.
 """
@@ -61,7 +61,7 @@ def plain_copy(build: Path, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=20)
+    parser.add_argument("--copies", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     from builder.release import assemble

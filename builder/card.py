@@ -122,10 +122,10 @@ def _context(release: dict[str, Any], previous: str | Path | None) -> dict[str, 
         "rejects": release["rejects"], "qc_model": recipe["qc"]["model"], "qc": recipe["qc"],
         "qc_rows": [{"domain": d, "rows": n, "rate": f"{everything['qc_pass_rate'][d]:.1%}"}
                     for d, n in everything["by_domain"].items()],
-        "domain_names": domain_names,
-        "count_rows": [{"config": n, "cells": [c["by_domain"].get(d, 0) for d in domain_names]}
+        "domain_names": domain_names + [f"severity {k}" for k in everything["by_severity"]],
+        "count_rows": [{"config": n, "cells": [c["by_domain"].get(d, 0) for d in domain_names]
+                        + [c["by_severity"].get(k, 0) for k in everything["by_severity"]]}
                        for n, c in sorted(configs.items(), key=lambda kv: kv[0] != DEFAULT_CONFIG)],
-        "severity_counts": ", ".join(f"severity {k}: {v}" for k, v in everything["by_severity"].items()),
         "changelog": _changelog(release, previous),
     }
 
