@@ -41,12 +41,17 @@ def cmd_hierarchy(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     import json
 
-    from builder.plan import make_shards, summarize
+    from builder.plan import assumed_images, make_shards, summarize
     from builder.recipes import load_recipe
     from builder.sources import create_source
 
     recipe = load_recipe(args.recipe)
-    images = create_source(recipe.source).select(recipe)
+    try:
+        images = create_source(recipe.source).select(recipe)
+    except (ImageNetTCError, OSError) as error:  # plan a release whose images are on another machine
+        print(f"note: the source cannot be listed here ({error}); assuming {recipe.selection.images_per_class} "
+              "images for every selected class", file=sys.stderr)
+        images = assumed_images(recipe)
     summary = summarize(recipe, make_shards(recipe, images), args.throughput)
     if args.json:
         print(json.dumps(summary, indent=2))

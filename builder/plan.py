@@ -20,7 +20,7 @@ from imagenet_textcorrupt.prompts import PromptHierarchy, load_prompts
 from imagenet_textcorrupt.schema import ORIGINAL_DOMAIN, edit_id
 
 from builder.recipes import Recipe
-from builder.sources import SourceImage, _seed_for
+from builder.sources import SourceImage, _seed_for, selected_wnids
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,12 @@ def expand_image(recipe: Recipe, prompts: PromptHierarchy, image: SourceImage) -
                                       prompt.text, resolved.source_prompt, severity,
                                       _seed_for(recipe.seed, item_id)))
     return items
+
+
+def assumed_images(recipe: Recipe) -> list[SourceImage]:
+    """Stand-ins for K images of every selected class: a plan's counts when the source is not at hand."""
+    k = recipe.selection.images_per_class
+    return [SourceImage(f"{wnid}-assumed-{i:03d}", wnid, "") for wnid in selected_wnids(recipe) for i in range(k)]
 
 
 def make_shards(recipe: Recipe, images: Iterable[SourceImage]) -> list[Shard]:

@@ -288,3 +288,17 @@ def test_smoke_recipe_end_to_end(tmp_path):
     manifest = json.loads((tmp_path / "smoke" / "manifest.json").read_text())
     assert manifest["complete"] and manifest["rows"] == 80 and manifest["rejects"] == 0
     assert manifest["shards_total"] == 3
+
+
+def test_plan_without_the_source_at_hand(capsys):
+    """The v1 recipe's ImageNet folder is not on this machine: the plan assumes K images per class."""
+    from builder.__main__ import main as builder_main
+
+    assert builder_main(["plan", "--recipe", "v1", "--json"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert "assuming 10 images for every selected class" in captured.err
+    assert summary["images"] == 10000 and summary["by_domain"]["original"] == 10000
+    # two prompts per domain per image, three severities; no color for the 10 landscape classes and no texture
+    # for velvet and wool (10 images each)
+    assert summary["edits"] == 3 * 2 * (5 * 10000 - (10 + 2) * 10)
