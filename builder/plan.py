@@ -20,7 +20,7 @@ from imagenet_textcorrupt.prompts import PromptHierarchy, load_prompts
 from imagenet_textcorrupt.schema import ORIGINAL_DOMAIN, edit_id
 
 from builder.recipes import Recipe
-from builder.sources import SourceImage, _seed_for, selected_wnids
+from builder.sources import SourceImage, derive_seed, selected_wnids
 
 
 @dataclass(frozen=True)
@@ -58,19 +58,19 @@ def expand_image(recipe: Recipe, prompts: PromptHierarchy, image: SourceImage) -
     resolved = prompts.for_class(image.wnid)
     group = load_hierarchy().group_of(image.wnid)
     items = [WorkItem(image.source_id, image.source_id, image.wnid, group, ORIGINAL_DOMAIN, "", "",
-                      resolved.source_prompt, 0, _seed_for(recipe.seed, image.source_id))]
+                      resolved.source_prompt, 0, derive_seed(recipe.seed, image.source_id))]
     for domain in recipe.prompts.domains:
         candidates = list(enumerate(resolved.domains.get(domain, ())))
         n = recipe.prompts.templates_per_domain
         if n != "all" and len(candidates) > int(n):
-            rng = random.Random(_seed_for(recipe.seed, "prompts", image.source_id, domain))
+            rng = random.Random(derive_seed(recipe.seed, "prompts", image.source_id, domain))
             candidates = sorted(rng.sample(candidates, int(n)))
         for index, prompt in candidates:
             for severity in recipe.severities:
                 item_id = edit_id(image.source_id, domain, index, severity)
                 items.append(WorkItem(item_id, image.source_id, image.wnid, group, domain, prompt.template,
                                       prompt.text, resolved.source_prompt, severity,
-                                      _seed_for(recipe.seed, item_id)))
+                                      derive_seed(recipe.seed, item_id)))
     return items
 
 

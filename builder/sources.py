@@ -94,7 +94,7 @@ class Source:
             images = sorted(listing.get(wnid, []), key=lambda im: im.source_id)
             k = recipe.selection.images_per_class
             if len(images) > k:
-                rng = random.Random(_seed_for(recipe.seed, "select", wnid))
+                rng = random.Random(derive_seed(recipe.seed, "select", wnid))
                 images = sorted(rng.sample(images, k), key=lambda im: im.source_id)
             chosen.extend(images)
         return chosen
@@ -110,7 +110,8 @@ def selected_wnids(recipe: Recipe) -> list[str]:
     return sorted(set(wnids), key=lambda w: get_class(w).index)
 
 
-def _seed_for(seed: int, *parts: str) -> int:
+def derive_seed(seed: int, *parts: str) -> int:
+    """A 63-bit seed from the recipe seed and some names (an item id, a class): stable across runs and machines."""
     digest = hashlib.sha256("\0".join([str(seed), *parts]).encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
 
