@@ -6,7 +6,7 @@ only for the classes asked for). The baseline, measured in
 the same run, is only parsing those files (yaml + json). A second pair times the CLI end to end against a bare
 interpreter start.
 
-    python bench/bench_prompts.py [--repeats 5]
+    python bench/prompts.py [--repeats 5]
 
 Ends with one line: BENCH {json}.
 """
