@@ -124,13 +124,15 @@ class Builder:
     @property
     def editor(self) -> Any:
         if self._editor is None:
+            from builder.plan import prompt_hierarchy
             from builder.tiny_models import resolve_model
 
             spec = self.recipe.editor
             self._editor = create_editor(spec.name, model=resolve_model(spec.model) if spec.model else None,
                                          device=self.device, dtype=spec.dtype, revision=spec.revision,
                                          resolution=self.recipe.output.resolution, steps=spec.steps,
-                                         guidance=spec.guidance, **spec.params)
+                                         guidance=spec.guidance, prompts=prompt_hierarchy(self.recipe),
+                                         **spec.params)  # severities from the recipe's prompt hierarchy
         return self._editor
 
     @property
