@@ -302,3 +302,23 @@ def test_plan_without_the_source_at_hand(capsys):
     # two prompts per domain per image, three severities; no color for the 10 landscape classes and no texture
     # for velvet and wool (10 images each)
     assert summary["edits"] == 3 * 2 * (5 * 10000 - (10 + 2) * 10)
+
+
+def test_recipe_prompt_file_drives_the_severities(tmp_path):
+    """A recipe's own prompt hierarchy file decides what severity 1 means for its editor."""
+    import pyarrow.parquet as pq
+
+    from imagenet_textcorrupt.resources import PROMPTS_FILE, data_path
+
+    prompts_file = tmp_path / "prompts.yaml"
+    prompts_file.write_text(data_path(PROMPTS_FILE).read_text().replace(
+        "1: {cross_replace_steps: 0.8, self_replace_steps: 0.6}", "1: {cross_replace_steps: 0.5, self_replace_steps: 0.1}"))
+    recipe = write_recipe(tmp_path, prompts={"version": "1.0.0", "file": str(prompts_file), "domains": ["color"],
+                                             "templates_per_domain": 1},
+                          selection={"classes": ["n07920052"], "images_per_class": 1}, severities=[1])
+    out = tmp_path / "build"
+    Builder(load_recipe(recipe), out, progress=False).run()
+    rows = pq.read_table(next((out / "shards").glob("*.parquet"))).to_pylist()
+    edit = next(r for r in rows if r["severity"] == 1)
+    assert json.loads(edit["edit_parameters"])["cross_replace_steps"] == 0.5
+    assert json.loads(edit["edit_parameters"])["self_replace_steps"] == 0.1
