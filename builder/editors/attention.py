@@ -137,6 +137,16 @@ class AttentionControl:
             return self.step < self.cross_until or self.blend_tokens is not None
         return self.step < self.self_until and queries <= self.self_max_pixels
 
+    def shared_self_attention(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                              scale: float) -> torch.Tensor:
+        """Self-attention of the conditional half where every row uses its source's maps [B, heads, Q, d]."""
+        rows = self._tensors(query.device, query.dtype)[0]
+        sources, position = torch.unique(rows, return_inverse=True)
+        scores = torch.matmul(query[sources].float(), key[sources].float().transpose(-1, -2)) * scale
+        probs = scores.softmax(dim=-1).to(value.dtype)
+        self.log.append((self.step, "self"))
+        return torch.matmul(probs[position], value)
+
     def apply(self, probs: torch.Tensor, is_cross: bool) -> torch.Tensor:
         """probs [B, heads, Q, K] of the conditional half -> the same, with each target's maps controlled."""
         rows, targets, mappers, alphas = self._tensors(probs.device, probs.dtype)
@@ -196,11 +206,15 @@ class ControlledAttnProcessor:
                 mask_u, mask_c = attention_mask[:half], attention_mask[half:]
             out_u = F.scaled_dot_product_attention(query[:half], key[:half], value[:half], attn_mask=mask_u,
                                                    scale=attn.scale)
-            scores = torch.matmul(query[half:].float(), key[half:].float().transpose(-1, -2)) * attn.scale
-            if mask_c is not None:
-                scores = scores + mask_c
-            probs = self.control.apply(scores.softmax(dim=-1).to(value.dtype), is_cross)
-            out = torch.cat([out_u, torch.matmul(probs, value[half:])])
+            if is_cross or mask_c is not None:
+                scores = torch.matmul(query[half:].float(), key[half:].float().transpose(-1, -2)) * attn.scale
+                if mask_c is not None:
+                    scores = scores + mask_c
+                probs = self.control.apply(scores.softmax(dim=-1).to(value.dtype), is_cross)
+                out_c = torch.matmul(probs, value[half:])
+            else:  # targets take their source's self-attention maps whole: compute the sources' maps only
+                out_c = self.control.shared_self_attention(query[half:], key[half:], value[half:], attn.scale)
+            out = torch.cat([out_u, out_c])
         else:
             out = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, scale=attn.scale)
         out = out.transpose(1, 2).reshape(batch, -1, heads * value.shape[-1]).to(query.dtype)
