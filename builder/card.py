@@ -15,6 +15,8 @@ from imagenet_textcorrupt.hierarchy import load_hierarchy
 from imagenet_textcorrupt.prompts import load_prompts
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG, SPLIT, features
 
+from builder.editors.base import editor_family
+
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "dataset_card"
 PRETTY_NAME = "ImageNet-TC"
 REPO_PLACEHOLDER = "<org>/imagenet-tc"
@@ -70,13 +72,12 @@ def _changelog(release: dict[str, Any], previous: str | Path | None) -> str:
 
 def _context(release: dict[str, Any], previous: str | Path | None) -> dict[str, Any]:
     recipe = release["recipe"]
-    prompts = load_prompts()
+    prompts = load_prompts(recipe["prompts"]["file"]) if recipe["prompts"].get("file") else load_prompts()
     hierarchy = load_hierarchy()
     configs = release["configs"]
     everything = configs[DEFAULT_CONFIG]
     domain_names = list(everything["by_domain"])
-    family = {"p2p-nulltext": "prompt_to_prompt", "p2p-direct": "prompt_to_prompt",
-              "instruct-pix2pix": "instruct_pix2pix", "sdedit": "sdedit"}.get(recipe["editor"]["name"])
+    family = editor_family(recipe["editor"]["name"])
     not_applicable = [{"node": node, "domain": domain, "reason": ops["not_applicable"]}
                       for node, spec in prompts.nodes.items() for domain, ops in spec.items()
                       if "not_applicable" in ops]
@@ -109,7 +110,7 @@ def _context(release: dict[str, Any], previous: str | Path | None) -> dict[str, 
         "severity_levels": ", ".join(f"{k} = {v}" for k, v in prompts.severity_levels.items()),
         "severities": [{"level": level, "parameters": ", ".join(
             f"{k} {v:g}" for k, v in prompts.severity_parameters(family, level).items())}
-            for level in recipe["severities"]] if family else [],
+            for level in recipe["severities"]],
         "editor": recipe["editor"]["name"], "models": ", ".join(f"`{m}`" for m in release["models"]) or "-",
         "steps": recipe["editor"]["steps"], "guidance": recipe["editor"]["guidance"],
         "dtype": recipe["editor"]["dtype"] or "the default dtype",

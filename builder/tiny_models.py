@@ -2,7 +2,6 @@
 
 They run a 64x64 image through every code path in well under a second on a CPU. Saved with `save_pretrained`
 (safetensors), they load back through the same `from_pretrained` path as a Hub model id, so nothing downloads.
-`sd15_unet_config()` gives the UNet shape of Stable Diffusion v1.x for throughput checks at realistic sizes.
 """
 
 from __future__ import annotations
@@ -115,16 +114,6 @@ def save_tiny_pipeline(path: str | Path, kind: str = "sd", seed: int = 0) -> Pat
     path = Path(path)
     build_tiny_pipeline(kind, seed).save_pretrained(path, safe_serialization=True)
     return path
-
-
-def sd15_unet_config() -> dict[str, Any]:
-    """The UNet2DConditionModel config of Stable Diffusion v1.x (860M parameters), for random-weight benchmarks."""
-    return dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
-                block_out_channels=(320, 640, 1280, 1280),
-                down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D",
-                                  "DownBlock2D"),
-                up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-                cross_attention_dim=768, attention_head_dim=8)
 
 
 def build_tiny_clip(seed: int = 0) -> tuple[Any, Any, Any]:

@@ -58,6 +58,14 @@ def list_editors() -> list[str]:
     return sorted(EDITORS)
 
 
+def editor_family(name: str) -> str:
+    """The severity family (in prompts.yaml) of a registered editor."""
+    _load_builtin_editors()
+    if name not in EDITORS:
+        raise UnknownNameError("editor", name, closest(name, EDITORS) or sorted(EDITORS))
+    return EDITORS[name].family
+
+
 def create_editor(name: str, model: str | None = None, device: str | None = None, dtype: str | None = None,
                   **params: Any) -> Editor:
     """An editor by registry name, with its model (Hub id or local folder), device, dtype and parameters."""
