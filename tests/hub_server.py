@@ -16,6 +16,23 @@ What is modelled
   their sha256 in the commit).
 * The read side: repo info, refs, tree listing, paths-info, commit listing, and ``resolve``
   downloads with ``HEAD``, ``ETag``/``X-Repo-Commit``/``X-Linked-*`` headers and HTTP ``Range``.
+* Pull requests and discussions, numbered from 1 per repo (one sequence for both kinds).
+  ``create_commit(create_pr=True)`` (the client sends ``?create_pr=1`` on the commit and
+  preupload endpoints) applies the operations on top of the branch it targets (or of the
+  header's ``parentCommit``), stores the result under the git ref ``refs/pr/N``, opens PR N with
+  the commit's title and description, leaves the branch where it was, and answers
+  ``pullRequestUrl``.  ``refs/pr/N`` works as a revision everywhere (URL-encoded as
+  ``refs%2Fpr%2FN`` by the client), a commit to ``revision="refs/pr/N"`` appends to the PR,
+  and ``list_repo_refs(include_pull_requests=True)`` lists the PR refs.  Listing (filters
+  ``type``/``status``/``author``, pages of 50), details (events, a unified ``diff``, conflicting
+  files), ``create_discussion``/``create_pull_request`` (an empty PR is a ``draft`` whose ref
+  points at the branch head until a commit lands on it), comments, renames, status changes and
+  ``merge_pull_request``: a fast-forward when the target branch has not moved since the PR was
+  opened, otherwise a file-level three-way merge (409 when both sides changed a file
+  differently); the PR then reads ``merged`` with the merge commit's id.
+* Repo settings (``update_repo_settings``): ``gated`` (``False``, ``"auto"``, ``"manual"``) and
+  ``visibility``/``private`` are stored on :class:`Repo` and reported by repo info; any other
+  setting sent is kept in :attr:`Repo.settings`.
 
 Test helpers
 ------------
@@ -25,6 +42,11 @@ Test helpers
   has the same entries with the query string and the status that was answered.
 * :attr:`HubServer.unhandled` lists requests no route matched (they answer 404 with a JSON
   ``{"error": ...}`` body and no ``X-Error-Code`` header), so missing endpoints are easy to spot.
+* ``hub.get_repo(repo_id, repo_type).discussions`` is the repo's list of :class:`Discussion`
+  objects (``num``, ``title``, ``is_pull_request``, ``status``, ``ref``, ``description``,
+  ``target_branch``, ``events``...), :meth:`Repo.get_discussion` picks one by number,
+  :attr:`Repo.pr_refs` maps ``refs/pr/N`` to commit ids, and :meth:`HubServer.files_at` accepts
+  ``refs/pr/N`` like any other revision.
 
 Errors use the Hub's ``X-Error-Code`` header (``RepoNotFound``, ``RevisionNotFound``,
 ``EntryNotFound``) so that the client raises its specific exception classes.
@@ -36,9 +58,11 @@ import base64
 import binascii
 import dataclasses
 import datetime as _dt
+import difflib
 import fnmatch
 import functools
 import hashlib
+import html
 import http.server
 import json
 import logging
@@ -60,6 +84,8 @@ DEFAULT_LFS_PATTERNS = (
     "*.zip", "*.gz", "*.tar", "*.zst", "*.png", "*.jpg", "*.jpeg", "*.webp",
 )
 DEFAULT_GITATTRIBUTES = "".join(f"{p} filter=lfs diff=lfs merge=lfs -text\n" for p in DEFAULT_LFS_PATTERNS)
+
+USER = "test-user"  # the author of every commit, discussion and event
 
 _SHA1_RE = re.compile(r"^[0-9a-f]{40}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -137,6 +163,27 @@ class Commit:
 
 
 @dataclasses.dataclass
+class Discussion:
+    """A discussion or a pull request; pull request ``num`` owns the git ref ``refs/pr/{num}``."""
+
+    num: int
+    title: str
+    is_pull_request: bool
+    status: str  # "open" or "closed"; PRs also "draft" (no commit yet) and "merged"
+    description: str
+    author: str
+    created_at: str
+    target_branch: str | None = None  # PRs: the branch they merge into
+    base_commit: str | None = None  # PRs: the commit they were opened from
+    merge_commit: str | None = None  # merged PRs: where the target branch moved to
+    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # as the API shows them
+
+    @property
+    def ref(self) -> str | None:
+        return f"refs/pr/{self.num}" if self.is_pull_request else None
+
+
+@dataclasses.dataclass
 class Repo:
     repo_type: str
     repo_id: str
@@ -146,9 +193,21 @@ class Repo:
     branches: dict[str, str] = dataclasses.field(default_factory=dict)
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
     lfs_objects: dict[str, bytes] = dataclasses.field(default_factory=dict)  # sha256 -> content
+    gated: str | bool = False  # False, "auto" or "manual"
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # other settings, as sent
+    discussions: list[Discussion] = dataclasses.field(default_factory=list)  # discussion N at index N-1
+    pr_refs: dict[str, str] = dataclasses.field(default_factory=dict)  # "refs/pr/N" -> commit id
+
+    def get_discussion(self, num: int) -> Discussion:
+        """Discussion or pull request ``num``; KeyError if there is none."""
+        if 1 <= num <= len(self.discussions):
+            return self.discussions[num - 1]
+        raise KeyError(num)
 
     def resolve(self, revision: str) -> Commit | None:
-        """A branch, a tag, ``refs/heads/X``, ``refs/tags/X``, a full or short (7+) commit id."""
+        """A branch, a tag, ``refs/heads/X``, ``refs/tags/X``, ``refs/pr/N``, a full or short (7+) commit id."""
+        if revision in self.pr_refs:
+            return self.commits[self.pr_refs[revision]]
         for prefix, table in (("refs/heads/", self.branches), ("refs/tags/", self.tags)):
             if revision.startswith(prefix) and revision[len(prefix):] in table:
                 return self.commits[table[revision[len(prefix):]]]
@@ -221,6 +280,7 @@ class HubServer:
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
         self._commit_counter = 0
+        self._event_counter = 0
         self._httpd: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -318,6 +378,42 @@ class HubServer:
     def _repo_url(self, repo: Repo) -> str:
         return f"{self.endpoint}/{URL_PREFIXES[repo.repo_type]}{repo.repo_id}"
 
+    def _discussion(self, repo: Repo, num: str | int) -> Discussion:
+        try:
+            return repo.get_discussion(int(num))
+        except (KeyError, ValueError):
+            raise HubError(404, f"Discussion {num} not found on {repo.repo_id}") from None
+
+    def _event(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        """One entry of a discussion's ``events``, in the API's shape."""
+        self._event_counter += 1
+        event_id = hashlib.md5(f"event-{self._event_counter}".encode()).hexdigest()[:24]
+        return {"id": event_id, "type": kind, "createdAt": _now_iso(), "author": _author_json(), "data": data}
+
+    def _comment_event(self, text: str) -> dict[str, Any]:
+        latest = {"raw": text, "html": f"<p>{html.escape(text)}</p>", "updatedAt": _now_iso(), "author": _author_json()}
+        return self._event(
+            "comment",
+            {"edited": False, "hidden": False, "latest": latest, "numEdits": 0, "editors": [USER], "reactions": [],
+             "isReport": False},
+        )
+
+    def _open_discussion(self, repo: Repo, title: str, description: str, pull_request: bool, **pr_fields: Any) -> Discussion:
+        """Append discussion number len+1; its first event is the description as a comment."""
+        discussion = Discussion(
+            num=len(repo.discussions) + 1,
+            title=title,
+            is_pull_request=pull_request,
+            status=pr_fields.pop("status", "open"),
+            description=description,
+            author=USER,
+            created_at=_now_iso(),
+            **pr_fields,
+        )
+        discussion.events.append(self._comment_event(description))
+        repo.discussions.append(discussion)
+        return discussion
+
     def _is_lfs_path(self, path: str, size: int, sample: bytes) -> bool:
         """The Hub's choice for a new file: big, matching an LFS pattern, or binary-looking."""
         if size == 0:
@@ -371,6 +467,53 @@ def _last_commit(repo: Repo, head: Commit, path: str) -> dict[str, Any]:
             break
         found = older
     return {"id": found.id, "title": found.title, "date": found.date}
+
+
+def _three_way_merge(
+    base: dict[str, Blob], ours: dict[str, Blob], theirs: dict[str, Blob]
+) -> tuple[dict[str, Blob], list[str]]:
+    """Merge ``theirs`` into ``ours`` (both descend from ``base``) file by file: the merged tree
+    and the paths both sides changed differently."""
+    merged: dict[str, Blob] = {}
+    conflicts: list[str] = []
+    for path in sorted(set(base) | set(ours) | set(theirs)):
+        b, o, t = base.get(path), ours.get(path), theirs.get(path)
+        if t == b:
+            result = o
+        elif o == b or o == t:
+            result = t
+        else:
+            conflicts.append(path)
+            continue
+        if result is not None:
+            merged[path] = result
+    return merged, conflicts
+
+
+def _diff(old: dict[str, Blob], new: dict[str, Blob]) -> str:
+    """A ``git diff``-like text between two trees; LFS files show as their pointer files."""
+    out: list[str] = []
+    for path in sorted(set(old) | set(new)):
+        a, b = old.get(path), new.get(path)
+        if a == b:
+            continue
+        out.append(f"diff --git a/{path} b/{path}\n")
+        if a is None:
+            out.append("new file mode 100644\n")
+        elif b is None:
+            out.append("deleted file mode 100644\n")
+        name_a, name_b = (f"a/{path}" if a else "/dev/null"), (f"b/{path}" if b else "/dev/null")
+        try:
+            texts = [
+                [] if blob is None else (blob.pointer if blob.lfs else blob.data).decode().splitlines(keepends=True)
+                for blob in (a, b)
+            ]
+        except UnicodeDecodeError:
+            out.append(f"Binary files {name_a} and {name_b} differ\n")
+            continue
+        for line in difflib.unified_diff(texts[0], texts[1], name_a, name_b):
+            out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -601,7 +744,7 @@ def _repo_info(hub: HubServer, repo_type: str, repo_id: str, revision: str | Non
             "lastModified": commit.date,
             "createdAt": repo.created_at,
             "private": repo.private,
-            "gated": False,
+            "gated": repo.gated,
             "disabled": False,
             "downloads": 0,
             "likes": 0,
@@ -612,14 +755,18 @@ def _repo_info(hub: HubServer, repo_type: str, repo_id: str, revision: str | Non
 
 
 @_route_def("GET", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/refs")
-def _list_refs(hub: HubServer, repo_type: str, repo_id: str, **_: Any) -> Response:
+def _list_refs(hub: HubServer, repo_type: str, repo_id: str, query: dict, **_: Any) -> Response:
     repo = hub._repo(repo_type, repo_id)
 
     def refs(table: dict[str, str], kind: str) -> list[dict[str, str]]:
         return [{"name": n, "ref": f"refs/{kind}/{n}", "targetCommit": c} for n, c in sorted(table.items())]
 
+    pulls = []
+    if _truthy((query.get("include_prs") or [None])[0]):
+        ordered = sorted(repo.pr_refs.items(), key=lambda item: int(item[0].rsplit("/", 1)[1]))
+        pulls = [{"name": ref, "ref": ref, "targetCommit": c} for ref, c in ordered]
     return _json_response(
-        {"branches": refs(repo.branches, "heads"), "tags": refs(repo.tags, "tags"), "converts": [], "pullRequests": []}
+        {"branches": refs(repo.branches, "heads"), "tags": refs(repo.tags, "tags"), "converts": [], "pullRequests": pulls}
     )
 
 
@@ -629,7 +776,7 @@ def _list_commits(hub: HubServer, repo_type: str, repo_id: str, revision: str, *
     head = hub._commit_at(repo, revision)
     return _json_response(
         [
-            {"id": c.id, "authors": [{"user": "test-user"}], "date": c.date, "title": c.title, "message": c.message}
+            {"id": c.id, "authors": [{"user": USER}], "date": c.date, "title": c.title, "message": c.message}
             for c in repo.history(head)
         ]
     )
@@ -807,18 +954,10 @@ def _lfs_verify(hub: HubServer, repo_type: str, repo_id: str, oid: str, body: by
     return _json_response({"success": True})
 
 
-@_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/commit/(?P<revision>[^/]+)")
-def _commit(hub: HubServer, repo_type: str, repo_id: str, revision: str, body: bytes, query: dict, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
-    if _truthy((query.get("create_pr") or [None])[0]):
-        raise HubError(400, "pull requests are not supported by this test server")
-    if revision not in repo.branches:
-        if repo.resolve(revision) is not None:
-            raise HubError(400, f"Cannot commit to {revision}: not a branch")
-        raise HubError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
-    head = repo.commits[repo.branches[revision]]
-    files = dict(head.files)
-    title, description = "", ""
+def _parse_commit_payload(body: bytes) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """The NDJSON commit payload as its header value and its ``(key, value)`` operations."""
+    header: dict[str, Any] = {}
+    operations = []
     for line in body.splitlines():
         if not line.strip():
             continue
@@ -828,11 +967,21 @@ def _commit(hub: HubServer, repo_type: str, repo_id: str, revision: str, body: b
             raise HubError(400, f"invalid NDJSON line: {exc}") from None
         key, value = item.get("key"), item.get("value") or {}
         if key == "header":
-            title, description = value.get("summary", ""), value.get("description", "")
-            parent = value.get("parentCommit")
-            if parent and not head.id.startswith(parent):
-                raise HubError(412, f"A commit has happened since {parent}: head is {head.id}")
-        elif key == "file":
+            header = value
+        elif key in ("file", "lfsFile", "deletedFile", "deletedFolder"):
+            operations.append((key, value))
+        else:
+            raise HubError(400, f"unknown commit operation {key!r}")
+    if not header.get("summary"):
+        raise HubError(400, "missing commit header/summary")
+    return header, operations
+
+
+def _apply_operations(repo: Repo, files: dict[str, Blob], operations: list[tuple[str, dict[str, Any]]]) -> dict[str, Blob]:
+    """``files`` with the commit operations applied (a new dict)."""
+    files = dict(files)
+    for key, value in operations:
+        if key == "file":
             if value.get("encoding", "base64") != "base64":
                 raise HubError(400, f"unsupported encoding {value.get('encoding')!r}")
             try:
@@ -859,21 +1008,266 @@ def _commit(hub: HubServer, repo_type: str, repo_id: str, revision: str, body: b
                 raise HubError(404, f"folder {prefix} does not exist", "EntryNotFound")
             for p in doomed:
                 del files[p]
-        else:
-            raise HubError(400, f"unknown commit operation {key!r}")
-    if not title:
-        raise HubError(400, "missing commit header/summary")
+    return files
+
+
+@_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/commit/(?P<revision>[^/]+)")
+def _commit(hub: HubServer, repo_type: str, repo_id: str, revision: str, body: bytes, query: dict, **_: Any) -> Response:
+    """A commit to a branch or to ``refs/pr/N``; with ``?create_pr=1`` a new PR against the branch."""
+    repo = hub._repo(repo_type, repo_id)
+    create_pr = _truthy((query.get("create_pr") or [None])[0])
+    pull: Discussion | None = None  # the PR a commit to refs/pr/N appends to
+    if revision in repo.pr_refs:
+        if create_pr:
+            raise HubError(400, f"Cannot open a pull request against {revision}: not a branch")
+        pull = hub._discussion(repo, revision.rsplit("/", 1)[1])
+        if pull.status == "merged":
+            raise HubError(400, f"Pull request #{pull.num} is merged: it takes no more commits")
+        head = repo.commits[repo.pr_refs[revision]]
+    elif revision in repo.branches:
+        head = repo.commits[repo.branches[revision]]
+    elif repo.resolve(revision) is not None:
+        raise HubError(400, f"Cannot commit to {revision}: not a branch")
+    else:
+        raise HubError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+    header, operations = _parse_commit_payload(body)
+    title, description = header.get("summary", ""), header.get("description", "")
+    parent = header.get("parentCommit")
+    if parent and create_pr:
+        # The PR is opened from that commit rather than from the branch head.
+        head = repo.resolve(parent) if _SHORT_SHA_RE.match(parent) else None
+        if head is None:
+            raise HubError(404, f"Invalid parent commit: {parent}", "RevisionNotFound")
+    elif parent and not head.id.startswith(parent):
+        raise HubError(412, f"A commit has happened since {parent}: head is {head.id}")
+    files = _apply_operations(repo, head.files, operations)
     commit = hub._new_commit(repo, head, title, description, files)
-    repo.branches[revision] = commit.id
+    pr_url = None
+    if create_pr:
+        pull = hub._open_discussion(repo, title, description, True, target_branch=revision, base_commit=head.id)
+        repo.pr_refs[pull.ref] = commit.id
+        pr_url = f"{hub._repo_url(repo)}/discussions/{pull.num}"
+    elif pull is not None:
+        repo.pr_refs[revision] = commit.id
+        if pull.status == "draft":
+            pull.status = "open"
+    else:
+        repo.branches[revision] = commit.id
+    if pull is not None:
+        pull.events.append(hub._event("commit", {"subject": title, "oid": commit.id}))
     return _json_response(
         {
             "success": True,
             "commitOid": commit.id,
             "commitUrl": f"{hub._repo_url(repo)}/commit/{commit.id}",
             "commitMessage": title,
-            "pullRequestUrl": None,
+            "pullRequestUrl": pr_url,
         }
     )
+
+
+# -- discussions and pull requests -------------------------------------------------------------
+
+_DISCUSSIONS_PAGE = 50  # discussions per page of the listing, as on the Hub
+_DiscussionPart = _RepoPart + r"/discussions/(?P<num>[0-9]+)"
+
+
+def _author_json() -> dict[str, Any]:
+    return {"_id": hashlib.md5(USER.encode()).hexdigest()[:24], "name": USER, "fullname": USER, "type": "user",
+            "avatarUrl": "", "isPro": False, "isHf": False, "isMod": False, "isOwner": True}
+
+
+def _discussion_json(hub: HubServer, repo: Repo, discussion: Discussion) -> dict[str, Any]:
+    """A discussion as the listing shows it (details add events, changes, diff...)."""
+    web = f"{hub._repo_url(repo)}/discussions/{discussion.num}"
+    return {
+        "num": discussion.num,
+        "title": discussion.title,
+        "status": discussion.status,
+        "createdAt": discussion.created_at,
+        "author": _author_json(),
+        "isPullRequest": discussion.is_pull_request,
+        "repo": {"name": repo.repo_id, "type": repo.repo_type},
+        "url": {"web": web, "api": f"{hub.endpoint}/api/{repo.repo_type}s/{repo.repo_id}/discussions/{discussion.num}"},
+        "numComments": sum(1 for e in discussion.events if e["type"] == "comment"),
+        "pinned": False,
+        "topReactions": [],
+    }
+
+
+def _pr_trees(repo: Repo, pull: Discussion) -> tuple[Commit, Commit, Commit]:
+    """(base, target branch head, PR head) of a pull request."""
+    base = repo.commits[pull.base_commit or ""]
+    target = repo.commits[repo.branches[pull.target_branch]] if pull.target_branch in repo.branches else base
+    return base, target, repo.commits[repo.pr_refs[pull.ref or ""]]
+
+
+@_route_def("GET", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/discussions")
+def _list_discussions(hub: HubServer, repo_type: str, repo_id: str, query: dict, **_: Any) -> Response:
+    repo = hub._repo(repo_type, repo_id)
+    kind = (query.get("type") or ["all"])[0]
+    status = (query.get("status") or ["all"])[0]
+    author = (query.get("author") or [None])[0]
+    try:
+        page = int((query.get("p") or ["0"])[0])
+    except ValueError:
+        raise HubError(400, "invalid page number") from None
+    selected = [
+        d
+        for d in reversed(repo.discussions)  # newest first
+        if (kind in ("all", "") or (kind == "pull_request") == d.is_pull_request)
+        and (status in ("all", "") or (d.status in ("open", "draft")) == (status == "open"))
+        and (author is None or d.author == author)
+    ]
+    start = page * _DISCUSSIONS_PAGE
+    return _json_response(
+        {
+            "discussions": [_discussion_json(hub, repo, d) for d in selected[start : start + _DISCUSSIONS_PAGE]],
+            "count": len(selected),
+            "start": start,
+            "numClosedDiscussions": sum(1 for d in repo.discussions if d.status in ("closed", "merged")),
+        }
+    )
+
+
+@_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/discussions")
+def _create_discussion(hub: HubServer, repo_type: str, repo_id: str, body: bytes, **_: Any) -> Response:
+    repo = hub._repo(repo_type, repo_id)
+    payload = _json_body(body) or {}
+    title = str(payload.get("title") or "").strip()
+    if not 3 <= len(title) <= 200:
+        raise HubError(400, "The title must be between 3 and 200 characters long")
+    description = str(payload.get("description") or "")
+    if payload.get("pullRequest"):
+        # An empty (draft) PR: its ref points at the head of main until a commit lands on it.
+        head = hub._commit_at(repo, "main")
+        discussion = hub._open_discussion(
+            repo, title, description, True, status="draft", target_branch="main", base_commit=head.id
+        )
+        repo.pr_refs[discussion.ref or ""] = head.id
+    else:
+        discussion = hub._open_discussion(repo, title, description, False)
+    out = _discussion_json(hub, repo, discussion)
+    return _json_response({"num": discussion.num, "pullRequest": discussion.is_pull_request, "url": out["url"]})
+
+
+@_route_def("GET", r"/api/(?P<repo_type>models|datasets|spaces)/" + _DiscussionPart)
+def _discussion_details(hub: HubServer, repo_type: str, repo_id: str, num: str, query: dict, **_: Any) -> Response:
+    repo = hub._repo(repo_type, repo_id)
+    discussion = hub._discussion(repo, num)
+    out = _discussion_json(hub, repo, discussion)
+    out.update(events=discussion.events, locked=False, isReport=False, pinned=False)
+    if discussion.is_pull_request:
+        base, target, head = _pr_trees(repo, discussion)
+        changes: dict[str, Any] = {"base": f"refs/heads/{discussion.target_branch}"}
+        conflicts: list[str] = []
+        if discussion.merge_commit is not None:
+            changes["mergeCommitId"] = discussion.merge_commit
+        elif discussion.status in ("open", "draft"):
+            conflicts = _three_way_merge(base.files, target.files, head.files)[1]
+        out.update(changes=changes, filesWithConflicts=conflicts)
+        if _truthy((query.get("diff") or [None])[0]):
+            out["diff"] = _diff(base.files, head.files)
+    return _json_response(out)
+
+
+@_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _DiscussionPart + r"/comment")
+def _comment_discussion(hub: HubServer, repo_type: str, repo_id: str, num: str, body: bytes, **_: Any) -> Response:
+    discussion = hub._discussion(hub._repo(repo_type, repo_id), num)
+    text = str((_json_body(body) or {}).get("comment") or "").strip()
+    if not text:
+        raise HubError(400, "empty comment")
+    event = hub._comment_event(text)
+    discussion.events.append(event)
+    return _json_response({"newMessage": event})
+
+
+@_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _DiscussionPart + r"/title")
+def _rename_discussion(hub: HubServer, repo_type: str, repo_id: str, num: str, body: bytes, **_: Any) -> Response:
+    discussion = hub._discussion(hub._repo(repo_type, repo_id), num)
+    title = str((_json_body(body) or {}).get("title") or "").strip()
+    if not 3 <= len(title) <= 200:
+        raise HubError(400, "The title must be between 3 and 200 characters long")
+    event = hub._event("title-change", {"from": discussion.title, "to": title})
+    discussion.title = title
+    discussion.events.append(event)
+    return _json_response({"newTitle": event})
+
+
+@_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _DiscussionPart + r"/status")
+def _discussion_status(hub: HubServer, repo_type: str, repo_id: str, num: str, body: bytes, **_: Any) -> Response:
+    discussion = hub._discussion(hub._repo(repo_type, repo_id), num)
+    payload = _json_body(body) or {}
+    status = payload.get("status")
+    if status not in ("open", "closed"):
+        raise HubError(400, f"invalid status {status!r}: must be 'open' or 'closed'")
+    if discussion.status == "merged":
+        raise HubError(400, f"Pull request #{discussion.num} is merged")
+    if payload.get("comment"):
+        discussion.events.append(hub._comment_event(str(payload["comment"])))
+    discussion.status = status
+    event = hub._event("status-change", {"status": status})
+    discussion.events.append(event)
+    return _json_response({"newStatus": event})
+
+
+@_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _DiscussionPart + r"/merge")
+def _merge_pull_request(hub: HubServer, repo_type: str, repo_id: str, num: str, body: bytes, **_: Any) -> Response:
+    repo = hub._repo(repo_type, repo_id)
+    pull = hub._discussion(repo, num)
+    if not pull.is_pull_request:
+        raise HubError(400, f"#{pull.num} is a discussion, not a pull request")
+    if pull.status != "open":
+        raise HubError(400, f"Pull request #{pull.num} is {pull.status}: only open pull requests can be merged")
+    if pull.target_branch not in repo.branches:
+        raise HubError(404, f"Target branch {pull.target_branch} not found", "RevisionNotFound")
+    base, target, head = _pr_trees(repo, pull)
+    if target.id in {c.id for c in repo.history(head)}:
+        merged = head  # the branch has not moved since: fast-forward
+    else:
+        files, conflicts = _three_way_merge(base.files, target.files, head.files)
+        if conflicts:
+            return _json_response({"error": "Merge conflict", "filesWithConflicts": conflicts}, 409)
+        merged = hub._new_commit(repo, target, pull.title, f"Merge of {pull.ref}", files)
+    repo.branches[pull.target_branch or "main"] = merged.id
+    payload = _json_body(body) or {}
+    if payload.get("comment"):
+        pull.events.append(hub._comment_event(str(payload["comment"])))
+    pull.status = "merged"
+    pull.merge_commit = merged.id
+    pull.events.append(hub._event("status-change", {"status": "merged"}))
+    return _json_response({"mergeCommitId": merged.id})
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+@_route_def("PUT", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/settings")
+def _update_settings(hub: HubServer, repo_type: str, repo_id: str, body: bytes, **_: Any) -> Response:
+    repo = hub._repo(repo_type, repo_id)
+    payload = _json_body(body) or {}
+    if not isinstance(payload, dict):
+        raise HubError(400, "settings must be a JSON object")
+    if "gated" in payload:
+        if payload["gated"] not in ("auto", "manual", False):
+            raise HubError(400, f"invalid gated value {payload['gated']!r}: must be 'auto', 'manual' or false")
+    if "visibility" in payload:
+        allowed = ("public", "private", "protected") if repo_type == "space" else ("public", "private")
+        if payload["visibility"] not in allowed:
+            raise HubError(400, f"invalid visibility {payload['visibility']!r}")
+    if "private" in payload and not isinstance(payload["private"], bool):
+        raise HubError(400, "private must be a boolean")
+    for key, value in payload.items():
+        if key == "gated":
+            repo.gated = value
+        elif key == "visibility":
+            repo.private = value == "private"  # "protected" (Spaces only) is kept in settings
+            repo.settings[key] = value
+        elif key == "private":  # what older clients send
+            repo.private = value
+        else:
+            repo.settings[key] = value
+    return _json_response({})
 
 
 # -- downloads --------------------------------------------------------------------------------
@@ -910,4 +1304,4 @@ def _resolve(hub: HubServer, repo_type: str, repo_id: str, revision: str, path: 
     return Response(200, blob.data, common, "application/octet-stream")
 
 
-__all__ = ["HubServer", "HubError", "Blob", "Commit", "Repo", "git_blob_sha1", "lfs_pointer"]
+__all__ = ["HubServer", "HubError", "Blob", "Commit", "Discussion", "Repo", "USER", "git_blob_sha1", "lfs_pointer"]

@@ -319,3 +319,254 @@ def test_raw_http_details(hub: HubServer, published_v2: dict, published_v1: dict
     status, _, body = call("GET", "/api/not-a-route")
     assert status == 404 and "error" in json.loads(body)
     assert ("GET", "/api/not-a-route") in hub.unhandled
+
+
+# --------------------------------------------------------------------------------------------
+# Pull requests, discussions and repo settings
+# --------------------------------------------------------------------------------------------
+
+PR_REPO = "org/prs"
+
+
+def test_create_commit_with_create_pr(hub: HubServer, client_env: dict[str, str]) -> None:
+    """create_commit(create_pr=True) opens PR #1 on refs/pr/1; main stays; refs/pr/1 reads and takes commits."""
+    hub.clear_log()
+    result = run_client(
+        client_env,
+        f"""
+        import json
+        from huggingface_hub import HfApi, CommitOperationAdd, CommitOperationDelete, hf_hub_download
+        api = HfApi()
+        api.create_repo({PR_REPO!r}, repo_type="dataset")
+        base = api.upload_file(path_or_fileobj=b"old notes\\n", path_in_repo="notes.txt", repo_id={PR_REPO!r},
+                               repo_type="dataset", commit_message="notes")
+        info = api.create_commit(
+            {PR_REPO!r}, repo_type="dataset", create_pr=True,
+            operations=[CommitOperationAdd("data/new.txt", b"hello pr\\n"),
+                        CommitOperationAdd("data/x.parquet", b"PAR1\\x00pr-binary\\x00PAR1"),
+                        CommitOperationDelete("notes.txt")],
+            commit_message="Add new data", commit_description="Adds two files, drops the notes.",
+        )
+        out = {{"base": base.oid, "oid": info.oid, "pr_url": info.pr_url, "pr_num": info.pr_num,
+               "pr_revision": info.pr_revision, "commit_url": info.commit_url}}
+        out["main_sha"] = api.dataset_info({PR_REPO!r}).sha
+        out["main_files"] = sorted(api.list_repo_files({PR_REPO!r}, repo_type="dataset"))
+        out["pr_files"] = sorted(api.list_repo_files({PR_REPO!r}, repo_type="dataset", revision="refs/pr/1"))
+        path = hf_hub_download({PR_REPO!r}, "data/new.txt", repo_type="dataset", revision="refs/pr/1")
+        out["downloaded"] = open(path).read()
+        listed = list(api.get_repo_discussions({PR_REPO!r}, repo_type="dataset"))
+        out["listed"] = [{{"num": d.num, "title": d.title, "status": d.status, "author": d.author,
+                          "is_pr": d.is_pull_request, "repo": d.repo_id, "type": d.repo_type}} for d in listed]
+        details = api.get_discussion_details({PR_REPO!r}, 1, repo_type="dataset")
+        out["details"] = {{"ref": details.git_reference, "target": details.target_branch, "status": details.status,
+                          "conflicts": details.conflicting_files, "diff": details.diff, "url": details.url,
+                          "events": [(e.type, getattr(e, "content", None) or getattr(e, "summary", None))
+                                     for e in details.events]}}
+        second = api.create_commit({PR_REPO!r}, repo_type="dataset", revision="refs/pr/1",
+                                   operations=[CommitOperationAdd("data/more.txt", b"more\\n")],
+                                   commit_message="More data")
+        out["second"] = {{"oid": second.oid, "pr_url": second.pr_url}}
+        out["pr_files_after"] = sorted(api.list_repo_files({PR_REPO!r}, repo_type="dataset", revision="refs/pr/1"))
+        out["pr_commits"] = [c.title for c in api.list_repo_commits({PR_REPO!r}, repo_type="dataset", revision="refs/pr/1")]
+        refs = api.list_repo_refs({PR_REPO!r}, repo_type="dataset", include_pull_requests=True)
+        out["pr_refs"] = {{r.ref: r.target_commit for r in refs.pull_requests}}
+        out["events_after"] = [e.type for e in api.get_discussion_details({PR_REPO!r}, 1, repo_type="dataset").events]
+        print(json.dumps(out))
+        """,
+    )
+    # The client's view: PR #1, with the commit on its ref.
+    assert result["pr_num"] == 1 and result["pr_revision"] == "refs/pr/1"
+    assert result["pr_url"] == f"{hub.endpoint}/datasets/{PR_REPO}/discussions/1"
+    assert result["commit_url"] == f"{hub.endpoint}/datasets/{PR_REPO}/commit/{result['oid']}"
+    assert result["main_sha"] == result["base"] != result["oid"]
+    assert result["main_files"] == [".gitattributes", "notes.txt"]
+    assert result["pr_files"] == [".gitattributes", "data/new.txt", "data/x.parquet"]
+    assert result["downloaded"] == "hello pr\n"
+    assert result["listed"] == [{"num": 1, "title": "Add new data", "status": "open", "author": "test-user",
+                                 "is_pr": True, "repo": PR_REPO, "type": "dataset"}]
+    details = result["details"]
+    assert (details["ref"], details["target"], details["status"]) == ("refs/pr/1", "refs/heads/main", "open")
+    assert details["conflicts"] == [] and details["url"] == result["pr_url"]
+    assert details["events"] == [["comment", "Adds two files, drops the notes."], ["commit", "Add new data"]]
+    assert "+++ b/data/new.txt" in details["diff"] and "+hello pr" in details["diff"]
+    assert "deleted file mode" in details["diff"] and "-old notes" in details["diff"]
+    assert "+oid sha256:" in details["diff"]  # the LFS file shows as its pointer
+    # A commit to refs/pr/1 appends to the PR and opens no new one.
+    assert result["second"]["pr_url"] is None
+    assert result["pr_files_after"] == [".gitattributes", "data/more.txt", "data/new.txt", "data/x.parquet"]
+    assert result["pr_commits"][:3] == ["More data", "Add new data", "notes"]
+    assert result["pr_refs"] == {"refs/pr/1": result["second"]["oid"]}
+    assert result["events_after"] == ["comment", "commit", "commit"]
+
+    # The server's view, through the test helpers.
+    repo = hub.get_repo(PR_REPO)
+    assert repo.branches["main"] == result["base"]
+    assert [(d.num, d.title, d.is_pull_request, d.status, d.ref) for d in repo.discussions] == [
+        (1, "Add new data", True, "open", "refs/pr/1")
+    ]
+    assert repo.get_discussion(1).description == "Adds two files, drops the notes."
+    assert repo.commits[result["oid"]].parent == result["base"]
+    pr_files = hub.files_at(PR_REPO, revision="refs/pr/1")
+    assert pr_files["data/more.txt"] == b"more\n" and pr_files["data/new.txt"] == b"hello pr\n"
+    assert repo.commits[result["oid"]].files["data/x.parquet"].lfs  # went through the LFS protocol
+    assert "notes.txt" not in pr_files and hub.files_at(PR_REPO)["notes.txt"] == b"old notes\n"
+    # How 2.4.0 sends it: ?create_pr=1 on preupload and commit, the target branch in the path.
+    pr_calls = {(e["path"], e["query"]) for e in hub.log if "create_pr" in e["query"]}
+    assert pr_calls == {(f"/api/datasets/{PR_REPO}/preupload/main", "create_pr=1"),
+                        (f"/api/datasets/{PR_REPO}/commit/main", "create_pr=1")}
+    assert any(e["path"] == f"/api/datasets/{PR_REPO}/commit/refs%2Fpr%2F1" and e["status"] == 200 for e in hub.log)
+    assert hub.unhandled == []
+
+
+def test_upload_with_create_pr_discussions_and_merge(hub: HubServer, client_env: dict[str, str], tmp_path: Path) -> None:
+    """upload_file/upload_folder(create_pr=True) on a model repo, a plain discussion, status changes, merges."""
+    repo_id = "org/pr-model"
+    folder = tmp_path / "folder"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "config.json").write_text('{"layers": 2}\n')
+    (folder / "shared.txt").write_text("from the folder PR\n")
+    hub.clear_log()
+    result = run_client(
+        client_env,
+        f"""
+        import json
+        from huggingface_hub import HfApi
+        from huggingface_hub.errors import HfHubHTTPError
+        api = HfApi()
+        api.create_repo({repo_id!r})
+        base = api.upload_file(path_or_fileobj=b"v0\\n", path_in_repo="shared.txt", repo_id={repo_id!r},
+                               commit_message="base")
+        pr1 = api.upload_file(path_or_fileobj=b"weights", path_in_repo="model.txt", repo_id={repo_id!r},
+                              commit_message="Add model file", create_pr=True)
+        disc = api.create_discussion({repo_id!r}, "Question about data", description="Where is it from?")
+        pr3 = api.upload_folder(folder_path={str(folder)!r}, repo_id={repo_id!r}, commit_message="Add folder",
+                                create_pr=True)
+        out = {{"base": base.oid, "pr1": [pr1.pr_num, pr1.pr_url, pr1.oid], "pr3": [pr3.pr_num, pr3.pr_url, pr3.oid],
+               "disc": [disc.num, disc.is_pull_request, disc.git_reference, disc.status, disc.title,
+                        [e.type for e in disc.events]]}}
+        out["prs"] = [d.num for d in api.get_repo_discussions({repo_id!r}, discussion_type="pull_request")]
+        out["discussions"] = [d.num for d in api.get_repo_discussions({repo_id!r}, discussion_type="discussion")]
+        closed = api.change_discussion_status({repo_id!r}, 2, "closed", comment="Answered")
+        out["closed"] = [closed.type, closed.new_status]
+        out["open"] = [d.num for d in api.get_repo_discussions({repo_id!r}, discussion_status="open")]
+        out["main_before"] = api.model_info({repo_id!r}).sha
+        api.merge_pull_request({repo_id!r}, 3)  # main has not moved: a fast-forward
+        out["main_after_3"] = api.model_info({repo_id!r}).sha
+        d3 = api.get_discussion_details({repo_id!r}, 3)
+        out["d3"] = [d3.status, d3.merge_commit_oid]
+        d1 = api.get_discussion_details({repo_id!r}, 1)
+        out["d1_conflicts"] = d1.conflicting_files
+        api.merge_pull_request({repo_id!r}, 1)  # main moved: a three-way merge
+        out["main_after_1"] = api.model_info({repo_id!r}).sha
+        out["main_files"] = sorted(api.list_repo_files({repo_id!r}))
+        try:
+            api.merge_pull_request({repo_id!r}, 2)
+            out["merge_discussion"] = None
+        except HfHubHTTPError as exc:
+            out["merge_discussion"] = exc.response.status_code
+        # Two PRs that change shared.txt differently: the second cannot merge once the first has.
+        a = api.upload_file(path_or_fileobj=b"side a\\n", path_in_repo="shared.txt", repo_id={repo_id!r},
+                            commit_message="Side A", create_pr=True)
+        b = api.upload_file(path_or_fileobj=b"side b\\n", path_in_repo="shared.txt", repo_id={repo_id!r},
+                            commit_message="Side B", create_pr=True)
+        api.merge_pull_request({repo_id!r}, a.pr_num)
+        out["b_conflicts"] = api.get_discussion_details({repo_id!r}, b.pr_num).conflicting_files
+        try:
+            api.merge_pull_request({repo_id!r}, b.pr_num)
+            out["conflict"] = None
+        except HfHubHTTPError as exc:
+            out["conflict"] = exc.response.status_code
+        # A PR from an older commit (parent_commit) carries that commit's tree.
+        old = api.upload_file(path_or_fileobj=b"late\\n", path_in_repo="late.txt", repo_id={repo_id!r},
+                              commit_message="From the base", create_pr=True, parent_commit=base.oid)
+        out["old"] = [old.pr_num, sorted(api.list_repo_files({repo_id!r}, revision=old.pr_revision))]
+        out["ab"] = [a.pr_num, b.pr_num]
+        # An empty PR is a draft on main's head; a commit on its ref opens it.
+        draft = api.create_pull_request({repo_id!r}, "Draft PR", description="To be filled")
+        out["draft"] = [draft.num, draft.status, draft.git_reference, draft.diff,
+                        sorted(api.list_repo_files({repo_id!r}, revision=draft.git_reference)) ==
+                        sorted(api.list_repo_files({repo_id!r}))]
+        try:
+            api.merge_pull_request({repo_id!r}, draft.num)
+            out["merge_draft"] = None
+        except HfHubHTTPError as exc:
+            out["merge_draft"] = exc.response.status_code
+        api.upload_file(path_or_fileobj=b"filled\\n", path_in_repo="draft.txt", repo_id={repo_id!r},
+                        revision=draft.git_reference, commit_message="Fill the draft")
+        renamed = api.rename_discussion({repo_id!r}, draft.num, "Filled PR")
+        comment = api.comment_discussion({repo_id!r}, draft.num, "Ready now")
+        after = api.get_discussion_details({repo_id!r}, draft.num)
+        out["filled"] = [after.status, after.title, [renamed.old_title, renamed.new_title], comment.content,
+                         [e.type for e in after.events]]
+        print(json.dumps(out))
+        """,
+    )
+    endpoint = hub.endpoint
+    assert result["pr1"][:2] == [1, f"{endpoint}/{repo_id}/discussions/1"]  # model URLs have no prefix
+    assert result["pr3"][:2] == [3, f"{endpoint}/{repo_id}/discussions/3"]
+    assert result["disc"] == [2, False, None, "open", "Question about data", ["comment"]]
+    assert result["prs"] == [3, 1] and result["discussions"] == [2]  # newest first, as on the Hub
+    assert result["closed"] == ["status-change", "closed"]
+    assert result["open"] == [3, 1]
+    assert result["main_before"] == result["base"]
+    assert result["main_after_3"] == result["pr3"][2]  # main moved to the PR head
+    assert result["d3"] == ["merged", result["pr3"][2]]
+    assert result["d1_conflicts"] == []
+    assert result["main_after_1"] not in (result["pr1"][2], result["main_after_3"])  # a merge commit
+    assert result["main_files"] == [".gitattributes", "model.txt", "shared.txt", "sub/config.json"]
+    assert result["merge_discussion"] == 400
+    assert result["ab"] == [4, 5]
+    assert result["b_conflicts"] == ["shared.txt"] and result["conflict"] == 409
+    assert result["old"] == [6, [".gitattributes", "late.txt", "shared.txt"]]
+    assert result["draft"] == [7, "draft", "refs/pr/7", "", True]
+    assert result["merge_draft"] == 400
+    assert result["filled"] == ["open", "Filled PR", ["Draft PR", "Filled PR"], "Ready now",
+                                ["comment", "commit", "title-change", "comment"]]
+
+    repo = hub.get_repo(repo_id, repo_type="model")
+    assert [(d.num, d.is_pull_request, d.status) for d in repo.discussions] == [
+        (1, True, "merged"), (2, False, "closed"), (3, True, "merged"), (4, True, "merged"), (5, True, "open"),
+        (6, True, "open"), (7, True, "open"),
+    ]
+    assert repo.discussions[1].ref is None and repo.discussions[1].description == "Where is it from?"
+    assert [e["type"] for e in repo.discussions[1].events] == ["comment", "comment", "status-change"]
+    main = hub.files_at(repo_id, repo_type="model")
+    assert main["shared.txt"] == b"side a\n" and main["model.txt"] == b"weights"
+    assert main["sub/config.json"] == b'{"layers": 2}\n'
+    assert hub.files_at(repo_id, revision="refs/pr/5", repo_type="model")["shared.txt"] == b"side b\n"
+    assert hub.files_at(repo_id, revision="refs/pr/6", repo_type="model")["shared.txt"] == b"v0\n"
+    assert repo.commits[repo.pr_refs["refs/pr/6"]].parent == result["base"]
+    assert hub.files_at(repo_id, revision="refs/pr/7", repo_type="model")["draft.txt"] == b"filled\n"
+    assert "draft.txt" not in main
+    assert hub.unhandled == []
+
+
+def test_update_repo_settings(hub: HubServer, client_env: dict[str, str]) -> None:
+    repo_id = "org/gated-ds"
+    result = run_client(
+        client_env,
+        f"""
+        import json
+        from huggingface_hub import HfApi
+        api = HfApi()
+        api.create_repo({repo_id!r}, repo_type="dataset")
+        out = {{"initial": [api.dataset_info({repo_id!r}).gated, api.dataset_info({repo_id!r}).private]}}
+        api.update_repo_settings({repo_id!r}, gated="auto", repo_type="dataset")
+        info = api.dataset_info({repo_id!r})
+        out["auto"] = [info.gated, info.private]
+        api.update_repo_settings({repo_id!r}, gated="manual", private=True, repo_type="dataset")
+        info = api.dataset_info({repo_id!r})
+        out["manual"] = [info.gated, info.private]
+        api.update_repo_settings({repo_id!r}, gated=False, private=False, repo_type="dataset")
+        info = api.dataset_info({repo_id!r})
+        out["off"] = [info.gated, info.private]
+        api.update_repo_settings({repo_id!r}, gated="manual", repo_type="dataset")
+        print(json.dumps(out))
+        """,
+    )
+    assert result == {"initial": [False, False], "auto": ["auto", False], "manual": ["manual", True],
+                      "off": [False, False]}
+    repo = hub.get_repo(repo_id)
+    assert (repo.gated, repo.private) == ("manual", False)
+    puts = [e for e in hub.log if e["method"] == "PUT" and e["path"] == f"/api/datasets/{repo_id}/settings"]
+    assert [e["status"] for e in puts] == [200] * 4
