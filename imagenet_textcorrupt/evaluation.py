@@ -1,0 +1,287 @@
+"""Scoring a classifier on one config of ImageNet-TC: `imagenet-tc evaluate`.
+
+The dataset (a Hub id at a revision, or a local release folder) is read through `datasets` as an iterable of rows,
+decoded and preprocessed in DataLoader workers with the model's own preprocessing (the same for originals and
+edits), classified in batches, and reduced to the top-5 classes over all 1000 outputs and over the config's
+classes only. Predictions are written next to the results so any metric can be recomputed without the model.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import platform
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imagenet_textcorrupt.errors import ImageNetTCError
+from imagenet_textcorrupt.results import (FORMAT_VERSION, RESULTS_FORMAT, metrics_from_predictions, predictions_path,
+                                          write_predictions, write_results)
+from imagenet_textcorrupt.schema import DEFAULT_CONFIG, SPLIT
+
+DTYPES = ("float32", "float16", "bfloat16")
+META_COLUMNS = ("id", "source_id", "label", "domain", "severity", "group", "template")
+TOP_K = 5
+
+
+class EvaluationError(ImageNetTCError):
+    """The dataset, the settings or the run cannot produce results."""
+
+
+@dataclass
+class EvaluationSettings:
+    model: str
+    dataset: str
+    config: str = DEFAULT_CONFIG
+    revision: str | None = None
+    batch_size: int = 64
+    device: str | None = None  # cuda when available, else cpu
+    dtype: str = "float32"
+    limit: int | None = None  # the first N source images, each with all its edits
+    streaming: bool = False
+    workers: int | None = None  # DataLoader workers; default min(8, CPUs)
+    pretrained: bool = True
+    checkpoint: str | None = None
+    family: str | None = None  # override the architecture family the reports show
+    resamples: int | None = None  # bootstrap resamples (default metrics.DEFAULT_RESAMPLES)
+    seed: int = 0
+
+
+def library_versions(names: tuple[str, ...] = ("imagenet-textcorrupt", "torch", "torchvision", "timm",
+                                               "transformers", "datasets", "numpy", "pillow")) -> dict[str, str]:
+    """Installed versions of the libraries that shape a result."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def config_classes(config: str) -> list[int]:
+    """The class indices of a config: its group's members, or all 1000 for "all"."""
+    from imagenet_textcorrupt.hierarchy import load_hierarchy
+
+    hierarchy = load_hierarchy()
+    if config == DEFAULT_CONFIG:
+        return list(range(1000))
+    group = hierarchy.group(config)  # an unknown name raises UnknownNameError with suggestions
+    return sorted(c.index for c in hierarchy.members(group.name))
+
+
+# ------------------------------------------------------------------------------------------------------ dataset
+def _is_local(dataset: str) -> bool:
+    return Path(dataset).is_dir()
+
+
+def dataset_provenance(dataset: str, config: str, revision: str | None) -> dict[str, Any]:
+    """Where the rows come from: for the Hub the commit sha the revision resolves to; for a local release folder
+    its version (release.json) and a sha256 over the config's data files."""
+    info: dict[str, Any] = {"id": dataset, "config": config, "split": SPLIT, "revision": revision, "sha": None,
+                            "version": None, "fingerprint": None}
+    if _is_local(dataset):
+        root = Path(dataset)
+        info["id"] = str(root.resolve())
+        release = root / "release.json"
+        if release.is_file():
+            import json
+
+            info["version"] = json.loads(release.read_text()).get("version")
+        pattern = f"data/*/{SPLIT}-*.parquet" if config == DEFAULT_CONFIG else f"data/{config}/{SPLIT}-*.parquet"
+        files = sorted(root.glob(pattern))
+        if files:
+            digest = hashlib.sha256()
+            for file in files:
+                digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+                with open(file, "rb") as handle:
+                    for chunk in iter(lambda: handle.read(1 << 20), b""):
+                        digest.update(chunk)
+            info["fingerprint"] = "sha256:" + digest.hexdigest()
+        return info
+    from huggingface_hub import HfApi
+
+    try:
+        remote = HfApi().dataset_info(dataset, revision=revision)
+    except Exception as error:  # noqa: BLE001 - offline, gated or missing: the load itself will say more
+        info["sha_error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        return info
+    info["sha"] = remote.sha
+    return info
+
+
+def open_rows(dataset: str, config: str, revision: str | None, streaming: bool) -> Any:
+    """The config's test split as a `datasets` dataset (an IterableDataset when streaming)."""
+    from datasets import load_dataset
+
+    try:
+        return load_dataset(dataset, config, revision=revision, split=SPLIT, streaming=streaming)
+    except ValueError as error:
+        if "BuilderConfig" in str(error) or "config" in str(error).lower():
+            raise EvaluationError(f"--config {config!r}: {error}") from None
+        raise
+    except FileNotFoundError as error:
+        raise EvaluationError(f"--dataset {dataset!r}: {error}") from None
+
+
+def _first_sources(rows: Any, limit: int) -> Any:
+    """The rows of the first `limit` source images (in file order), with all their edits."""
+    if hasattr(rows, "select"):  # an Arrow dataset: choose by the source_id column without decoding images
+        source_ids = rows["source_id"]
+        keep, chosen = [], set()
+        for index, source in enumerate(source_ids):
+            if source not in chosen and len(chosen) < limit:
+                chosen.add(source)
+            if source in chosen:
+                keep.append(index)
+        return rows.select(keep)
+    seen: list[str] = []
+
+    def wanted(row: dict[str, Any]) -> bool:
+        if row["source_id"] not in seen and len(seen) < limit:
+            seen.append(row["source_id"])
+        return row["source_id"] in seen
+
+    return rows.filter(wanted)
+
+
+class _Preprocessed:
+    """Rows -> (pixel tensor, metadata); runs inside DataLoader workers."""
+
+    def __init__(self, transform: Any):
+        self.transform = transform
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        image = row.pop("image")
+        row["pixel_values"] = self.transform(image.convert("RGB"))
+        return row
+
+
+def _collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    import torch
+
+    out: dict[str, Any] = {"pixel_values": torch.stack([b["pixel_values"] for b in batch])}
+    for key in META_COLUMNS:
+        out[key] = [b[key] for b in batch]
+    return out
+
+
+def _loader(rows: Any, transform: Any, batch_size: int, workers: int) -> Any:
+    import torch
+
+    if not hasattr(rows, "n_shards"):  # an Arrow dataset: iterate it in shards so that workers share the work
+        rows = rows.to_iterable_dataset(num_shards=max(1, workers))
+    workers = min(workers, rows.n_shards)
+    keep = ["image", *META_COLUMNS]
+    rows = rows.select_columns(keep).map(_Preprocessed(transform))
+    return torch.utils.data.DataLoader(rows, batch_size=batch_size, num_workers=workers, collate_fn=_collate,
+                                       persistent_workers=False, prefetch_factor=4 if workers else None)
+
+
+# ---------------------------------------------------------------------------------------------------- inference
+def predict(classifier: Any, batches: Any, allowed: list[int], device: str, dtype: str, total: int | None = None,
+            progress: bool = True) -> Iterator[dict[str, Any]]:
+    """Prediction records for every row of `batches`: top-5 over all outputs with probabilities, and the top
+    classes among `allowed` only."""
+    import torch
+    from tqdm import tqdm
+
+    torch_dtype = getattr(torch, dtype)
+    mask = torch.full((1000,), float("-inf"), device=device)
+    mask[torch.tensor(allowed, device=device)] = 0.0
+    k_config = min(TOP_K, len(allowed))
+    bar = tqdm(total=total, unit="img", desc="evaluate", disable=not progress, dynamic_ncols=True)
+    with torch.inference_mode():
+        for batch in batches:
+            pixels = batch["pixel_values"].to(device, torch_dtype, non_blocking=True)
+            logits = classifier.forward(pixels).float()
+            probs, top5 = logits.softmax(-1).topk(TOP_K, dim=-1)
+            top_config = (logits + mask).topk(k_config, dim=-1).indices
+            probs, top5, top_config = probs.cpu().tolist(), top5.cpu().tolist(), top_config.cpu().tolist()
+            for i in range(len(top5)):
+                record = {key: batch[key][i] for key in META_COLUMNS}
+                record["label"] = int(record["label"])
+                record["severity"] = int(record["severity"])
+                record.update(top5=top5[i], top5_probs=[round(p, 6) for p in probs[i]], top5_config=top_config[i])
+                yield record
+            bar.update(len(top5))
+    bar.close()
+
+
+def _count_rows(rows: Any) -> int | None:
+    try:
+        return len(rows)
+    except TypeError:  # streaming
+        return None
+
+
+def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Runs the evaluation and writes the results JSON and its predictions file; returns the results."""
+    import torch
+
+    from imagenet_textcorrupt.models import load_classifier
+
+    if settings.dtype not in DTYPES:
+        raise EvaluationError(f"--dtype {settings.dtype!r}: choose one of {', '.join(DTYPES)}")
+    if settings.batch_size < 1:
+        raise EvaluationError(f"--batch-size must be at least 1, got {settings.batch_size}")
+    if settings.limit is not None and settings.limit < 1:
+        raise EvaluationError(f"--limit must be at least 1 source image, got {settings.limit}")
+    output = Path(output)
+    if output.suffix != ".json":
+        raise EvaluationError(f"--output {output}: the results file is JSON (name it *.json)")
+    device = settings.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    workers = settings.workers if settings.workers is not None else min(8, os.cpu_count() or 1)
+    allowed = config_classes(settings.config)
+
+    classifier = load_classifier(settings.model, settings.pretrained, settings.checkpoint, settings.family)
+    classifier.module.to(device, getattr(torch, settings.dtype))
+    provenance = dataset_provenance(settings.dataset, settings.config, settings.revision)
+    rows = open_rows(settings.dataset, settings.config, settings.revision, settings.streaming)
+    missing = [c for c in ("image", *META_COLUMNS) if c not in (rows.column_names or [])]
+    if missing:
+        raise EvaluationError(f"--dataset {settings.dataset!r} config {settings.config!r} has no column "
+                              f"{', '.join(missing)}: not an ImageNet-TC release")
+    if settings.limit:
+        rows = _first_sources(rows, settings.limit)
+    total = _count_rows(rows)
+
+    start = time.perf_counter()
+    records = list(predict(classifier, _loader(rows, classifier.transform, settings.batch_size, workers), allowed,
+                           device, settings.dtype, total, progress))
+    seconds = time.perf_counter() - start
+    if not records:
+        raise EvaluationError(f"--dataset {settings.dataset!r} config {settings.config!r}: no rows to score")
+    ids = [r["id"] for r in records]
+    if len(set(ids)) != len(ids):
+        raise EvaluationError(f"--dataset {settings.dataset!r}: row ids repeat; the release is corrupt "
+                              f"(python -m builder validate finds out where)")
+
+    metrics = metrics_from_predictions(records, settings.resamples, settings.seed)
+    predictions_file = predictions_path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_predictions(predictions_file, records)
+    digest = hashlib.sha256(predictions_file.read_bytes()).hexdigest()
+    provenance["rows"] = len(records)
+    results = {
+        "format": RESULTS_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "dataset": provenance,
+        "model": classifier.describe(),
+        "preprocessing": classifier.preprocessing,
+        "run": {"batch_size": settings.batch_size, "device": device, "dtype": settings.dtype,
+                "limit": settings.limit, "streaming": settings.streaming, "workers": workers,
+                "seconds": round(seconds, 3), "images_per_second": round(len(records) / seconds, 2)},
+        "versions": library_versions(),
+        "predictions": {"file": predictions_file.name, "sha256": digest, "rows": len(records)},
+        "metrics": metrics,
+    }
+    write_results(output, results)
+    return results

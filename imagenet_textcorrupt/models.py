@@ -1,0 +1,245 @@
+"""Loading the classifier to score: a timm model, a transformers image classifier, or a local folder of either,
+with its own preprocessing, an architecture family for the reports, and a check that its outputs are the
+1000 ImageNet-1k classes in the standard order.
+
+Model specs: `timm:NAME` (timm's registry or `timm:hf-hub:ORG/NAME`), `hf:ID` (a Hub id or a local folder saved
+with `save_pretrained`), or a bare PATH to a local folder (transformers if its config.json has a `model_type`,
+timm if it has an `architecture`). Weights load as safetensors only and no remote code runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imagenet_textcorrupt.errors import ImageNetTCError, closest
+
+NUM_CLASSES = 1000
+
+# Architecture families, matched on the model's name or transformers model_type (first match wins): the study's
+# CNN-versus-transformer question. Hybrids mix convolutions and attention in the trunk.
+FAMILY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("hybrid", ("coat", "maxvit", "maxxvit", "convit", "mobilevit", "efficientformer", "fastvit", "levit",
+                "nextvit", "edgenext", "cvt", "botnet", "halonet", "lambda", "vitamin")),
+    ("transformer", ("vit", "deit", "swin", "beit", "eva", "cait", "xcit", "pvt", "twins", "crossvit", "tnt",
+                     "mvit", "volo", "dino", "clip", "siglip", "hiera", "transformer")),
+    ("mlp", ("mixer", "resmlp", "gmlp", "mlp")),
+    ("cnn", ("resnet", "resnext", "convnext", "efficientnet", "mobilenet", "regnet", "densenet", "vgg", "inception",
+             "nfnet", "ghostnet", "mnasnet", "dla", "dpn", "hrnet", "rexnet", "senet", "seresnet", "res2net",
+             "resnest", "cspnet", "darknet", "xception", "alexnet", "squeezenet", "shufflenet", "repvgg", "byobnet",
+             "tinynet", "fbnet", "lcnet", "mambaout", "convmixer", "van", "poolformer", "inception_next")),
+)
+
+
+class ModelLoadError(ImageNetTCError):
+    """The model spec, its files or its output layer cannot be used."""
+
+
+def architecture_family(name: str) -> str:
+    """"cnn", "transformer", "hybrid", "mlp" or "other", from a model name or transformers model_type."""
+    lowered = name.lower().rsplit("/", 1)[-1]
+    for family, keywords in FAMILY_KEYWORDS:
+        if any(k in lowered for k in keywords):
+            return family
+    return "other"
+
+
+@dataclass
+class Classifier:
+    """A loaded classifier: call `forward(batch)` for (n, 1000) logits; `transform(PIL image)` is its own
+    preprocessing, applied identically to originals and edits."""
+
+    module: Any
+    transform: Callable[[Any], Any]
+    spec: str
+    source: str  # "timm" or "transformers"
+    name: str
+    family: str
+    pretrained: bool
+    preprocessing: dict[str, Any]
+    revision: str | None = None
+    checkpoint: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def forward(self, batch: Any) -> Any:
+        out = self.module(batch)
+        return out.logits if hasattr(out, "logits") else out
+
+    @property
+    def parameters(self) -> int:
+        return int(sum(p.numel() for p in self.module.parameters()))
+
+    def describe(self) -> dict[str, Any]:
+        """The model's entry in a results file."""
+        return {"id": self.spec, "source": self.source, "name": self.name, "revision": self.revision,
+                "pretrained": self.pretrained, "checkpoint": self.checkpoint, "family": self.family,
+                "parameters": self.parameters, **self.extra}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _load_checkpoint(module: Any, checkpoint: str | Path) -> dict[str, Any]:
+    """Loads a safetensors state dict into `module`, strictly; names missing and unexpected keys."""
+    path = Path(checkpoint)
+    if path.suffix != ".safetensors":
+        raise ModelLoadError(f"--checkpoint {path}: only .safetensors state dicts are loaded (pickled .pt/.pth/.bin "
+                             f"files can run code when unpickled); convert it with safetensors.torch.save_file")
+    if not path.is_file():
+        raise ModelLoadError(f"--checkpoint {path}: no such file")
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path))
+    except Exception as error:  # noqa: BLE001 - the library raises several kinds for a corrupt file
+        raise ModelLoadError(f"--checkpoint {path}: not a readable safetensors file ({error})") from None
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    reshaped = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+                if k in state and state[k].shape != v.shape]
+    problems = [f"{len(keys)} {what} (first: {', '.join(keys[:3])})"
+                for what, keys in (("missing keys", missing), ("unexpected keys", unexpected),
+                                   ("tensors of another shape, checkpoint vs model", reshaped)) if keys]
+    if problems:
+        raise ModelLoadError(f"--checkpoint {path} does not match the architecture: " + "; ".join(problems))
+    module.load_state_dict(state, strict=True)
+    return {"file": path.name, "sha256": _sha256(path)}
+
+
+def _parse_spec(spec: str) -> tuple[str, str]:
+    if spec.startswith("timm:"):
+        return "timm", spec[len("timm:"):]
+    if spec.startswith("hf:"):
+        return "transformers", spec[len("hf:"):]
+    path = Path(spec)
+    config = path / "config.json"
+    if path.is_dir() and config.is_file():
+        try:
+            content = json.loads(config.read_text())
+        except json.JSONDecodeError as error:
+            raise ModelLoadError(f"{config}: not valid JSON ({error})") from None
+        if "model_type" in content:
+            return "transformers", spec
+        if "architecture" in content:
+            return "timm", f"local-dir:{path}"
+        raise ModelLoadError(f"{config}: neither a transformers config (no model_type) nor a timm one "
+                             f"(no architecture)")
+    if path.exists():
+        raise ModelLoadError(f"{spec}: a local model is a folder with a config.json (saved with save_pretrained or "
+                             f"timm's push_to_hf_hub layout)")
+    raise ModelLoadError(f"model {spec!r}: use timm:NAME, hf:ID or the path of a local model folder")
+
+
+def load_classifier(spec: str, pretrained: bool = True, checkpoint: str | Path | None = None,
+                    family: str | None = None) -> Classifier:
+    """Builds the classifier a spec names, in eval mode on the CPU. `pretrained=False` gives random weights;
+    `checkpoint` then (or instead) loads a local safetensors state dict."""
+    source, name = _parse_spec(spec)
+    use_hub_weights = pretrained and checkpoint is None
+    loader = _load_timm if source == "timm" else _load_transformers
+    classifier = loader(spec, name, use_hub_weights)
+    if checkpoint is not None:
+        classifier.checkpoint = _load_checkpoint(classifier.module, checkpoint)
+        classifier.pretrained = True
+    if family:
+        classifier.family = family
+    classifier.module.eval()
+    return classifier
+
+
+def _load_timm(spec: str, name: str, pretrained: bool) -> Classifier:
+    import timm
+    from timm.data import create_transform, resolve_data_config
+
+    try:
+        module = timm.create_model(name, pretrained=pretrained)
+    except Exception as error:  # noqa: BLE001 - unknown names and unreachable weights surface as many kinds
+        hint = ""
+        if "Unknown model" in str(error):
+            suggestions = closest(name, timm.list_models())
+            hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        elif pretrained:
+            hint = ("; the weights come from the Hub: check the network, or pass --no-pretrained for random weights "
+                    "or --checkpoint FILE.safetensors")
+        raise ModelLoadError(f"timm cannot create {name!r}: {error}{hint}") from None
+    if module.num_classes != NUM_CLASSES:
+        raise ModelLoadError(f"{spec} has {module.num_classes} outputs; ImageNet-TC scores ImageNet-1k classifiers "
+                             f"with {NUM_CLASSES} outputs in the standard class order")
+    config = resolve_data_config({}, model=module)
+    transform = create_transform(**config, is_training=False)
+    preprocessing = {"library": "timm", **{k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}}
+    pretrained_cfg = getattr(module, "pretrained_cfg", {}) or {}
+    architecture = pretrained_cfg.get("architecture") or name.split(":")[-1]
+    revision = pretrained_cfg.get("hf_hub_id") if pretrained else None
+    return Classifier(module, transform, spec, "timm", architecture, architecture_family(architecture), pretrained,
+                      preprocessing, revision=revision, extra={"pretrained_tag": pretrained_cfg.get("tag")})
+
+
+def _label_mismatches(id2label: dict[int, str]) -> list[tuple[int, str, str]]:
+    """Outputs whose label names none of the lemmas of the class at that index (generic LABEL_i are skipped)."""
+    from imagenet_textcorrupt.classes import load_classes
+
+    classes = load_classes()
+    bad = []
+    for index, label in sorted(id2label.items()):
+        if label.startswith("LABEL_"):
+            continue
+        names = {part.strip().lower() for part in label.split(",")}
+        cls = classes[int(index)]
+        known = {lemma.lower().replace("_", " ") for lemma in cls.lemmas} | {cls.name.lower()}
+        if not names & known:
+            bad.append((int(index), label, cls.name))
+    return bad
+
+
+def _load_transformers(spec: str, name: str, pretrained: bool) -> Classifier:
+    from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification
+
+    try:
+        config = AutoConfig.from_pretrained(name, trust_remote_code=False)
+        processor = AutoImageProcessor.from_pretrained(name, trust_remote_code=False)
+        if pretrained:
+            module = AutoModelForImageClassification.from_pretrained(name, use_safetensors=True,
+                                                                     trust_remote_code=False)
+        else:
+            module = AutoModelForImageClassification.from_config(config)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"transformers cannot load {name!r}: {error}") from None
+    if config.num_labels != NUM_CLASSES:
+        raise ModelLoadError(f"{spec} has {config.num_labels} outputs; ImageNet-TC scores ImageNet-1k classifiers "
+                             f"with {NUM_CLASSES} outputs in the standard class order")
+    mismatches = _label_mismatches(dict(config.id2label))
+    if len(mismatches) > NUM_CLASSES // 20:  # a few label strings in the wild differ in wording only
+        index, label, expected = mismatches[0]
+        raise ModelLoadError(f"{spec}: its outputs are not the ImageNet-1k classes in the standard order "
+                             f"({len(mismatches)} labels differ; output {index} is {label!r}, expected {expected!r})")
+
+    def transform(image: Any) -> Any:
+        return processor(images=image, return_tensors="pt")["pixel_values"][0]
+
+    keys = ("image_processor_type", "size", "crop_size", "do_resize", "resample", "do_center_crop", "do_rescale",
+            "rescale_factor", "do_normalize", "image_mean", "image_std")
+    settings = processor.to_dict()
+    preprocessing = {"library": "transformers", **{k: _plain(settings[k]) for k in keys if k in settings}}
+    return Classifier(module, transform, spec, "transformers", config.model_type,
+                      architecture_family(config.model_type), pretrained, preprocessing,
+                      revision=getattr(config, "_commit_hash", None) if pretrained else None)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly copy of a processor setting (enums become their names, tuples lists)."""
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "name") and not isinstance(value, (str, dict)):
+        return value.name.lower()
+    return value

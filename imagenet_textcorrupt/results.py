@@ -1,0 +1,167 @@
+"""The files an evaluation leaves: the results JSON (provenance and metrics) and the predictions file beside it
+(per row: id, labels and the top-5 classes with their probabilities), from which every metric can be recomputed
+without the model. Reading a results file checks its schema and names every problem with its JSON path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from imagenet_textcorrupt.atomic import atomic_write_text
+from imagenet_textcorrupt.errors import ImageNetTCError
+
+RESULTS_FORMAT = "imagenet-tc-results"
+FORMAT_VERSION = 1
+PREDICTIONS_SUFFIX = ".predictions.jsonl"
+# one JSON object per line, sorted by id
+PREDICTION_FIELDS = ("id", "source_id", "label", "domain", "severity", "group", "template", "top5", "top5_probs",
+                     "top5_config")
+# (path, type) that every results file must have; "number" excludes NaN and infinities
+REQUIRED: tuple[tuple[str, str], ...] = (
+    ("format", "str"), ("format_version", "int"), ("created", "str"),
+    ("dataset.id", "str"), ("dataset.config", "str"), ("dataset.split", "str"), ("dataset.rows", "int"),
+    ("model.id", "str"), ("model.family", "str"), ("model.pretrained", "bool"),
+    ("preprocessing", "dict"), ("versions", "dict"),
+    ("metrics.metrics_version", "str"), ("metrics.counts.rows", "int"), ("metrics.counts.sources", "int"),
+    ("metrics.clean.top1.value", "number"), ("metrics.edited.top1.value", "number"),
+    ("metrics.edited.drop.value", "number"), ("metrics.by_domain", "dict"), ("metrics.by_severity", "dict"),
+)
+
+
+class ResultsError(ImageNetTCError, ValueError):
+    """A results or predictions file that cannot be trusted; lists every problem found."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def predictions_path(results: str | Path) -> Path:
+    """Where the predictions of a results file live: results.json -> results.predictions.jsonl."""
+    path = Path(results)
+    return path.with_name(path.stem + PREDICTIONS_SUFFIX)
+
+
+def write_predictions(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
+    lines = [json.dumps({k: record[k] for k in PREDICTION_FIELDS}, ensure_ascii=False, allow_nan=False)
+             for record in sorted(records, key=lambda r: r["id"])]
+    atomic_write_text(Path(path), "\n".join(lines) + "\n")
+
+
+def read_predictions(path: str | Path) -> list[dict[str, Any]]:
+    path = Path(path)
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ResultsError(str(path), [f"line {number}: not JSON ({error.msg})"]) from None
+            missing = [k for k in PREDICTION_FIELDS if k not in record]
+            if missing:
+                raise ResultsError(str(path), [f"line {number}: missing {', '.join(missing)}"])
+            records.append(record)
+    if not records:
+        raise ResultsError(str(path), ["no predictions"])
+    return records
+
+
+def metrics_from_predictions(records: list[dict[str, Any]], resamples: int | None = None, seed: int = 0
+                             ) -> dict[str, Any]:
+    """Every metric from a predictions file's records (the same call `imagenet-tc evaluate` makes)."""
+    from imagenet_textcorrupt import metrics
+
+    columns = {k: [r[k] for r in records] for k in PREDICTION_FIELDS}
+    return metrics.compute(columns["top5"], columns["label"], columns["domain"], columns["severity"],
+                           columns["source_id"], columns["group"], columns["template"], columns["top5_config"],
+                           resamples=metrics.DEFAULT_RESAMPLES if resamples is None else resamples, seed=seed)
+
+
+def write_results(path: str | Path, results: dict[str, Any]) -> None:
+    atomic_write_text(Path(path), json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def _lookup(data: Any, dotted: str) -> tuple[bool, Any]:
+    for part in dotted.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return False, None
+        data = data[part]
+    return True, data
+
+
+def _non_finite(data: Any, path: str = "") -> Iterator[str]:
+    if isinstance(data, float) and not math.isfinite(data):
+        yield path or "(top level)"
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _non_finite(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _non_finite(value, f"{path}[{index}]")
+
+
+_TYPES = {"str": str, "int": int, "bool": bool, "dict": dict}
+
+
+def check_results(data: Any) -> list[str]:
+    """Problems with a parsed results file: missing fields, wrong types, NaN or infinite numbers."""
+    if not isinstance(data, dict):
+        return ["not a JSON object"]
+    problems = []
+    if data.get("format") not in (None, RESULTS_FORMAT):
+        problems.append(f"format is {data.get('format')!r}, expected {RESULTS_FORMAT!r}")
+    if isinstance(data.get("format_version"), int) and data["format_version"] > FORMAT_VERSION:
+        problems.append(f"format_version {data['format_version']} is newer than this tool reads ({FORMAT_VERSION}); "
+                        f"upgrade imagenet-textcorrupt")
+    for dotted, kind in REQUIRED:
+        found, value = _lookup(data, dotted)
+        if not found:
+            problems.append(f"missing {dotted}")
+        elif kind == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                problems.append(f"{dotted} is {value!r}, expected a number")
+        elif kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            problems.append(f"{dotted} is {value!r}, expected an integer")
+        elif not isinstance(value, _TYPES[kind]):
+            problems.append(f"{dotted} is {value!r}, expected {kind}")
+    problems += [f"{path} is not a finite number" for path in _non_finite(data)]
+    return problems
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Reads and schema-checks a results file; raises ResultsError listing every problem."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsError(str(path), ["no such file"]) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ResultsError(str(path), [f"not valid JSON ({error})"]) from None
+    problems = check_results(data)
+    if problems:
+        raise ResultsError(str(path), problems)
+    return data
+
+
+def headline(results: dict[str, Any]) -> dict[str, Any]:
+    """The figures a table row shows for one results file (fractions; None where undefined)."""
+    m = results["metrics"]
+
+    def value(block: dict[str, Any], key: str) -> float | None:
+        return (block.get(key) or {}).get("value")
+
+    return {"model": results["model"]["id"], "family": results["model"]["family"],
+            "config": results["dataset"]["config"],
+            "clean_top1": value(m["clean"], "top1"), "edited_top1": value(m["edited"], "top1"),
+            "edited_top5": value(m["edited"], "top5"), "drop": value(m["edited"], "drop"),
+            "relative_robustness": value(m["edited"], "relative_robustness"),
+            "flip_rate": value(m["edited"], "flip_rate"),
+            "edited_top1_config": value(m["edited"], "top1_config"),
+            "clean_top1_config": value(m["clean"], "top1_config")}
