@@ -1,0 +1,77 @@
+"""ImageNet-TC as an `evaluate` metric module: a thin layer that validates inputs and calls
+`imagenet_textcorrupt.metrics.compute`, so `evaluate.load(...)` and `imagenet-tc evaluate` give the same numbers
+from one implementation."""
+
+import datasets
+import evaluate
+
+from imagenet_textcorrupt import metrics
+
+_DESCRIPTION = """\
+Robustness metrics of ImageNet-TC (text-guided corruptions of ImageNet): top-1 and top-5 accuracy of the clean
+images and of the edits, overall and per domain, severity, group and template; the paired accuracy drop (each edit
+against its own clean image), relative robustness and flip rate; every figure with a 95% bootstrap interval that
+resamples source images.
+"""
+
+_KWARGS_DESCRIPTION = """
+Args:
+    predictions: per row the predicted class index (0-999), or the ranked top-k class indices (top-5 needs k >= 5).
+    references: per row the true class index.
+    domains: per row "original" or the edit's domain (drawing, weather, color, texture, context).
+    severities: per row 0 for originals, 1-3 for edits.
+    source_ids: per row the id of the clean image the row comes from (its own id for originals).
+    groups: per row the hierarchy group (dataset config) of the class.
+    templates (optional): per row the edit's prompt template, for the per-template figures.
+    config_predictions (optional): per row the ranked classes with logits masked to the config's classes.
+    resamples (optional, default 1000): bootstrap resamples; 0 disables the intervals.
+    seed (optional, default 0): seed of the bootstrap.
+Returns:
+    The dictionary of `imagenet_textcorrupt.metrics.compute`: "clean", "edited", "by_domain", "by_severity",
+    "by_domain_severity", "by_group", "by_template", "errors", "counts"; each estimate is
+    {"value", "ci_low", "ci_high"} as a fraction.
+Examples:
+    >>> metric = evaluate.load("eval/imagenet_tc")
+    >>> out = metric.compute(predictions=[281, 281, 285], references=[281, 281, 281],
+    ...                      domains=["original", "drawing", "weather"], severities=[0, 1, 2],
+    ...                      source_ids=["a", "a", "a"], groups=["animals"] * 3, resamples=0)
+    >>> round(out["edited"]["top1"]["value"], 2)
+    0.5
+"""
+
+_CITATION = """\
+@inproceedings{mofayezi2023benchmarking,
+  title={Benchmarking Robustness to Text-Guided Corruptions},
+  author={Mofayezi, Mohammadreza and Medghalchi, Yasamin},
+  booktitle={CVPR Workshops},
+  year={2023}
+}
+"""
+
+_COMMON = {
+    "references": datasets.Value("int64"),
+    "domains": datasets.Value("string"),
+    "severities": datasets.Value("int64"),
+    "source_ids": datasets.Value("string"),
+    "groups": datasets.Value("string"),
+}
+
+
+@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
+class ImagenetTc(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=[
+                datasets.Features({"predictions": datasets.Sequence(datasets.Value("int64")), **_COMMON}),
+                datasets.Features({"predictions": datasets.Value("int64"), **_COMMON}),
+            ],
+            reference_urls=["https://arxiv.org/abs/2304.02963", "https://arxiv.org/abs/1903.12261"],
+        )
+
+    def _compute(self, predictions, references, domains, severities, source_ids, groups, templates=None,
+                 config_predictions=None, resamples=metrics.DEFAULT_RESAMPLES, seed=0):
+        return metrics.compute(predictions, references, domains, severities, source_ids, groups, templates,
+                               config_predictions, resamples=resamples, seed=seed)
