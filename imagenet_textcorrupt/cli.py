@@ -1,4 +1,5 @@
-"""The `imagenet-tc` command line: browse the class hierarchy and the prompt hierarchy.
+"""The `imagenet-tc` command line: browse the class and prompt hierarchies, score a classifier (`evaluate`) and
+turn results into reports.
 
 Exit codes: 0 success, 2 bad usage or an unknown name (wnid, class, group), 1 any other error.
 """
@@ -116,6 +117,51 @@ def cmd_prompts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _percent(estimate: dict[str, Any] | None) -> str:
+    if not estimate or estimate.get("value") is None:
+        return "-"
+    text = f"{100 * estimate['value']:.1f}"
+    if estimate.get("ci_low") is not None:
+        text += f" [{100 * estimate['ci_low']:.1f}, {100 * estimate['ci_high']:.1f}]"
+    return text
+
+
+def print_summary(results: dict[str, Any]) -> None:
+    """The headline figures of a results file, for the terminal."""
+    m = results["metrics"]
+    dataset = results["dataset"]
+    revision = dataset.get("sha") or dataset.get("version") or dataset.get("revision") or "unknown revision"
+    print(f"{results['model']['id']} on {dataset['id']} [{dataset['config']}] @ {revision}: "
+          f"{m['counts']['sources']} source images, {m['counts']['edits']} edits")
+    print(f"  clean top-1   {_percent(m['clean'].get('top1'))}")
+    print(f"  edited top-1  {_percent(m['edited'].get('top1'))}   (paired clean "
+          f"{_percent(m['edited'].get('clean_top1'))})")
+    print(f"  drop          {_percent(m['edited'].get('drop'))}   flip rate {_percent(m['edited'].get('flip_rate'))}")
+    for domain, block in m["by_domain"].items():
+        print(f"  {domain:<12}  {_percent(block.get('top1'))}   drop {_percent(block.get('drop'))}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from imagenet_textcorrupt.evaluation import EvaluationSettings, evaluate
+    from imagenet_textcorrupt.results import predictions_path
+
+    settings = EvaluationSettings(model=args.model, dataset=args.dataset, config=args.config, revision=args.revision,
+                                  batch_size=args.batch_size, device=args.device, dtype=args.dtype,
+                                  limit=args.limit, streaming=args.streaming, workers=args.workers,
+                                  pretrained=not args.no_pretrained, checkpoint=args.checkpoint, family=args.family,
+                                  resamples=args.resamples, seed=args.seed)
+    results = evaluate(settings, args.output, progress=not args.quiet)
+    print_summary(results)
+    print(f"results: {args.output}\npredictions: {predictions_path(args.output)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from imagenet_textcorrupt.report import report_main
+
+    return report_main(args.results, args.out, args.reference)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imagenet-tc", description="ImageNet-TC: text-guided corruptions of "
                                      "ImageNet, a robustness benchmark for image classifiers.")
@@ -137,6 +183,44 @@ def build_parser() -> argparse.ArgumentParser:
     prompts.add_argument("--json", action="store_true",
                          help='print {"wnid", "name", "group", "domains": {domain: [prompt, ...]}}')
     prompts.set_defaults(run=cmd_prompts)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score a classifier on one config of the benchmark",
+        description="Scores a timm or transformers ImageNet-1k classifier on one config (and revision) of "
+                    "ImageNet-TC with the model's own preprocessing, and writes a results JSON (provenance and "
+                    "metrics with 95%% bootstrap intervals) and, beside it, the predictions (*.predictions.jsonl).")
+    evaluate.add_argument("--model", required=True,
+                          help="timm:NAME, hf:ID (a Hub id or a folder saved with save_pretrained), or a local "
+                               "model folder")
+    evaluate.add_argument("--dataset", required=True, help="a Hub dataset id or a local release folder")
+    evaluate.add_argument("--config", default="all", help="a group, or all (the default)")
+    evaluate.add_argument("--revision", help="a tag (v1.0.0), branch or commit of the dataset repository")
+    evaluate.add_argument("--output", required=True, help="the results file to write (*.json)")
+    evaluate.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
+    evaluate.add_argument("--device", help="cuda, cuda:1, cpu, mps... (default: cuda when available)")
+    evaluate.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"),
+                          help="weights and inputs precision (default float32)")
+    evaluate.add_argument("--limit", type=int,
+                          help="only the first N source images, each with all its edits (smoke runs)")
+    evaluate.add_argument("--streaming", action="store_true", help="stream the rows instead of caching the config")
+    evaluate.add_argument("--workers", type=int, help="DataLoader workers decoding images (default min(8, CPUs))")
+    evaluate.add_argument("--no-pretrained", action="store_true",
+                          help="random weights (offline smoke runs); the results say so")
+    evaluate.add_argument("--checkpoint", help="a local .safetensors state dict to load into the architecture")
+    evaluate.add_argument("--family", choices=("cnn", "transformer", "hybrid", "mlp", "other"),
+                          help="the architecture family shown in reports (default: guessed from the name)")
+    evaluate.add_argument("--resamples", type=int, help="bootstrap resamples for the intervals (default 1000)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    report = commands.add_parser("report", help="markdown tables and PNG plots from results files",
+                                 description="Writes report.md and plots (accuracy by domain and severity, clean "
+                                             "vs edited accuracy by architecture family) for one or more models.")
+    report.add_argument("results", nargs="+", help="results files written by imagenet-tc evaluate")
+    report.add_argument("--out", required=True, help="the folder to write the report into")
+    report.add_argument("--reference", help="a results file to normalise corruption errors by (mCE)")
+    report.set_defaults(run=cmd_report)
     return parser
 
 
