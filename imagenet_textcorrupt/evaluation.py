@@ -94,16 +94,13 @@ def dataset_provenance(dataset: str, config: str, revision: str | None) -> dict[
             import json
 
             info["version"] = json.loads(release.read_text()).get("version")
-        pattern = f"data/*/{SPLIT}-*.parquet" if config == DEFAULT_CONFIG else f"data/{config}/{SPLIT}-*.parquet"
-        files = sorted(root.glob(pattern))
-        if files:
-            digest = hashlib.sha256()
-            for file in files:
-                digest.update(file.relative_to(root).as_posix().encode() + b"\0")
-                with open(file, "rb") as handle:
-                    for chunk in iter(lambda: handle.read(1 << 20), b""):
-                        digest.update(chunk)
-            info["fingerprint"] = "sha256:" + digest.hexdigest()
+        digest = hashlib.sha256()
+        for file in map(Path, local_data_files(root, config)):
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+            with open(file, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+        info["fingerprint"] = "sha256:" + digest.hexdigest()
         return info
     from huggingface_hub import HfApi
 
@@ -116,10 +113,47 @@ def dataset_provenance(dataset: str, config: str, revision: str | None) -> dict[
     return info
 
 
+def local_data_files(root: Path, config: str) -> list[str]:
+    """The data files of one config of a local release folder, from its card's `configs` (the Hub layout's
+    `data/<config>/test-*.parquet` when the card has none)."""
+    import yaml
+
+    patterns = None
+    readme = root / "README.md"
+    if readme.is_file():
+        text = readme.read_text(encoding="utf-8")
+        if text.startswith("---"):
+            header = yaml.safe_load(text.split("---", 2)[1]) or {}
+            for entry in header.get("configs") or []:
+                if entry.get("config_name") == config:
+                    files = entry.get("data_files")
+                    files = [files] if isinstance(files, (str, dict)) else files
+                    patterns = [f["path"] if isinstance(f, dict) else f for f in files
+                                if not isinstance(f, dict) or f.get("split", SPLIT) == SPLIT]
+                    patterns = [p for group in patterns for p in ([group] if isinstance(group, str) else group)]
+    if patterns is None:
+        patterns = [f"data/*/{SPLIT}-*.parquet" if config == DEFAULT_CONFIG else f"data/{config}/{SPLIT}-*.parquet"]
+    files = sorted({str(path) for pattern in patterns for path in root.glob(pattern)})
+    if not files:
+        raise EvaluationError(f"--dataset {root}: no data files for config {config!r} "
+                              f"(looked for {', '.join(patterns)})")
+    return files
+
+
 def open_rows(dataset: str, config: str, revision: str | None, streaming: bool) -> Any:
-    """The config's test split as a `datasets` dataset (an IterableDataset when streaming)."""
+    """The config's test split as a `datasets` dataset (an IterableDataset when streaming).
+
+    A local folder is read through the parquet builder with the config's files listed explicitly: `datasets`
+    caches a folder loaded by path under a key that ignores which files it holds, so a second release folder of
+    the same name would be served from the first one's cache."""
     from datasets import load_dataset
 
+    from imagenet_textcorrupt.schema import features
+
+    if _is_local(dataset):
+        files = local_data_files(Path(dataset), config)
+        return load_dataset("parquet", data_files={SPLIT: files}, split=SPLIT, streaming=streaming,
+                            features=features())
     try:
         return load_dataset(dataset, config, revision=revision, split=SPLIT, streaming=streaming)
     except ValueError as error:

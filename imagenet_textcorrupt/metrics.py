@@ -313,7 +313,8 @@ def compute(predictions: Any, references: Any, domains: Any, severities: Any, so
 
 
 def errors_by_domain(result: Mapping[str, Any]) -> dict[str, dict[str, float]]:
-    """Top-1 error rates by domain and severity, plus the clean error: the inputs of the corruption error."""
+    """Top-1 error rates by domain and severity: the inputs of the corruption error (the clean error, which the
+    relative mCE also needs, is 1 - result["clean"]["top1"])."""
     errors: dict[str, dict[str, float]] = {}
     for domain, severities in result["by_domain_severity"].items():
         errors[domain] = {s: 1.0 - block["top1"]["value"] for s, block in severities.items()
@@ -372,6 +373,7 @@ def mean_corruption_error(errors: ErrorTable, reference_errors: ErrorTable) -> f
     """ImageNet-C's mCE: the mean over domains of CE_d = sum_s E_{s,d} / sum_s E^ref_{s,d}, times 100.
 
     errors, reference_errors: domain -> error rates (fractions) by severity, as a list or a {severity: error} map.
+    The mean runs over the model's domains; the reference must have each of them with the same severities.
     """
     return float(np.mean(list(corruption_errors(errors, reference_errors).values())))
 

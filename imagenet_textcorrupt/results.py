@@ -29,6 +29,7 @@ REQUIRED: tuple[tuple[str, str], ...] = (
     ("metrics.metrics_version", "str"), ("metrics.counts.rows", "int"), ("metrics.counts.sources", "int"),
     ("metrics.clean.top1.value", "number"), ("metrics.edited.top1.value", "number"),
     ("metrics.edited.drop.value", "number"), ("metrics.by_domain", "dict"), ("metrics.by_severity", "dict"),
+    ("metrics.errors", "dict"),
 )
 
 
