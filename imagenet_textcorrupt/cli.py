@@ -162,6 +162,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return report_main(args.results, args.out, args.reference)
 
 
+def cmd_submit(args: argparse.Namespace) -> int:
+    from imagenet_textcorrupt.submission import submit
+
+    submit(args.results, args.model_repo, open_pr=args.open_pr, dry_run=args.dry_run, results_repo=args.results_repo)
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from imagenet_textcorrupt.leaderboard import leaderboard_main
+
+    return leaderboard_main(args.source, args.out, args.revision)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imagenet-tc", description="ImageNet-TC: text-guided corruptions of "
                                      "ImageNet, a robustness benchmark for image classifiers.")
@@ -221,6 +234,29 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True, help="the folder to write the report into")
     report.add_argument("--reference", help="a results file to normalise corruption errors by (mCE)")
     report.set_defaults(run=cmd_report)
+
+    submit = commands.add_parser(
+        "submit", help="put a model's results on the Hub leaderboard",
+        description="Checks the results (metrics recomputed from the predictions file beside each), then writes "
+                    ".eval_results/imagenet-tc.yaml and the model card's model-index to the model repository "
+                    "(merged with what it has). The token comes from HF_TOKEN or `hf auth login`.")
+    submit.add_argument("results", nargs="+", help="results files of one model (one per config)")
+    submit.add_argument("--model-repo", required=True, help="the model's repository, ORG/MODEL")
+    submit.add_argument("--open-pr", action="store_true", help="open a pull request instead of committing to main")
+    submit.add_argument("--dry-run", action="store_true", help="print the files; send nothing")
+    submit.add_argument("--results-repo", help="also add the results and predictions files to this results dataset "
+                                               "repository (ORG/RESULTS), as a pull request")
+    submit.set_defaults(run=cmd_submit)
+
+    leaderboard = commands.add_parser(
+        "leaderboard", help="ranked tables from many results files",
+        description="Ranks the results of a folder or of a results dataset repository: one table per config and "
+                    "overall (config all), as markdown, CSV and JSON, with the report's plots. Invalid files are "
+                    "refused with their reasons; different dataset revisions are never mixed.")
+    leaderboard.add_argument("source", help="a folder of results files, or a results dataset repository ORG/NAME")
+    leaderboard.add_argument("--out", required=True, help="the folder to write into")
+    leaderboard.add_argument("--revision", help="keep only results on this dataset revision (tag or sha)")
+    leaderboard.set_defaults(run=cmd_leaderboard)
     return parser
 
 

@@ -166,3 +166,60 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
             "flip_rate": value(m["edited"], "flip_rate"),
             "edited_top1_config": value(m["edited"], "top1_config"),
             "clean_top1_config": value(m["clean"], "top1_config")}
+
+
+def _differences(claimed: Any, recomputed: Any, path: str = "") -> Iterator[str]:
+    """Figures that differ between two metrics trees, as 'path: claimed X, recomputed Y'."""
+    if isinstance(claimed, dict) and isinstance(recomputed, dict):
+        for key in sorted(set(claimed) | set(recomputed), key=str):
+            where = f"{path}.{key}" if path else str(key)
+            if key not in recomputed:
+                yield f"{where}: claimed but not recomputable"
+            elif key not in claimed:
+                yield f"{where}: missing (recomputed {recomputed[key]!r})"
+            else:
+                yield from _differences(claimed[key], recomputed[key], where)
+    elif isinstance(claimed, (int, float)) and isinstance(recomputed, (int, float)) \
+            and not isinstance(claimed, bool) and not isinstance(recomputed, bool):
+        if not math.isclose(claimed, recomputed, rel_tol=1e-9, abs_tol=1e-12):
+            yield f"{path}: claimed {claimed:.6g}, recomputed {recomputed:.6g}"
+    elif claimed != recomputed:
+        yield f"{path}: claimed {claimed!r}, recomputed {recomputed!r}"
+
+
+def verify_results(path: str | Path) -> tuple[dict[str, Any], bool]:
+    """Loads a results file and, when its predictions file is beside it, recomputes every metric from the
+    predictions and refuses the file if any figure differs. Returns (results, whether predictions were checked).
+    Results of another metrics version cannot be recomputed by this one and come back unchecked."""
+    import hashlib
+
+    from imagenet_textcorrupt.metrics import METRICS_VERSION
+
+    path = Path(path)
+    results = load_results(path)
+    if results["metrics"]["metrics_version"] != METRICS_VERSION:
+        return results, False
+    recorded = results.get("predictions") or {}
+    name = Path(str(recorded.get("file") or predictions_path(path).name)).name  # never a path outside the folder
+    file = path.parent / name
+    if not file.is_file():
+        return results, False
+    problems = []
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    if recorded.get("sha256") and recorded["sha256"] != digest:
+        problems.append(f"{name} has sha256 {digest[:12]}…, but the results record {str(recorded['sha256'])[:12]}…")
+    records = read_predictions(file)
+    if len(records) != results["dataset"]["rows"]:
+        problems.append(f"{name} has {len(records)} predictions for {results['dataset']['rows']} dataset rows")
+    bootstrap = results["metrics"].get("bootstrap", {})
+    try:
+        recomputed = metrics_from_predictions(records, bootstrap.get("resamples"), bootstrap.get("seed", 0))
+    except ValueError as error:
+        raise ResultsError(str(path), problems + [f"{name} cannot be scored: {error}"]) from None
+    differences = list(_differences(results["metrics"], recomputed))
+    if differences:
+        shown = "; ".join(differences[:8]) + (f"; and {len(differences) - 8} more" if len(differences) > 8 else "")
+        problems.append(f"the metrics do not match those recomputed from {name}: {shown}")
+    if problems:
+        raise ResultsError(str(path), problems)
+    return results, True

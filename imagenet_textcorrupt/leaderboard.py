@@ -1,0 +1,284 @@
+"""The leaderboard: `imagenet-tc leaderboard SOURCE --out DIR`.
+
+SOURCE is a folder of results files or a results dataset repository on the Hub (the layout `imagenet-tc submit
+--results-repo` writes). Every file is checked (schema; metrics recomputed from its predictions when present);
+files that fail are listed with their reasons, never ranked. Results on different dataset revisions or metrics
+versions are never mixed: each (dataset, revision, metrics version) gets its own section, and `--revision` keeps
+one and refuses the others. Within a section there is one table per config, ranked by edited top-1 accuracy;
+"overall" is the config `all`, which covers every class. Written as markdown, CSV and JSON, with the report's
+plots beside them.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imagenet_textcorrupt.atomic import atomic_write_text
+from imagenet_textcorrupt.errors import ImageNetTCError
+from imagenet_textcorrupt.results import PREDICTIONS_SUFFIX, RESULTS_FORMAT, ResultsError, verify_results
+from imagenet_textcorrupt.schema import DEFAULT_CONFIG
+
+SHA = re.compile(r"^[0-9a-f]{40}$")
+COLUMNS = ("rank", "model", "family", "parameters", "edited_top1", "clean_top1", "drop", "relative_robustness",
+           "flip_rate", "edited_top1_config", "verified", "created", "file")
+
+
+class LeaderboardError(ImageNetTCError):
+    """The source cannot be read or the requested revision cannot be resolved."""
+
+
+@dataclass
+class Entry:
+    file: str
+    results: dict[str, Any]
+    verified: bool
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        d = self.results["dataset"]
+        revision = d.get("sha") or d.get("fingerprint") or (f"version {d['version']}" if d.get("version") else "")
+        return d["id"], revision or "unknown revision", self.results["metrics"]["metrics_version"]
+
+
+@dataclass
+class Board:
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    superseded: list[dict[str, Any]] = field(default_factory=list)
+    accepted: list[Entry] = field(default_factory=list)
+
+
+def results_files(source: str, token: str | None = None) -> tuple[Path, list[Path]]:
+    """The results files of a folder, or of a results dataset repo downloaded from the Hub."""
+    folder = Path(source)
+    if not folder.is_dir():
+        if not re.match(r"^[\w.-]+/[\w.-]+$", source):
+            raise LeaderboardError(f"{source}: neither a folder nor a dataset repository id (ORG/NAME)")
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import RepositoryNotFoundError
+
+        try:
+            folder = Path(snapshot_download(source, repo_type="dataset", token=token,
+                                            allow_patterns=["*.json", f"*{PREDICTIONS_SUFFIX}"]))
+        except RepositoryNotFoundError:
+            raise LeaderboardError(f"dataset repository {source!r} not found (or the token cannot see it)") from None
+    files = sorted(p for p in folder.rglob("*.json") if not any(part.startswith(".") for part in p.parts))
+    return folder, files
+
+
+def _looks_like_results(path: Path) -> bool:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("format") == RESULTS_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def resolve_revision(dataset_id: str, revision: str, token: str | None = None) -> str:
+    """A tag or branch of a Hub dataset as its commit sha (a sha is returned as is)."""
+    if SHA.match(revision):
+        return revision
+    from huggingface_hub import HfApi
+
+    try:
+        return HfApi(token=token).dataset_info(dataset_id, revision=revision).sha
+    except Exception as error:  # noqa: BLE001 - offline, unknown revision, missing repo
+        raise LeaderboardError(f"--revision {revision}: cannot resolve it on {dataset_id} "
+                               f"({type(error).__name__}); pass the commit sha instead") from None
+
+
+def _newest_per_model(entries: list[Entry], board: Board) -> list[Entry]:
+    latest: dict[tuple[str, str], Entry] = {}
+    for entry in sorted(entries, key=lambda e: e.results["created"]):
+        key = (entry.results["model"]["id"], entry.results["dataset"]["config"])
+        if key in latest:
+            board.superseded.append({"file": latest[key].file, "by": entry.file})
+        latest[key] = entry
+    return list(latest.values())
+
+
+def _value(block: dict[str, Any], key: str) -> dict[str, Any] | None:
+    return block.get(key)
+
+
+def _row(rank: int, entry: Entry) -> dict[str, Any]:
+    r = entry.results
+    m = r["metrics"]
+    return {"rank": rank, "model": r["model"]["id"], "family": r["model"]["family"],
+            "parameters": r["model"].get("parameters"), "edited_top1": _value(m["edited"], "top1"),
+            "clean_top1": _value(m["clean"], "top1"), "drop": _value(m["edited"], "drop"),
+            "relative_robustness": _value(m["edited"], "relative_robustness"),
+            "flip_rate": _value(m["edited"], "flip_rate"), "edited_top1_config": _value(m["edited"], "top1_config"),
+            "verified": entry.verified, "created": r["created"], "file": entry.file}
+
+
+def _ranked(entries: list[Entry]) -> list[dict[str, Any]]:
+    def score(entry: Entry) -> tuple[float, float]:
+        m = entry.results["metrics"]
+        return (-(m["edited"]["top1"]["value"] or 0.0), -(m["clean"]["top1"]["value"] or 0.0))
+
+    rows, previous, rank = [], None, 0
+    for position, entry in enumerate(sorted(entries, key=lambda e: (score(e), e.results["model"]["id"])), 1):
+        if score(entry) != previous:  # ties share a rank
+            rank, previous = position, score(entry)
+        rows.append(_row(rank, entry))
+    return rows
+
+
+def build(source: str, revision: str | None = None, token: str | None = None) -> Board:
+    """Reads, checks, groups and ranks every results file of the source."""
+    folder, files = results_files(source, token)
+    board = Board()
+    entries = []
+    for path in files:
+        shown = path.relative_to(folder).as_posix()
+        if not _looks_like_results(path):
+            board.refused.append({"file": shown, "problems": [f"not an ImageNet-TC results file (no \"format\": "
+                                                              f"\"{RESULTS_FORMAT}\")"]})
+            continue
+        try:
+            results, verified = verify_results(path)
+        except ResultsError as error:
+            board.refused.append({"file": shown, "problems": error.problems})
+            continue
+        entries.append(Entry(shown, results, verified))
+    if revision is not None:
+        datasets = sorted({e.results["dataset"]["id"] for e in entries})
+        wanted = {resolve_revision(d, revision, token) if re.match(r"^[\w.-]+/[\w.-]+$", d) else revision
+                  for d in datasets}
+        kept = []
+        for entry in entries:
+            sha = entry.results["dataset"].get("sha")
+            if sha in wanted:
+                kept.append(entry)
+            else:
+                board.refused.append({"file": entry.file, "problems": [
+                    f"computed on dataset revision {sha or 'unknown'}; this leaderboard is for {revision}"
+                    + (f" ({', '.join(sorted(wanted))})" if wanted != {revision} else "")]})
+        entries = kept
+    groups: dict[tuple[str, str, str], list[Entry]] = {}
+    for entry in entries:
+        groups.setdefault(entry.key, []).append(entry)
+    for (dataset, rev, metrics_version), members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        members = _newest_per_model(members, board)
+        board.accepted += members
+        configs: dict[str, list[Entry]] = {}
+        for entry in members:
+            configs.setdefault(entry.results["dataset"]["config"], []).append(entry)
+        order = sorted(configs, key=lambda c: (c != DEFAULT_CONFIG, c))
+        board.sections.append({"dataset": dataset, "revision": rev, "metrics_version": metrics_version,
+                               "configs": {c: _ranked(configs[c]) for c in order},
+                               "overall": _ranked(configs.get(DEFAULT_CONFIG, []))})
+    return board
+
+
+# ------------------------------------------------------------------------------------------------------- output
+def _percent(estimate: dict[str, Any] | None, interval: bool = True) -> str:
+    if not estimate or estimate.get("value") is None:
+        return "–"
+    text = f"{100 * estimate['value']:.1f}"
+    if interval and estimate.get("ci_low") is not None:
+        text += f" [{100 * estimate['ci_low']:.1f}, {100 * estimate['ci_high']:.1f}]"
+    return text
+
+
+def _markdown_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["| # | model | family | params (M) | edited top-1 | clean top-1 | drop | rel. robustness | flip rate "
+             "| top-1, config classes | checked |",
+             "|---:|:---|:---|---:|---:|---:|---:|---:|---:|---:|:---:|"]
+    for row in rows:
+        params = f"{row['parameters'] / 1e6:.1f}" if row.get("parameters") else "–"
+        lines.append(f"| {row['rank']} | {row['model']} | {row['family']} | {params} | {_percent(row['edited_top1'])} "
+                     f"| {_percent(row['clean_top1'])} | {_percent(row['drop'])} "
+                     f"| {_percent(row['relative_robustness'], False)} | {_percent(row['flip_rate'], False)} "
+                     f"| {_percent(row['edited_top1_config'], False)} | {'✓' if row['verified'] else '–'} |")
+    return lines
+
+
+def to_markdown(board: Board) -> str:
+    lines = ["# ImageNet-TC leaderboard", ""]
+    if len(board.sections) > 1:
+        lines += ["Results on different dataset revisions or metrics versions are not comparable: each has its own "
+                  "section below.", ""]
+    for section in board.sections:
+        lines += [f"## {section['dataset']} @ {section['revision']} · metrics {section['metrics_version']}", ""]
+        lines += ["### Overall (config all)", ""]
+        lines += _markdown_table(section["overall"]) if section["overall"] else \
+            ["No results on config `all` yet: the per-config tables below are not an overall ranking."]
+        lines.append("")
+        for config, rows in section["configs"].items():
+            if config == DEFAULT_CONFIG:
+                continue
+            lines += [f"### Config {config}", ""] + _markdown_table(rows) + [""]
+    if not board.sections:
+        lines += ["No accepted results.", ""]
+    if board.refused:
+        lines += ["## Refused", ""] + [f"- `{r['file']}`: {'; '.join(r['problems'])}" for r in board.refused] + [""]
+    if board.superseded:
+        lines += ["## Superseded by a newer result of the same model and config", ""]
+        lines += [f"- `{s['file']}` (by `{s['by']}`)" for s in board.superseded] + [""]
+    lines += ["Accuracies in %, with 95% bootstrap intervals over source images. Ranked by edited top-1 accuracy "
+              "(ties share a rank). Drop is clean minus edited top-1 on the same source images. *Checked* means the "
+              "metrics were recomputed from the submitted predictions and matched. See report.md for the breakdown "
+              "by domain, severity and group, and the plots.", ""]
+    return "\n".join(lines)
+
+
+def to_csv(board: Board) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    estimates = ("edited_top1", "clean_top1", "drop", "relative_robustness", "flip_rate", "edited_top1_config")
+    header = ["dataset", "revision", "metrics_version", "config", "rank", "model", "family", "parameters"]
+    for name in estimates:
+        header += [name, f"{name}_ci_low", f"{name}_ci_high"]
+    writer.writerow(header + ["verified", "created", "file"])
+    for section in board.sections:
+        for config, rows in section["configs"].items():
+            for row in rows:
+                values = [section["dataset"], section["revision"], section["metrics_version"], config, row["rank"],
+                          row["model"], row["family"], row["parameters"]]
+                for name in estimates:
+                    est = row[name] or {}
+                    values += [est.get("value"), est.get("ci_low"), est.get("ci_high")]
+                writer.writerow(values + [row["verified"], row["created"], row["file"]])
+    return buffer.getvalue()
+
+
+def to_json(board: Board) -> dict[str, Any]:
+    return {"generated": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "sections": board.sections, "refused": board.refused, "superseded": board.superseded}
+
+
+def write(board: Board, out: str | Path) -> dict[str, Path]:
+    """leaderboard.md, .csv and .json, and the report (tables by domain, severity and group; plots)."""
+    from imagenet_textcorrupt.report import write_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {"leaderboard.md": out / "leaderboard.md", "leaderboard.csv": out / "leaderboard.csv",
+               "leaderboard.json": out / "leaderboard.json"}
+    atomic_write_text(written["leaderboard.md"], to_markdown(board))
+    atomic_write_text(written["leaderboard.csv"], to_csv(board))
+    atomic_write_text(written["leaderboard.json"], json.dumps(to_json(board), indent=2, ensure_ascii=False) + "\n")
+    if board.accepted:
+        written.update(write_report([e.results for e in board.accepted], out))
+    return written
+
+
+def leaderboard_main(source: str, out: str, revision: str | None = None) -> int:
+    board = build(source, revision)
+    written = write(board, out)
+    ranked = sum(len(rows) for s in board.sections for rows in s["configs"].values())
+    print(f"{ranked} results ranked in {len(board.sections)} section(s); {len(board.refused)} refused, "
+          f"{len(board.superseded)} superseded")
+    for problem in board.refused:
+        print(f"  refused {problem['file']}: {'; '.join(problem['problems'])}")
+    for name, path in written.items():
+        print(f"{name}: {path}")
+    return 0

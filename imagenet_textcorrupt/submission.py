@@ -1,0 +1,293 @@
+"""Putting a scored model on the leaderboard: `imagenet-tc submit`.
+
+From one or more results files of one model (each checked first: schema, and every metric recomputed from its
+predictions file when it is there), this writes the Hub's evaluation-results entries for the model repository
+(`.eval_results/imagenet-tc.yaml`: dataset id, task id = config, dataset revision sha, value = edited top-1
+accuracy in %, date, source, notes) and the legacy `model-index` block of its model card, merged with what the repo
+already has, and commits them (as a pull request with `--open-pr`). With `--results-repo` the results and
+predictions files also go, as a pull request, to a results dataset repository that leaderboard Spaces read.
+The token comes from HF_TOKEN or the Hub login and is never printed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from imagenet_textcorrupt.errors import ImageNetTCError
+from imagenet_textcorrupt.results import predictions_path, verify_results
+
+EVAL_RESULTS_FILE = ".eval_results/imagenet-tc.yaml"
+MODEL_CARD = "README.md"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+SHA = re.compile(r"^[0-9a-f]{40}$")
+VERSION_TAG = re.compile(r"^v\d+\.\d+\.\d+$")
+
+
+class SubmissionError(ImageNetTCError):
+    """A submission that cannot be made; says why and what to do instead."""
+
+
+@dataclass
+class Submission:
+    """What a submission writes: files per repository, and where they went."""
+
+    model_repo: str
+    files: dict[str, str]  # path in the model repo -> text
+    results_repo: str | None = None
+    results_files: dict[str, Path] = field(default_factory=dict)  # path in the results repo -> local file
+    notes: list[str] = field(default_factory=list)
+    urls: dict[str, str] = field(default_factory=dict)
+
+
+def _percent(estimate: dict[str, Any] | None) -> float | None:
+    return None if not estimate or estimate.get("value") is None else round(100 * estimate["value"], 2)
+
+
+def check_submittable(results: dict[str, Any], source: str) -> None:
+    """Refuses results that a leaderboard cannot trust or compare."""
+    dataset, model, run = results["dataset"], results["model"], results.get("run", {})
+    problems = []
+    if not HUB_ID.match(str(dataset["id"])):
+        problems.append(f"it was computed on a local dataset ({dataset['id']}); submissions are scored on the Hub "
+                        f"dataset at a tagged revision (imagenet-tc evaluate --dataset ORG/imagenet-tc --revision "
+                        f"vX.Y.Z)")
+    elif not SHA.match(str(dataset.get("sha") or "")):
+        problems.append("the dataset revision was not resolved to a commit sha (was the evaluation offline?); "
+                        "rerun it with network access")
+    if not model.get("pretrained"):
+        problems.append("the model has random weights (--no-pretrained)")
+    if run.get("limit"):
+        problems.append(f"it covers only the first {run['limit']} source images (--limit)")
+    if problems:
+        raise SubmissionError(f"{source}: cannot be submitted: " + "; ".join(problems))
+
+
+def _describe(results: dict[str, Any]) -> str:
+    m = results["metrics"]
+    parts = [f"edited top-1 accuracy (%) on config {results['dataset']['config']}"]
+    edited = m["edited"].get("top1") or {}
+    if edited.get("ci_low") is not None:
+        parts.append(f"95% CI [{100 * edited['ci_low']:.2f}, {100 * edited['ci_high']:.2f}] over source images")
+    parts.append(f"clean top-1 {_percent(m['clean'].get('top1'))}")
+    parts.append(f"drop {_percent(m['edited'].get('drop'))} points")
+    parts.append(f"imagenet-textcorrupt {results['versions'].get('imagenet-textcorrupt', '?')}, "
+                 f"metrics {m['metrics_version']}")
+    return "; ".join(parts)
+
+
+def eval_result_entries(results_list: list[dict[str, Any]], source_url: str | None = None) -> list[Any]:
+    """One `.eval_results` entry per results file: task id = config, value = edited top-1 accuracy in %."""
+    from huggingface_hub import EvalResultEntry
+
+    return [EvalResultEntry(dataset_id=r["dataset"]["id"], task_id=r["dataset"]["config"],
+                            value=_percent(r["metrics"]["edited"]["top1"]), dataset_revision=r["dataset"]["sha"],
+                            date=r["created"], source_url=source_url,
+                            source_name="imagenet-tc evaluate" if source_url else None, notes=_describe(r))
+            for r in results_list]
+
+
+def merged_eval_results(existing: str | None, results_list: list[dict[str, Any]], source_url: str | None = None
+                        ) -> str:
+    """The `.eval_results` file: the repo's entries for other datasets or configs kept, ours replaced."""
+    from huggingface_hub import eval_result_entries_to_yaml
+
+    entries = eval_result_entries_to_yaml(eval_result_entries(results_list, source_url))
+    ours = {(e["dataset"]["id"], e["dataset"]["task_id"]) for e in entries}
+    kept = []
+    if existing:
+        try:
+            previous = yaml.safe_load(existing) or []
+        except yaml.YAMLError as error:
+            raise SubmissionError(f"{EVAL_RESULTS_FILE} in the model repo is not valid YAML ({error}); fix or "
+                                  f"remove it first") from None
+        if not isinstance(previous, list):
+            raise SubmissionError(f"{EVAL_RESULTS_FILE} in the model repo is not a list of entries")
+        kept = [e for e in previous if not (isinstance(e, dict) and isinstance(e.get("dataset"), dict)
+                                            and (e["dataset"].get("id"), e["dataset"].get("task_id")) in ours)]
+    return yaml.safe_dump(kept + entries, sort_keys=False, allow_unicode=True)
+
+
+def merged_model_card(existing: str | None, results_list: list[dict[str, Any]], model_repo: str,
+                      source_url: str | None = None) -> str:
+    """The model card with a `model-index` holding our results (edited and clean top-1 per config)."""
+    from huggingface_hub import EvalResult, ModelCard
+
+    card = ModelCard(existing if existing else f"---\n{{}}\n---\n\n# {model_repo.split('/')[-1]}\n")
+    ours = []
+    for r in results_list:
+        d = r["dataset"]
+        for name, block in (("edited top-1 accuracy", "edited"), ("clean top-1 accuracy", "clean")):
+            ours.append(EvalResult(task_type="image-classification", dataset_type=d["id"],
+                                   dataset_name=f"ImageNet-TC ({d['config']})", dataset_config=d["config"],
+                                   dataset_split=d.get("split", "test"), dataset_revision=d["sha"],
+                                   metric_type="accuracy", metric_name=name,
+                                   metric_value=_percent(r["metrics"][block]["top1"]),
+                                   source_name="imagenet-tc evaluate" if source_url else None,
+                                   source_url=source_url))
+    replaced = {(e.dataset_type, e.dataset_config, e.metric_name) for e in ours}
+    previous = card.data.eval_results or []
+    card.data.eval_results = [e for e in previous
+                              if (e.dataset_type, e.dataset_config, e.metric_name) not in replaced] + ours
+    if not card.data.model_name:
+        card.data.model_name = model_repo.split("/")[-1]
+    return str(card)
+
+
+def _slug(text: str) -> str:
+    """A path component that cannot escape its folder."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "model"
+
+
+def results_repo_paths(results: dict[str, Any], results_file: Path) -> dict[str, Path]:
+    """Where a results file (and its predictions) go in a results dataset repository:
+    results/<config>/<model>/<created>.json."""
+    stamp = re.sub(r"[^0-9TZ]", "", results["created"])
+    stem = f"results/{_slug(results['dataset']['config'])}/{_slug(results['model']['id'])}/{stamp}"
+    files = {f"{stem}.json": results_file}
+    predictions = predictions_path(results_file)
+    if predictions.is_file():
+        files[f"{stem}.predictions.jsonl"] = predictions
+    return files
+
+
+def check_revision(api: Any, results: dict[str, Any]) -> None:
+    """Refuses results whose dataset commit is not on the Hub, or whose version tag (tags never move) points at
+    another commit than the one they were computed on."""
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    dataset = results["dataset"]
+    tag = dataset.get("revision") if VERSION_TAG.match(str(dataset.get("revision") or "")) else None
+    try:
+        actual = api.dataset_info(dataset["id"], revision=tag or dataset["sha"]).sha
+    except RevisionNotFoundError:
+        raise SubmissionError(f"wrong dataset revision: {dataset['id']} has no revision "
+                              f"{tag or dataset['sha']}") from None
+    except RepositoryNotFoundError:
+        raise SubmissionError(f"dataset {dataset['id']!r} not found on the Hub (or the token cannot see it)") from None
+    if actual != dataset["sha"]:
+        raise SubmissionError(f"wrong dataset revision: the results say {dataset['id']}@{tag} is {dataset['sha']}, "
+                              f"but on the Hub {tag} is {actual}")
+
+
+def _read_remote(api: Any, repo_id: str, path: str, repo_type: str = "model") -> str | None:
+    """A text file of a Hub repo, or None when the repo has no such file."""
+    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        local = api.hf_hub_download(repo_id, path, repo_type=repo_type)
+    except EntryNotFoundError:
+        return None
+    except RepositoryNotFoundError:
+        raise SubmissionError(f"{repo_type} repository {repo_id!r} not found on {api.endpoint} (or the token "
+                              f"cannot see it)") from None
+    return Path(local).read_text(encoding="utf-8")
+
+
+def prepare(paths: list[str | Path], model_repo: str, results_repo: str | None = None, token: str | None = None,
+            offline_ok: bool = False) -> Submission:
+    """Checks the results and builds the files of a submission (reading what the model repo already has)."""
+    from huggingface_hub import HfApi, constants
+
+    if not HUB_ID.match(model_repo):
+        raise SubmissionError(f"--model-repo {model_repo!r}: expected ORG/NAME")
+    if results_repo is not None and not HUB_ID.match(results_repo):
+        raise SubmissionError(f"--results-repo {results_repo!r}: expected ORG/NAME")
+    checked = []
+    for path in map(Path, paths):
+        results, verified = verify_results(path)
+        check_submittable(results, str(path))
+        checked.append((path, results, verified))
+    models = sorted({r["model"]["id"] for _, r, _ in checked})
+    if len(models) > 1:
+        raise SubmissionError(f"the results are for several models ({', '.join(models)}); submit each model's "
+                              f"results to its own repository")
+    tasks = [(r["dataset"]["id"], r["dataset"]["config"]) for _, r, _ in checked]
+    if len(set(tasks)) != len(tasks):
+        raise SubmissionError("two results files are for the same dataset and config; submit one of them")
+    results_list = [r for _, r, _ in checked]
+    submission = Submission(model_repo, {}, results_repo)
+    for path, results, verified in checked:
+        if not verified:
+            submission.notes.append(f"{path}: no predictions file beside it, so its metrics were not recomputed")
+        if results_repo:
+            submission.results_files.update(results_repo_paths(results, path))
+    source_url = None
+    api = HfApi(token=token)
+    if results_repo:
+        first = next(iter(submission.results_files))
+        source_url = f"{api.endpoint}/datasets/{results_repo}/blob/main/{first}"
+    existing_yaml = existing_card = None
+    try:
+        if offline_ok and constants.HF_HUB_OFFLINE:
+            raise ConnectionError("HF_HUB_OFFLINE is set")
+        for results in results_list:
+            check_revision(api, results)
+        existing_yaml = _read_remote(api, model_repo, EVAL_RESULTS_FILE)
+        existing_card = _read_remote(api, model_repo, MODEL_CARD)
+    except SubmissionError:
+        raise
+    except Exception as error:  # noqa: BLE001 - offline or unreachable
+        if not offline_ok:
+            raise SubmissionError(f"cannot reach the Hub: {type(error).__name__}: "
+                                  f"{str(error).splitlines()[0] if str(error) else ''}") from None
+        submission.notes.append(f"could not reach the Hub ({error}): the dataset revision was not checked and the "
+                                f"files below do not include what {model_repo} already has")
+    submission.files[EVAL_RESULTS_FILE] = merged_eval_results(existing_yaml, results_list, source_url)
+    submission.files[MODEL_CARD] = merged_model_card(existing_card, results_list, model_repo, source_url)
+    return submission
+
+
+def send(submission: Submission, open_pr: bool, token: str | None = None,
+         log: Callable[[str], None] = print) -> Submission:
+    """Commits the submission's files: to the model repo (a pull request with open_pr) and, as a pull request,
+    to the results repo."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api = HfApi(token=token)
+    configs = ", ".join(sorted({p.split("/")[1] for p in submission.results_files}) or ["ImageNet-TC"])
+    try:
+        if submission.results_repo:
+            operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(f))
+                          for p, f in submission.results_files.items()]
+            commit = api.create_commit(submission.results_repo, operations, repo_type="dataset", create_pr=True,
+                                       commit_message=f"Add ImageNet-TC results of {submission.model_repo}",
+                                       commit_description="Submitted with `imagenet-tc submit`.")
+            submission.urls["results_repo"] = commit.pr_url or commit.commit_url
+            log(f"results repo pull request: {submission.urls['results_repo']}")
+        operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=text.encode("utf-8"))
+                      for p, text in submission.files.items()]
+        commit = api.create_commit(submission.model_repo, operations, create_pr=open_pr,
+                                   commit_message=f"Add ImageNet-TC evaluation results ({configs})",
+                                   commit_description="Evaluation results in the Hub's `.eval_results` format and "
+                                                      "the model card's model-index, from `imagenet-tc submit`.")
+    except HfHubHTTPError as error:
+        status = error.response.status_code if error.response is not None else "?"
+        raise SubmissionError(f"the Hub refused the commit (HTTP {status}): "
+                              f"{str(error).splitlines()[0]}") from None
+    submission.urls["model_repo"] = commit.pr_url or commit.commit_url
+    log(f"model repo {'pull request' if open_pr else 'commit'}: {submission.urls['model_repo']}")
+    return submission
+
+
+def submit(paths: list[str | Path], model_repo: str, open_pr: bool = False, dry_run: bool = False,
+           results_repo: str | None = None, token: str | None = None,
+           log: Callable[[str], None] = print) -> Submission:
+    """`imagenet-tc submit`: checks, builds and (unless dry_run) commits a submission."""
+    submission = prepare(paths, model_repo, results_repo, token, offline_ok=dry_run)
+    for note in submission.notes:
+        log(f"note: {note}")
+    if dry_run:
+        for path, text in submission.files.items():
+            log(f"--- {submission.model_repo}: {path}\n{text.rstrip()}")
+        for path, file in submission.results_files.items():
+            log(f"--- {submission.results_repo}: {path} (from {file})")
+        log("dry run: nothing was sent")
+        return submission
+    return send(submission, open_pr, token, log)
