@@ -175,11 +175,27 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return leaderboard_main(args.source, args.out, args.revision)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from imagenet_textcorrupt.demo import run_demo
+
+    run_demo(args.out, progress=not args.no_progress)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imagenet-tc", description="ImageNet-TC: text-guided corruptions of "
                                      "ImageNet, a robustness benchmark for image classifiers.")
     parser.add_argument("--version", action="version", version=f"imagenet-tc {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="the whole product on its embedded defaults, offline, in about a minute",
+        description="Builds the smoke recipe (real sample photos, a tiny random-weight diffusion model), assembles "
+                    "and validates the release, loads it with datasets, evaluates a pretrained EfficientNet-Lite0, "
+                    "writes a report with plots and says where everything is. Rerunning resumes.")
+    demo.add_argument("--out", default="imagenet-tc-demo", help="the folder to work in (default: imagenet-tc-demo)")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bars")
+    demo.set_defaults(run=cmd_demo)
 
     hierarchy = commands.add_parser("hierarchy", help="groups (dataset configs) and where each class sits",
                                     description="Without options: every group with its class count.")

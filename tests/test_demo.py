@@ -1,0 +1,75 @@
+"""`imagenet-tc demo` end to end, as the README's first command runs it: what it leaves must be usable."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imagenet_textcorrupt.cli import main
+from imagenet_textcorrupt.results import load_results, predictions_path, read_predictions
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def test_the_release_loads(demo):
+    from datasets import load_dataset
+
+    summary = json.loads((demo / "release" / "release.json").read_text())
+    rows = load_dataset(str(demo / "release"), "animals", split="test", download_mode="force_redownload")
+    assert len(rows) == summary["configs"]["animals"]["rows"] == 16
+    assert set(rows["domain"]) == {"original", "drawing", "weather", "color", "texture", "context"}
+    assert rows.features["label"].int2str(rows[0]["label"]) == "tabby cat"
+
+
+def test_the_results_hold_the_metrics(demo):
+    results = load_results(demo / "results" / "results.json")
+    assert results["model"]["pretrained"] is True and results["model"]["name"] == "tf_efficientnet_lite0"
+    assert results["metrics"]["counts"] == {"rows": 80, "sources": 5, "originals": 5, "edits": 75}
+    assert set(results["metrics"]["by_domain"]) == {"drawing", "weather", "color", "texture", "context"}
+    clean = results["metrics"]["clean"]["top1"]
+    assert clean["ci_low"] <= clean["value"] <= clean["ci_high"]
+    predictions = {r["id"]: r for r in read_predictions(predictions_path(demo / "results" / "results.json"))}
+    assert predictions["sample-coffee"]["top5"][0] == 967  # espresso, even at 64 pixels
+
+
+def test_the_plots_are_real_images(demo):
+    plots = sorted((demo / "report").glob("*.png"))
+    assert [p.name for p in plots] == ["accuracy_by_domain.png", "accuracy_by_severity.png", "clean_vs_edited.png"]
+    for plot in plots:
+        with Image.open(plot) as image:
+            pixels = np.asarray(image.convert("RGB"))
+        assert pixels.shape[0] > 300 and pixels.shape[1] > 300
+        assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20, plot.name
+    assert "| drawing |" in (demo / "report" / "report.md").read_text()
+
+
+def test_the_summary_says_what_the_numbers_mean(demo):
+    text = (demo / "SUMMARY.md").read_text()
+    assert "a real pretrained EfficientNet-Lite0" in text
+    assert "**The edits are not corruptions.**" in text
+    assert "python -m builder build --recipe v1" in text
+    assert str(demo / "results" / "results.json") in text
+
+
+def test_without_the_pretrained_package_it_says_so(demo, tmp_path, monkeypatch, capsys):
+    import imagenet_textcorrupt.models as models
+
+    monkeypatch.setattr(models, "efficientnet_lite0_checkpoint", lambda folder: None)
+    out = tmp_path / "run"
+    shutil.copytree(demo / "build", out / "build")  # resumes: nothing to generate again
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "80 rows in 0 new shards (3 already done)" in printed
+    assert "EfficientNet-Lite0 with RANDOM weights" in printed
+    assert load_results(out / "results" / "results.json")["model"]["pretrained"] is False
+    assert "has RANDOM weights (its package is missing), so every accuracy above is chance" in \
+        (out / "SUMMARY.md").read_text()
