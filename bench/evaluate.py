@@ -6,7 +6,7 @@ source images to get a size worth timing. The model has random weights (no netwo
 the code path, not the accuracy.
 
     python bench/evaluate.py [--model timm:resnet50] [--copies 8] [--batch-size 32] [--workers 2] [--device cpu]
-                             [--dtype float32] [--size 256]
+                             [--dtype float32] [--size 256] [--format png|jpeg]
 
 Goal: evaluate / bare >= 0.9 when the model dominates. Ends with one line: BENCH {json}.
 """
@@ -77,13 +77,15 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--size", type=int, default=256, help="side of the stored images")
+    parser.add_argument("--format", default="png", choices=("png", "jpeg"), help="how the images are stored")
     args = parser.parse_args()
 
     from imagenet_textcorrupt.evaluation import EvaluationSettings, evaluate
     from photo_release import write_photo_release
 
     with tempfile.TemporaryDirectory() as tmp:
-        release = write_photo_release(Path(tmp) / "release", size=args.size, copies=args.copies)
+        release = write_photo_release(Path(tmp) / "release", size=args.size, copies=args.copies,
+                                      fmt=args.format)
         decoding = decode_rate(release)
         settings = EvaluationSettings(model=args.model, dataset=str(release), batch_size=args.batch_size,
                                       device=args.device, dtype=args.dtype, workers=args.workers, pretrained=False,
@@ -97,7 +99,7 @@ def main() -> None:
     loop_rate = results["run"]["images_per_second"]  # the inference loop, DataLoader included
     figures = {
         "model": args.model, "device": args.device, "dtype": args.dtype, "batch_size": args.batch_size,
-        "workers": args.workers, "rows": rows, "image_side": args.size,
+        "workers": args.workers, "rows": rows, "image_side": args.size, "image_format": args.format,
         "bare_images_per_s": round(bare, 2), "evaluate_loop_images_per_s": round(loop_rate, 2),
         "evaluate_total_images_per_s": round(rows / total_seconds, 2),
         "ratio_loop": round(loop_rate / bare, 3), "ratio_total": round(rows / total_seconds / bare, 3),
@@ -108,7 +110,7 @@ def main() -> None:
     print(f"evaluate, whole command:  {rows / total_seconds:8.1f} img/s  ratio {figures['ratio_total']:.3f} "
           f"(model load, dataset open, metrics and files included)")
     print(f"decoding parquet rows:    {decoding['decode_rows_per_s']:8.1f} rows/s, "
-          f"{decoding['decode_mb_per_s']:.1f} MB/s of PNG")
+          f"{decoding['decode_mb_per_s']:.1f} MB/s of {args.format.upper()}")
     print("BENCH " + json.dumps(figures))
 
 

@@ -25,15 +25,15 @@ STAND_IN_EDITS = (
 )
 
 
-def _png(image: Image.Image) -> bytes:
+def _encode(image: Image.Image, fmt: str) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format=fmt.upper(), **({"quality": 95} if fmt == "jpeg" else {}))
     return buffer.getvalue()
 
 
-def photo_rows(size: int = 256, copies: int = 1) -> list[dict[str, Any]]:
-    """Originals and stand-in edits of the sample photos, centre-cropped to `size`; `copies` repeats each photo
-    as further source images (for throughput measurements)."""
+def photo_rows(size: int = 256, copies: int = 1, fmt: str = "png") -> list[dict[str, Any]]:
+    """Originals and stand-in edits of the sample photos, centre-cropped to `size` and stored as `fmt` (png or
+    jpeg, as releases do); `copies` repeats each photo as further source images (for throughput measurements)."""
     from builder.editors.preprocess import prepare_image
     from builder.sources import SAMPLE_PHOTOS
 
@@ -42,27 +42,29 @@ def photo_rows(size: int = 256, copies: int = 1) -> list[dict[str, Any]]:
 
     hierarchy = load_hierarchy()
     rows = []
+    photos = {name: prepare_image(load(), size).image for name, (_, load) in SAMPLE_PHOTOS.items()}
     for copy in range(copies):
-        for name, (wnid, load) in SAMPLE_PHOTOS.items():
+        for name, (wnid, _) in SAMPLE_PHOTOS.items():
             source_id = f"sample-{name}" + (f"-{copy}" if copy else "")
-            original = prepare_image(load(), size).image
+            original = photos[name]
             cls = get_class(wnid)
             base = {"source_id": source_id, "label": cls.index, "wnid": wnid, "group": hierarchy.group_of(wnid),
                     "source_prompt": f"a photo of {cls.name_with_article}", "editor": "",
                     "model": "", "seed": 0, "steps": 0, "guidance": 0.0, "edit_parameters": "{}",
                     "prompts_version": "1.0.0", "clip_label_rank": 1, "clip_label_prob": 1.0,
                     "clip_edit_direction": 0.0, "ssim": 1.0, "passed_qc": True}
-            rows.append({**base, "id": source_id, "image": {"bytes": _png(original), "path": None},
+            rows.append({**base, "id": source_id, "image": {"bytes": _encode(original, fmt), "path": None},
                          "domain": "original", "template": "", "prompt": "", "severity": 0})
             for index, (domain, template, severity, operation) in enumerate(STAND_IN_EDITS):
                 rows.append({**base, "id": f"{source_id}-{domain}-p{index:03d}-s{severity}",
-                             "image": {"bytes": _png(operation(original)), "path": None}, "domain": domain,
+                             "image": {"bytes": _encode(operation(original), fmt), "path": None}, "domain": domain,
                              "template": template, "prompt": template.replace("{class}", cls.name),
                              "severity": severity, "editor": "stand-in", "model": "PIL"})
     return rows
 
 
-def write_photo_release(root: str | Path, size: int = 256, copies: int = 1, version: str = "0.0.1") -> Path:
+def write_photo_release(root: str | Path, size: int = 256, copies: int = 1, version: str = "0.0.1",
+                        fmt: str = "png") -> Path:
     """Writes the miniature release: one parquet file per group, a README whose YAML lists the configs (every
     group and "all"), and a release.json with the version."""
     from datasets import Dataset
@@ -70,7 +72,7 @@ def write_photo_release(root: str | Path, size: int = 256, copies: int = 1, vers
     from imagenet_textcorrupt.schema import COLUMNS, features, shard_file
 
     root = Path(root)
-    rows = photo_rows(size, copies)
+    rows = photo_rows(size, copies, fmt)
     groups = sorted({r["group"] for r in rows})
     for group in groups:
         subset = [r for r in rows if r["group"] == group]

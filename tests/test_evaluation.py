@@ -207,3 +207,18 @@ def test_results_file_round_trip_is_valid_json(photo_release, tmp_path):
     text = (tmp_path / "results.json").read_text()
     assert "NaN" not in text and json.loads(text) == results
     assert results["format"] == "imagenet-tc-results" and results["format_version"] == 1
+
+
+def test_label_check_accepts_the_usual_imagenet_label_strings(timm_info_dir):
+    """Hub checkpoints name their 1000 outputs with WordNet's lemma lists ("tench, Tinca tinca"): all pass; a shift
+    by one is caught on every output."""
+    from imagenet_textcorrupt.models import _label_mismatches
+
+    synsets = (timm_info_dir / "imagenet_synsets.txt").read_text().split()
+    lemma_of = dict(line.split("\t", 1) for line in
+                    (timm_info_dir / "imagenet_synset_to_lemma.txt").read_text().splitlines())
+    id2label = {i: lemma_of[wnid] for i, wnid in enumerate(synsets)}
+    assert id2label[0] == "tench, Tinca tinca"
+    assert _label_mismatches(id2label) == []
+    shifted = {i: id2label[(i + 1) % 1000] for i in range(1000)}
+    assert len(_label_mismatches(shifted)) > 950
