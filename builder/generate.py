@@ -30,6 +30,7 @@ from typing import Any
 from PIL import Image
 
 from imagenet_textcorrupt.atomic import atomic_write_bytes, atomic_write_text
+from imagenet_textcorrupt.checksums import sha256_file
 from imagenet_textcorrupt.classes import get_class
 from imagenet_textcorrupt.errors import ImageNetTCError
 
@@ -78,14 +79,6 @@ def _encode(image: Image.Image, recipe: Recipe) -> bytes:
     return buffer.getvalue()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class Builder:
     def __init__(self, recipe: Recipe, out: str | Path, device: str | None = None, progress: bool = True):
         self.recipe, self.out, self.progress = recipe, Path(out), progress
@@ -118,7 +111,7 @@ class Builder:
         entry, shard = self.entry_path(index), self.shard_path(index)
         if not entry.exists() or not shard.exists():
             return False
-        return json.loads(entry.read_text()).get("sha256") == _sha256(shard)
+        return json.loads(entry.read_text()).get("sha256") == sha256_file(shard)
 
     # -- models, loaded once per process when first needed -----------------------------------------------------
     @property

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imagenet_textcorrupt.checksums import sha256_file, update_with_file
 from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.results import (FORMAT_VERSION, RESULTS_FORMAT, metrics_from_predictions, predictions_path,
                                           write_predictions, write_results)
@@ -97,9 +98,7 @@ def dataset_provenance(dataset: str, config: str, revision: str | None) -> dict[
         digest = hashlib.sha256()
         for file in map(Path, local_data_files(root, config)):
             digest.update(file.relative_to(root).as_posix().encode() + b"\0")
-            with open(file, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
+            update_with_file(digest, file)
         info["fingerprint"] = "sha256:" + digest.hexdigest()
         return info
     from huggingface_hub import HfApi
@@ -164,25 +163,35 @@ def open_rows(dataset: str, config: str, revision: str | None, streaming: bool) 
         raise EvaluationError(f"--dataset {dataset!r}: {error}") from None
 
 
+class _InSources:
+    """A row filter by source image that DataLoader workers can share."""
+
+    def __init__(self, sources: set[str]):
+        self.sources = sources
+
+    def __call__(self, row: dict[str, Any]) -> bool:
+        return row["source_id"] in self.sources
+
+
 def _first_sources(rows: Any, limit: int) -> Any:
     """The rows of the first `limit` source images (in file order), with all their edits."""
+    chosen: set[str] = set()
     if hasattr(rows, "select"):  # an Arrow dataset: choose by the source_id column without decoding images
-        source_ids = rows["source_id"]
-        keep, chosen = [], set()
-        for index, source in enumerate(source_ids):
+        keep = []
+        for index, source in enumerate(rows["source_id"]):
             if source not in chosen and len(chosen) < limit:
                 chosen.add(source)
             if source in chosen:
                 keep.append(index)
         return rows.select(keep)
-    seen: list[str] = []
-
-    def wanted(row: dict[str, Any]) -> bool:
-        if row["source_id"] not in seen and len(seen) < limit:
-            seen.append(row["source_id"])
-        return row["source_id"] in seen
-
-    return rows.filter(wanted)
+    # streaming: a release keeps the rows of a source image together, so the scan stops at the first row of the
+    # source image after the last one wanted
+    for row in rows.select_columns(["source_id"]):
+        if row["source_id"] not in chosen:
+            if len(chosen) == limit:
+                break
+            chosen.add(row["source_id"])
+    return rows.filter(_InSources(chosen))
 
 
 class _Preprocessed:
@@ -301,7 +310,7 @@ def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = 
     predictions_file = predictions_path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_predictions(predictions_file, records)
-    digest = hashlib.sha256(predictions_file.read_bytes()).hexdigest()
+    digest = sha256_file(predictions_file)
     provenance["rows"] = len(records)
     results = {
         "format": RESULTS_FORMAT,

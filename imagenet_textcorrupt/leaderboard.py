@@ -26,8 +26,6 @@ from imagenet_textcorrupt.results import PREDICTIONS_SUFFIX, RESULTS_FORMAT, Res
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
-COLUMNS = ("rank", "model", "family", "parameters", "edited_top1", "clean_top1", "drop", "relative_robustness",
-           "flip_rate", "edited_top1_config", "verified", "created", "file")
 
 
 class LeaderboardError(ImageNetTCError):
@@ -103,18 +101,14 @@ def _newest_per_model(entries: list[Entry], board: Board) -> list[Entry]:
     return list(latest.values())
 
 
-def _value(block: dict[str, Any], key: str) -> dict[str, Any] | None:
-    return block.get(key)
-
-
 def _row(rank: int, entry: Entry) -> dict[str, Any]:
     r = entry.results
     m = r["metrics"]
     return {"rank": rank, "model": r["model"]["id"], "family": r["model"]["family"],
-            "parameters": r["model"].get("parameters"), "edited_top1": _value(m["edited"], "top1"),
-            "clean_top1": _value(m["clean"], "top1"), "drop": _value(m["edited"], "drop"),
-            "relative_robustness": _value(m["edited"], "relative_robustness"),
-            "flip_rate": _value(m["edited"], "flip_rate"), "edited_top1_config": _value(m["edited"], "top1_config"),
+            "parameters": r["model"].get("parameters"), "edited_top1": m["edited"].get("top1"),
+            "clean_top1": m["clean"].get("top1"), "drop": m["edited"].get("drop"),
+            "relative_robustness": m["edited"].get("relative_robustness"),
+            "flip_rate": m["edited"].get("flip_rate"), "edited_top1_config": m["edited"].get("top1_config"),
             "verified": entry.verified, "created": r["created"], "file": entry.file}
 
 

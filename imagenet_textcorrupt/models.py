@@ -9,13 +9,13 @@ timm if it has an `architecture`). Weights load as safetensors only and no remot
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imagenet_textcorrupt.checksums import sha256_file
 from imagenet_textcorrupt.errors import ImageNetTCError, closest
 
 NUM_CLASSES = 1000
@@ -80,14 +80,6 @@ class Classifier:
                 "parameters": self.parameters, **self.extra}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _load_checkpoint(module: Any, checkpoint: str | Path) -> dict[str, Any]:
     """Loads a safetensors state dict into `module`, strictly; names missing and unexpected keys."""
     path = Path(checkpoint)
@@ -113,7 +105,7 @@ def _load_checkpoint(module: Any, checkpoint: str | Path) -> dict[str, Any]:
     if problems:
         raise ModelLoadError(f"--checkpoint {path} does not match the architecture: " + "; ".join(problems))
     module.load_state_dict(state, strict=True)
-    return {"file": path.name, "sha256": _sha256(path)}
+    return {"file": path.name, "sha256": sha256_file(path)}
 
 
 def _parse_spec(spec: str) -> tuple[str, str]:

@@ -191,8 +191,7 @@ def verify_results(path: str | Path) -> tuple[dict[str, Any], bool]:
     """Loads a results file and, when its predictions file is beside it, recomputes every metric from the
     predictions and refuses the file if any figure differs. Returns (results, whether predictions were checked).
     Results of another metrics version cannot be recomputed by this one and come back unchecked."""
-    import hashlib
-
+    from imagenet_textcorrupt.checksums import sha256_file
     from imagenet_textcorrupt.metrics import METRICS_VERSION
 
     path = Path(path)
@@ -205,7 +204,7 @@ def verify_results(path: str | Path) -> tuple[dict[str, Any], bool]:
     if not file.is_file():
         return results, False
     problems = []
-    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    digest = sha256_file(file)
     if recorded.get("sha256") and recorded["sha256"] != digest:
         problems.append(f"{name} has sha256 {digest[:12]}…, but the results record {str(recorded['sha256'])[:12]}…")
     records = read_predictions(file)

@@ -1305,3 +1305,15 @@ def _resolve(hub: HubServer, repo_type: str, repo_id: str, revision: str, path: 
 
 
 __all__ = ["HubServer", "HubError", "Blob", "Commit", "Discussion", "Repo", "USER", "git_blob_sha1", "lfs_pointer"]
+
+
+def client_environment(endpoint: str, home: str, token: str = "hf_secret_test_token") -> dict[str, str]:
+    """The environment of a client process pointed at a server: the test session's offline switches and proxies
+    removed, classic LFS uploads (no Xet), its own HF_HOME, and a token."""
+    import os
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE") and not k.lower().endswith("_proxy")}
+    env.update(HF_ENDPOINT=endpoint, HF_HUB_DISABLE_XET="1", HF_TOKEN=token, HF_HOME=home,
+               HF_HUB_DISABLE_TELEMETRY="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    return env

@@ -222,3 +222,10 @@ def test_label_check_accepts_the_usual_imagenet_label_strings(timm_info_dir):
     assert _label_mismatches(id2label) == []
     shifted = {i: id2label[(i + 1) % 1000] for i in range(1000)}
     assert len(_label_mismatches(shifted)) > 950
+
+
+def test_limit_while_streaming_with_workers(photo_release, tmp_path):
+    results = _evaluate(tmp_path, "--model", "timm:test_vit", "--no-pretrained", "--dataset", str(photo_release),
+                        "--limit", "3", "--streaming", "--workers", "2")
+    sources = {r["source_id"] for r in _predictions(tmp_path / "results.json").values()}
+    assert len(sources) == 3 and results["dataset"]["rows"] == 15

@@ -7,14 +7,13 @@ import csv
 import io
 import json
 import math
-import os
 import subprocess
 import sys
 
 import pytest
 from PIL import Image
 
-from hub_server import HubServer
+from hub_server import HubServer, client_environment
 from imagenet_textcorrupt.cli import main
 from imagenet_textcorrupt.leaderboard import build
 from results_factory import SHA_A, SHA_B, write_results_file
@@ -141,10 +140,7 @@ def test_results_repository_as_the_source(hub, tmp_path_factory):
         data = json.loads((path.parent / "20261101T000000Z.json").read_text())
         data["predictions"]["file"] = "20261101T000000Z.predictions.jsonl"
         (path.parent / "20261101T000000Z.json").write_text(json.dumps(data))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE") and not k.lower().endswith("_proxy")}
-    env.update(HF_ENDPOINT=hub.endpoint, HF_HUB_DISABLE_XET="1", HF_TOKEN="hf_token_leaderboard",
-               HF_HOME=str(tmp_path_factory.mktemp("client_home")), NO_PROXY="127.0.0.1,localhost")
+    env = client_environment(hub.endpoint, str(tmp_path_factory.mktemp("client_home")))
     setup = (f"from huggingface_hub import HfApi\napi = HfApi()\napi.create_repo('org/results', repo_type='dataset')\n"
              f"api.upload_folder(folder_path={str(folder)!r}, path_in_repo='results/all', repo_id='org/results', "
              f"repo_type='dataset')\n")

@@ -8,7 +8,6 @@ state and inject faults.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -19,7 +18,7 @@ import yaml
 from builder.__main__ import main
 from builder.recipes import RECIPES_DIR
 from builder.release import assemble
-from hub_server import HubServer
+from hub_server import HubServer, client_environment
 
 REPO = "org/imagenet-tc"
 
@@ -32,12 +31,7 @@ def hub():
 
 @pytest.fixture(scope="module")
 def client_env(hub, tmp_path_factory):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE") and not k.lower().endswith("_proxy")}
-    env.update(HF_ENDPOINT=hub.endpoint, HF_HUB_DISABLE_XET="1", HF_TOKEN="hf_secret_test_token",
-               HF_HOME=str(tmp_path_factory.mktemp("client_home")), HF_HUB_DISABLE_TELEMETRY="1",
-               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
-    return env
+    return client_environment(hub.endpoint, str(tmp_path_factory.mktemp("client_home")))
 
 
 def publish(env, release, version, *extra):

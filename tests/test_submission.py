@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import textwrap
@@ -13,7 +12,7 @@ import textwrap
 import pytest
 import yaml
 
-from hub_server import HubServer
+from hub_server import HubServer, client_environment
 from imagenet_textcorrupt.results import ResultsError, predictions_path
 from imagenet_textcorrupt.submission import EVAL_RESULTS_FILE, SubmissionError, prepare
 from results_factory import SHA_B, write_results_file
@@ -50,12 +49,7 @@ def hub():
 
 @pytest.fixture(scope="module")
 def client_env(hub, tmp_path_factory):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE") and not k.lower().endswith("_proxy")}
-    env.update(HF_ENDPOINT=hub.endpoint, HF_HUB_DISABLE_XET="1", HF_TOKEN=TOKEN,
-               HF_HOME=str(tmp_path_factory.mktemp("client_home")), HF_HUB_DISABLE_TELEMETRY="1",
-               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
-    return env
+    return client_environment(hub.endpoint, str(tmp_path_factory.mktemp("client_home")), TOKEN)
 
 
 def run_python(env, code: str) -> str:

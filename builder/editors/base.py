@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
+from imagenet_textcorrupt.checksums import update_with_file
 from imagenet_textcorrupt.errors import ImageNetTCError, UnknownNameError, closest
 from imagenet_textcorrupt.prompts import PromptHierarchy, load_prompts
 
@@ -108,9 +109,7 @@ def model_identity(model: str, revision: str | None) -> str:
         for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in {".json", ".txt",
                                                                                        ".safetensors"}):
             digest.update(str(file.relative_to(path)).encode())
-            with open(file, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
+            update_with_file(digest, file)
         return f"local:{digest.hexdigest()[:16]}"
     try:
         from huggingface_hub import snapshot_download
