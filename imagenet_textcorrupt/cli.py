@@ -117,17 +117,10 @@ def cmd_prompts(args: argparse.Namespace) -> int:
     return 0
 
 
-def _percent(estimate: dict[str, Any] | None) -> str:
-    if not estimate or estimate.get("value") is None:
-        return "-"
-    text = f"{100 * estimate['value']:.1f}"
-    if estimate.get("ci_low") is not None:
-        text += f" [{100 * estimate['ci_low']:.1f}, {100 * estimate['ci_high']:.1f}]"
-    return text
-
-
 def print_summary(results: dict[str, Any]) -> None:
     """The headline figures of a results file, for the terminal."""
+    from imagenet_textcorrupt.report import format_estimate as _percent
+
     m = results["metrics"]
     dataset = results["dataset"]
     revision = dataset.get("sha") or dataset.get("version") or dataset.get("revision") or "unknown revision"

@@ -22,6 +22,7 @@ from typing import Any
 
 from imagenet_textcorrupt.atomic import atomic_write_text
 from imagenet_textcorrupt.errors import ImageNetTCError
+from imagenet_textcorrupt.report import format_estimate, write_report
 from imagenet_textcorrupt.results import PREDICTIONS_SUFFIX, RESULTS_FORMAT, ResultsError, verify_results
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG
 
@@ -174,12 +175,9 @@ def build(source: str, revision: str | None = None, token: str | None = None) ->
 
 # ------------------------------------------------------------------------------------------------------- output
 def _percent(estimate: dict[str, Any] | None, interval: bool = True) -> str:
-    if not estimate or estimate.get("value") is None:
-        return "–"
-    text = f"{100 * estimate['value']:.1f}"
-    if interval and estimate.get("ci_low") is not None:
-        text += f" [{100 * estimate['ci_low']:.1f}, {100 * estimate['ci_high']:.1f}]"
-    return text
+    if not interval:
+        estimate = {"value": (estimate or {}).get("value")}
+    return format_estimate(estimate)
 
 
 def _markdown_table(rows: list[dict[str, Any]]) -> list[str]:
@@ -251,8 +249,6 @@ def to_json(board: Board) -> dict[str, Any]:
 
 def write(board: Board, out: str | Path) -> dict[str, Path]:
     """leaderboard.md, .csv and .json, and the report (tables by domain, severity and group; plots)."""
-    from imagenet_textcorrupt.report import write_report
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {"leaderboard.md": out / "leaderboard.md", "leaderboard.csv": out / "leaderboard.csv",
