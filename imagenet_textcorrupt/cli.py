@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="score a classifier on one config of the benchmark",
         description="Scores a timm or transformers ImageNet-1k classifier on one config (and revision) of "
                     "ImageNet-TC with the model's own preprocessing, and writes a results JSON (provenance and "
-                    "metrics with 95%% bootstrap intervals) and, beside it, the predictions (*.predictions.jsonl).")
+                    "metrics with 95% bootstrap intervals) and, beside it, the predictions (*.predictions.jsonl).")
     evaluate.add_argument("--model", required=True,
                           help="timm:NAME, hf:ID (a Hub id or a folder saved with save_pretrained), or a local "
                                "model folder")

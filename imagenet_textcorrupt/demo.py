@@ -184,6 +184,12 @@ def run_demo(out: str | Path = "imagenet-tc-demo", progress: bool = True,
     import datasets
 
     datasets.disable_progress_bars()  # our own steps and bars say what happens
+    if not progress:
+        from diffusers.utils import logging as diffusers_logging
+        from transformers.utils import logging as transformers_logging
+
+        diffusers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     steps = _Steps(log)

@@ -150,6 +150,9 @@ def open_rows(dataset: str, config: str, revision: str | None, streaming: bool) 
     from imagenet_textcorrupt.schema import features
 
     if _is_local(dataset):
+        if revision is not None:
+            raise EvaluationError(f"--revision {revision}: {dataset} is a local folder, which has no revisions "
+                                  f"(its release.json version and a fingerprint of its files are recorded)")
         files = local_data_files(Path(dataset), config)
         return load_dataset("parquet", data_files={SPLIT: files}, split=SPLIT, streaming=streaming,
                             features=features())
@@ -158,9 +161,11 @@ def open_rows(dataset: str, config: str, revision: str | None, streaming: bool) 
     except ValueError as error:
         if "BuilderConfig" in str(error) or "config" in str(error).lower():
             raise EvaluationError(f"--config {config!r}: {error}") from None
-        raise
-    except FileNotFoundError as error:
         raise EvaluationError(f"--dataset {dataset!r}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - missing, gated, offline: say which of them it was
+        first = str(error).splitlines()[0] if str(error) else ""
+        raise EvaluationError(f"--dataset {dataset!r}: not a folder here, and loading it from the Hub failed "
+                              f"({type(error).__name__}: {first})") from None
 
 
 class _InSources:
@@ -184,14 +189,16 @@ def _first_sources(rows: Any, limit: int) -> Any:
             if source in chosen:
                 keep.append(index)
         return rows.select(keep)
-    # streaming: a release keeps the rows of a source image together, so the scan stops at the first row of the
-    # source image after the last one wanted
+    # streaming: a release keeps the rows of a source image together, so the wanted rows are the first ones, up
+    # to the first row of the source image after the last one wanted
+    count = 0
     for row in rows.select_columns(["source_id"]):
         if row["source_id"] not in chosen:
             if len(chosen) == limit:
                 break
             chosen.add(row["source_id"])
-    return rows.filter(_InSources(chosen))
+        count += 1
+    return rows.take(count)
 
 
 class _Preprocessed:
@@ -219,7 +226,7 @@ def _loader(rows: Any, transform: Any, batch_size: int, workers: int) -> Any:
     import torch
 
     if not hasattr(rows, "n_shards"):  # an Arrow dataset: iterate it in shards so that workers share the work
-        rows = rows.to_iterable_dataset(num_shards=max(1, workers))
+        rows = rows.to_iterable_dataset(num_shards=max(1, min(workers, len(rows))))
     workers = min(workers, rows.n_shards)
     keep = ["image", *META_COLUMNS]
     rows = rows.select_columns(keep).map(_Preprocessed(transform))
@@ -276,9 +283,17 @@ def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = 
         raise EvaluationError(f"--batch-size must be at least 1, got {settings.batch_size}")
     if settings.limit is not None and settings.limit < 1:
         raise EvaluationError(f"--limit must be at least 1 source image, got {settings.limit}")
+    if settings.resamples is not None and settings.resamples < 0:
+        raise EvaluationError(f"--resamples must be 0 (no intervals) or more, got {settings.resamples}")
     output = Path(output)
     if output.suffix != ".json":
         raise EvaluationError(f"--output {output}: the results file is JSON (name it *.json)")
+    try:  # before hours of inference, not after
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise EvaluationError(f"--output {output}: cannot create its folder ({error.strerror})") from None
+    if not os.access(output.parent, os.W_OK):
+        raise EvaluationError(f"--output {output}: its folder is not writable")
     device = settings.device or ("cuda" if torch.cuda.is_available() else "cpu")
     workers = settings.workers if settings.workers is not None else min(8, os.cpu_count() or 1)
     allowed = config_classes(settings.config)
@@ -293,6 +308,8 @@ def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = 
                               f"{', '.join(missing)}: not an ImageNet-TC release")
     if settings.limit:
         rows = _first_sources(rows, settings.limit)
+        if settings.streaming:  # the first rows of the stream, which workers splitting its files cannot share
+            workers = min(workers, 1)
     total = _count_rows(rows)
 
     start = time.perf_counter()
@@ -306,9 +323,11 @@ def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = 
         raise EvaluationError(f"--dataset {settings.dataset!r}: row ids repeat; the release is corrupt "
                               f"(python -m builder validate finds out where)")
 
+    if not any(r["domain"] != "original" for r in records):
+        raise EvaluationError(f"--dataset {settings.dataset!r} config {settings.config!r} has no edits, only "
+                              f"originals: there is no robustness to score")
     metrics = metrics_from_predictions(records, settings.resamples, settings.seed)
     predictions_file = predictions_path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     write_predictions(predictions_file, records)
     digest = sha256_file(predictions_file)
     provenance["rows"] = len(records)

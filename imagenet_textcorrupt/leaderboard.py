@@ -16,6 +16,7 @@ import datetime as _dt
 import io
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,13 @@ from typing import Any
 from imagenet_textcorrupt.atomic import atomic_write_text
 from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.report import format_estimate, write_report
-from imagenet_textcorrupt.results import PREDICTIONS_SUFFIX, RESULTS_FORMAT, ResultsError, verify_results
+from imagenet_textcorrupt.results import (CHECKED, PREDICTIONS_SUFFIX, RESULTS_FORMAT, ResultsError,
+                                          comparability_problems, verify_results)
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
+# the figures of a table row, in column order
+ESTIMATES = ("edited_top1", "clean_top1", "drop", "relative_robustness", "flip_rate", "edited_top1_config")
 
 
 class LeaderboardError(ImageNetTCError):
@@ -37,7 +41,11 @@ class LeaderboardError(ImageNetTCError):
 class Entry:
     file: str
     results: dict[str, Any]
-    verified: bool
+    status: str  # results.verify_results' status: checked, no predictions file, other metrics version
+
+    @property
+    def verified(self) -> bool:
+        return self.status == CHECKED
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -68,6 +76,9 @@ def results_files(source: str, token: str | None = None) -> tuple[Path, list[Pat
                                             allow_patterns=["*.json", f"*{PREDICTIONS_SUFFIX}"]))
         except RepositoryNotFoundError:
             raise LeaderboardError(f"dataset repository {source!r} not found (or the token cannot see it)") from None
+        except Exception as error:  # noqa: BLE001 - offline, unreachable, gated
+            raise LeaderboardError(f"{source}: not a folder here, and the Hub cannot be reached "
+                                   f"({type(error).__name__})") from None
     files = sorted(p for p in folder.rglob("*.json") if not any(part.startswith(".") for part in p.parts))
     return folder, files
 
@@ -102,6 +113,26 @@ def _newest_per_model(entries: list[Entry], board: Board) -> list[Entry]:
     return list(latest.values())
 
 
+def _complete(entries: list[Entry], board: Board) -> list[Entry]:
+    """Refuses results that cover fewer (or more) rows of a config than the others on the same revision do."""
+    by_config: dict[str, list[Entry]] = {}
+    for entry in entries:
+        by_config.setdefault(entry.results["dataset"]["config"], []).append(entry)
+    kept = []
+    for config, members in by_config.items():
+        counts = Counter(e.results["dataset"]["rows"] for e in members)
+        usual = max(counts.values())
+        expected = max(rows for rows, n in counts.items() if n == usual)  # the most common; the largest on a tie
+        for entry in members:
+            rows = entry.results["dataset"]["rows"]
+            if rows == expected:
+                kept.append(entry)
+            else:
+                board.refused.append({"file": entry.file, "problems": [
+                    f"it covers {rows} rows of config {config}; the other results on this revision cover {expected}"]})
+    return kept
+
+
 def _row(rank: int, entry: Entry) -> dict[str, Any]:
     r = entry.results
     m = r["metrics"]
@@ -110,7 +141,7 @@ def _row(rank: int, entry: Entry) -> dict[str, Any]:
             "clean_top1": m["clean"].get("top1"), "drop": m["edited"].get("drop"),
             "relative_robustness": m["edited"].get("relative_robustness"),
             "flip_rate": m["edited"].get("flip_rate"), "edited_top1_config": m["edited"].get("top1_config"),
-            "verified": entry.verified, "created": r["created"], "file": entry.file}
+            "verified": entry.verified, "check": entry.status, "created": r["created"], "file": entry.file}
 
 
 def _ranked(entries: list[Entry]) -> list[dict[str, Any]]:
@@ -138,11 +169,18 @@ def build(source: str, revision: str | None = None, token: str | None = None) ->
                                                               f"\"{RESULTS_FORMAT}\")"]})
             continue
         try:
-            results, verified = verify_results(path)
+            results, status = verify_results(path)
         except ResultsError as error:
             board.refused.append({"file": shown, "problems": error.problems})
             continue
-        entries.append(Entry(shown, results, verified))
+        except Exception as error:  # noqa: BLE001 - one malformed file must not stop the others being ranked
+            board.refused.append({"file": shown, "problems": [f"unreadable: {type(error).__name__}: {error}"]})
+            continue
+        problems = comparability_problems(results)
+        if problems:
+            board.refused.append({"file": shown, "problems": problems})
+            continue
+        entries.append(Entry(shown, results, status))
     if revision is not None:
         datasets = sorted({e.results["dataset"]["id"] for e in entries})
         wanted = {resolve_revision(d, revision, token) if re.match(r"^[\w.-]+/[\w.-]+$", d) else revision
@@ -161,7 +199,7 @@ def build(source: str, revision: str | None = None, token: str | None = None) ->
     for entry in entries:
         groups.setdefault(entry.key, []).append(entry)
     for (dataset, rev, metrics_version), members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-        members = _newest_per_model(members, board)
+        members = _complete(_newest_per_model(members, board), board)
         board.accepted += members
         configs: dict[str, list[Entry]] = {}
         for entry in members:
@@ -174,22 +212,15 @@ def build(source: str, revision: str | None = None, token: str | None = None) ->
 
 
 # ------------------------------------------------------------------------------------------------------- output
-def _percent(estimate: dict[str, Any] | None, interval: bool = True) -> str:
-    if not interval:
-        estimate = {"value": (estimate or {}).get("value")}
-    return format_estimate(estimate)
-
-
 def _markdown_table(rows: list[dict[str, Any]]) -> list[str]:
     lines = ["| # | model | family | params (M) | edited top-1 | clean top-1 | drop | rel. robustness | flip rate "
              "| top-1, config classes | checked |",
              "|---:|:---|:---|---:|---:|---:|---:|---:|---:|---:|:---:|"]
     for row in rows:
         params = f"{row['parameters'] / 1e6:.1f}" if row.get("parameters") else "–"
-        lines.append(f"| {row['rank']} | {row['model']} | {row['family']} | {params} | {_percent(row['edited_top1'])} "
-                     f"| {_percent(row['clean_top1'])} | {_percent(row['drop'])} "
-                     f"| {_percent(row['relative_robustness'], False)} | {_percent(row['flip_rate'], False)} "
-                     f"| {_percent(row['edited_top1_config'], False)} | {'✓' if row['verified'] else '–'} |")
+        figures = " | ".join(format_estimate(row[name]) for name in ESTIMATES)
+        lines.append(f"| {row['rank']} | {row['model']} | {row['family']} | {params} | {figures} "
+                     f"| {'✓' if row['verified'] else '–'} |")
     return lines
 
 
@@ -217,7 +248,8 @@ def to_markdown(board: Board) -> str:
         lines += [f"- `{s['file']}` (by `{s['by']}`)" for s in board.superseded] + [""]
     lines += ["Accuracies in %, with 95% bootstrap intervals over source images. Ranked by edited top-1 accuracy "
               "(ties share a rank). Drop is clean minus edited top-1 on the same source images. *Checked* means the "
-              "metrics were recomputed from the submitted predictions and matched. See report.md for the breakdown "
+              "metrics were recomputed from the submitted predictions and matched (`–`: no predictions file, or "
+              "another metrics version). See report.md for the breakdown "
               "by domain, severity and group, and the plots.", ""]
     return "\n".join(lines)
 
@@ -225,9 +257,8 @@ def to_markdown(board: Board) -> str:
 def to_csv(board: Board) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    estimates = ("edited_top1", "clean_top1", "drop", "relative_robustness", "flip_rate", "edited_top1_config")
     header = ["dataset", "revision", "metrics_version", "config", "rank", "model", "family", "parameters"]
-    for name in estimates:
+    for name in ESTIMATES:
         header += [name, f"{name}_ci_low", f"{name}_ci_high"]
     writer.writerow(header + ["verified", "created", "file"])
     for section in board.sections:
@@ -235,7 +266,7 @@ def to_csv(board: Board) -> str:
             for row in rows:
                 values = [section["dataset"], section["revision"], section["metrics_version"], config, row["rank"],
                           row["model"], row["family"], row["parameters"]]
-                for name in estimates:
+                for name in ESTIMATES:
                     est = row[name] or {}
                     values += [est.get("value"), est.get("ci_low"), est.get("ci_high")]
                 writer.writerow(values + [row["verified"], row["created"], row["file"]])

@@ -130,7 +130,7 @@ def validate_rows(predictions: Any, references: Any, domains: Any, severities: A
     if severity.dtype.kind not in "iu":
         raise MetricInputError(f"severities: expected integers, got {severity.dtype}")
     original = domain == ORIGINAL_DOMAIN
-    wrong = np.flatnonzero(original != (severity == 0))
+    wrong = np.flatnonzero(np.where(original, severity != 0, severity < 1))
     if len(wrong):
         row = int(wrong[0])
         raise MetricInputError(f"severities: row {row} has domain {domain[row]!r} and severity {int(severity[row])}; "
@@ -254,6 +254,8 @@ def compute(predictions: Any, references: Any, domains: Any, severities: Any, so
         correct["top5"] = (rows.predictions[:, :5] == rows.references[:, None]).any(axis=1)
     if rows.config_predictions is not None:
         correct["top1_config"] = rows.config_predictions[:, 0] == rows.references
+        if rows.config_predictions.shape[1] >= 5:
+            correct["top5_config"] = (rows.config_predictions[:, :5] == rows.references[:, None]).any(axis=1)
     correct = {name: c.astype(np.float64) for name, c in correct.items()}
     original = rows.is_original
     edited = ~original

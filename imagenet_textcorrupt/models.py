@@ -4,7 +4,9 @@ with its own preprocessing, an architecture family for the reports, and a check 
 
 Model specs: `timm:NAME` (timm's registry or `timm:hf-hub:ORG/NAME`), `hf:ID` (a Hub id or a local folder saved
 with `save_pretrained`), or a bare PATH to a local folder (transformers if its config.json has a `model_type`,
-timm if it has an `architecture`). Weights load as safetensors only and no remote code runs.
+timm if it has an `architecture`). No remote code runs. A `--checkpoint` and transformers weights load as
+safetensors only; timm's own Hub weights come through timm, which takes the repo's model.safetensors when it has
+one and otherwise reads the pickle with torch.load(weights_only=True), which refuses anything but tensors.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ NUM_CLASSES = 1000
 # CNN-versus-transformer question. Hybrids mix convolutions and attention in the trunk.
 FAMILY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("hybrid", ("coat", "maxvit", "maxxvit", "convit", "mobilevit", "efficientformer", "fastvit", "levit",
-                "nextvit", "edgenext", "cvt", "botnet", "halonet", "lambda", "vitamin")),
+                "nextvit", "edgenext", "cvt", "botnet", "halonet", "lambda", "vitamin", "efficientvit", "gcvit",
+                "caformer", "repvit")),
+    ("cnn", ("convmixer", "convnext")),  # before "mixer" and "transformer" below
     ("transformer", ("vit", "deit", "swin", "beit", "eva", "cait", "xcit", "pvt", "twins", "crossvit", "tnt",
                      "mvit", "volo", "dino", "clip", "siglip", "hiera", "transformer")),
     ("mlp", ("mixer", "resmlp", "gmlp", "mlp")),
@@ -172,9 +176,21 @@ def _load_timm(spec: str, name: str, pretrained: bool) -> Classifier:
     preprocessing = {"library": "timm", **{k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}}
     pretrained_cfg = getattr(module, "pretrained_cfg", {}) or {}
     architecture = pretrained_cfg.get("architecture") or name.split(":")[-1]
-    revision = pretrained_cfg.get("hf_hub_id") if pretrained else None
+    hub_id = pretrained_cfg.get("hf_hub_id") if pretrained else None
     return Classifier(module, transform, spec, "timm", architecture, architecture_family(architecture), pretrained,
-                      preprocessing, revision=revision, extra={"pretrained_tag": pretrained_cfg.get("tag")})
+                      preprocessing, revision=_cached_commit(hub_id) if hub_id else None,
+                      extra={"pretrained_tag": pretrained_cfg.get("tag"), "hub_id": hub_id})
+
+
+def _cached_commit(repo_id: str) -> str | None:
+    """The commit of a Hub model's weights as downloaded into the local cache (None when unknown)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in ("model.safetensors", "open_clip_model.safetensors", "pytorch_model.bin"):
+        path = try_to_load_from_cache(repo_id, filename)
+        if isinstance(path, str):
+            return Path(path).parent.name  # .../snapshots/<commit>/<file>
+    return None
 
 
 def _label_mismatches(id2label: dict[int, str]) -> list[tuple[int, str, str]]:

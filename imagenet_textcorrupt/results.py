@@ -55,20 +55,24 @@ def write_predictions(path: str | Path, records: Iterable[dict[str, Any]]) -> No
 
 
 def read_predictions(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a predictions file; a line that is not a record with every field is an error naming it."""
     path = Path(path)
     records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ResultsError(str(path), [f"line {number}: not JSON ({error.msg})"]) from None
-            missing = [k for k in PREDICTION_FIELDS if k not in record]
-            if missing:
-                raise ResultsError(str(path), [f"line {number}: missing {', '.join(missing)}"])
-            records.append(record)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise ResultsError(str(path), [f"not UTF-8 text ({error.reason} at byte {error.start})"]) from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ResultsError(str(path), [f"line {number}: not JSON ({error.msg})"]) from None
+        missing = [k for k in PREDICTION_FIELDS if not isinstance(record, dict) or k not in record]
+        if missing:
+            raise ResultsError(str(path), [f"line {number}: missing {', '.join(missing)}"])
+        records.append(record)
     if not records:
         raise ResultsError(str(path), ["no predictions"])
     return records
@@ -87,6 +91,17 @@ def metrics_from_predictions(records: list[dict[str, Any]], resamples: int | Non
 
 def write_results(path: str | Path, results: dict[str, Any]) -> None:
     atomic_write_text(Path(path), json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def comparability_problems(results: dict[str, Any]) -> list[str]:
+    """Why a result cannot be ranked beside full evaluations of trained models (empty when it can)."""
+    problems = []
+    if not results["model"].get("pretrained"):
+        problems.append("the model has random weights (--no-pretrained)")
+    limit = (results.get("run") or {}).get("limit")
+    if limit:
+        problems.append(f"it covers only the first {limit} source images (--limit)")
+    return problems
 
 
 def _lookup(data: Any, dotted: str) -> tuple[bool, Any]:
@@ -133,7 +148,35 @@ def check_results(data: Any) -> list[str]:
         elif not isinstance(value, _TYPES[kind]):
             problems.append(f"{dotted} is {value!r}, expected {kind}")
     problems += [f"{path} is not a finite number" for path in _non_finite(data)]
+    problems += list(_bad_estimates(data.get("metrics"), "metrics"))
+    bootstrap = (data.get("metrics") or {}).get("bootstrap") if isinstance(data.get("metrics"), dict) else None
+    if bootstrap is not None:
+        if not isinstance(bootstrap, dict):
+            problems.append("metrics.bootstrap is not an object")
+        else:
+            for key in ("resamples", "seed"):
+                value = bootstrap.get(key)
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    problems.append(f"metrics.bootstrap.{key} is {value!r}, expected an integer >= 0")
+    if "predictions" in data and not isinstance(data["predictions"], dict):
+        problems.append(f"predictions is {data['predictions']!r}, expected an object")
     return problems
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _bad_estimates(data: Any, path: str) -> Iterator[str]:
+    """Estimates ({"value", "ci_low", "ci_high"}) whose figures are neither numbers nor null."""
+    if isinstance(data, dict):
+        if "value" in data:
+            for key in ("value", "ci_low", "ci_high"):
+                if key in data and data[key] is not None and not _is_number(data[key]):
+                    yield f"{path}.{key} is {data[key]!r}, expected a number or null"
+        for key, value in data.items():
+            if isinstance(value, dict):
+                yield from _bad_estimates(value, f"{path}.{key}")
 
 
 def load_results(path: str | Path) -> dict[str, Any]:
@@ -168,17 +211,20 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
             "clean_top1_config": value(m["clean"], "top1_config")}
 
 
-def _differences(claimed: Any, recomputed: Any, path: str = "") -> Iterator[str]:
-    """Figures that differ between two metrics trees, as 'path: claimed X, recomputed Y'."""
+def _differences(claimed: Any, recomputed: Any, path: str = "", intervals: bool = True) -> Iterator[str]:
+    """Figures that differ between two metrics trees, as 'path: claimed X, recomputed Y'. Without `intervals`
+    the bootstrap bounds are not compared (another numpy may draw other resamples)."""
     if isinstance(claimed, dict) and isinstance(recomputed, dict):
         for key in sorted(set(claimed) | set(recomputed), key=str):
             where = f"{path}.{key}" if path else str(key)
+            if not intervals and key in ("ci_low", "ci_high"):
+                continue
             if key not in recomputed:
                 yield f"{where}: claimed but not recomputable"
             elif key not in claimed:
                 yield f"{where}: missing (recomputed {recomputed[key]!r})"
             else:
-                yield from _differences(claimed[key], recomputed[key], where)
+                yield from _differences(claimed[key], recomputed[key], where, intervals)
     elif isinstance(claimed, (int, float)) and isinstance(recomputed, (int, float)) \
             and not isinstance(claimed, bool) and not isinstance(recomputed, bool):
         if not math.isclose(claimed, recomputed, rel_tol=1e-9, abs_tol=1e-12):
@@ -187,22 +233,30 @@ def _differences(claimed: Any, recomputed: Any, path: str = "") -> Iterator[str]
         yield f"{path}: claimed {claimed!r}, recomputed {recomputed!r}"
 
 
-def verify_results(path: str | Path) -> tuple[dict[str, Any], bool]:
+CHECKED = "checked"  # verify_results' statuses
+NO_PREDICTIONS = "no predictions file"
+OTHER_METRICS_VERSION = "other metrics version"
+
+
+def verify_results(path: str | Path) -> tuple[dict[str, Any], str]:
     """Loads a results file and, when its predictions file is beside it, recomputes every metric from the
-    predictions and refuses the file if any figure differs. Returns (results, whether predictions were checked).
-    Results of another metrics version cannot be recomputed by this one and come back unchecked."""
+    predictions and refuses the file if any figure differs. Returns (results, status): CHECKED, NO_PREDICTIONS,
+    or OTHER_METRICS_VERSION (this version of the formulas cannot recompute another's). Interval bounds are only
+    compared when the results were computed with this numpy (its random streams may change between versions)."""
+    import numpy
+
     from imagenet_textcorrupt.checksums import sha256_file
     from imagenet_textcorrupt.metrics import METRICS_VERSION
 
     path = Path(path)
     results = load_results(path)
     if results["metrics"]["metrics_version"] != METRICS_VERSION:
-        return results, False
+        return results, OTHER_METRICS_VERSION
     recorded = results.get("predictions") or {}
     name = Path(str(recorded.get("file") or predictions_path(path).name)).name  # never a path outside the folder
     file = path.parent / name
     if not file.is_file():
-        return results, False
+        return results, NO_PREDICTIONS
     problems = []
     digest = sha256_file(file)
     if recorded.get("sha256") and recorded["sha256"] != digest:
@@ -215,10 +269,11 @@ def verify_results(path: str | Path) -> tuple[dict[str, Any], bool]:
         recomputed = metrics_from_predictions(records, bootstrap.get("resamples"), bootstrap.get("seed", 0))
     except ValueError as error:
         raise ResultsError(str(path), problems + [f"{name} cannot be scored: {error}"]) from None
-    differences = list(_differences(results["metrics"], recomputed))
+    same_numpy = results["versions"].get("numpy") == numpy.__version__
+    differences = list(_differences(results["metrics"], recomputed, intervals=same_numpy))
     if differences:
         shown = "; ".join(differences[:8]) + (f"; and {len(differences) - 8} more" if len(differences) > 8 else "")
         problems.append(f"the metrics do not match those recomputed from {name}: {shown}")
     if problems:
         raise ResultsError(str(path), problems)
-    return results, True
+    return results, CHECKED

@@ -11,16 +11,19 @@ The token comes from HF_TOKEN or the Hub login and is never printed.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
 from imagenet_textcorrupt.errors import ImageNetTCError
-from imagenet_textcorrupt.results import predictions_path, verify_results
+from imagenet_textcorrupt.results import (NO_PREDICTIONS, OTHER_METRICS_VERSION, comparability_problems,
+                                          predictions_path, verify_results)
 
 EVAL_RESULTS_FILE = ".eval_results/imagenet-tc.yaml"
 MODEL_CARD = "README.md"
@@ -38,11 +41,20 @@ class Submission:
     """What a submission writes: files per repository, and where they went."""
 
     model_repo: str
-    files: dict[str, str]  # path in the model repo -> text
+    results: list[dict[str, Any]]
     results_repo: str | None = None
     results_files: dict[str, Path] = field(default_factory=dict)  # path in the results repo -> local file
+    existing: dict[str, str | None] = field(default_factory=dict)  # the model repo's current files
+    files: dict[str, str] = field(default_factory=dict)  # path in the model repo -> text
     notes: list[str] = field(default_factory=list)
     urls: dict[str, str] = field(default_factory=dict)
+
+    def render(self, source_url: str | None = None) -> None:
+        """The model repo's files: its current ones with our entries merged in."""
+        self.files = {
+            EVAL_RESULTS_FILE: merged_eval_results(self.existing.get(EVAL_RESULTS_FILE), self.results, source_url),
+            MODEL_CARD: merged_model_card(self.existing.get(MODEL_CARD), self.results, self.model_repo, source_url),
+        }
 
 
 def _percent(estimate: dict[str, Any] | None) -> float | None:
@@ -51,7 +63,7 @@ def _percent(estimate: dict[str, Any] | None) -> float | None:
 
 def check_submittable(results: dict[str, Any], source: str) -> None:
     """Refuses results that a leaderboard cannot trust or compare."""
-    dataset, model, run = results["dataset"], results["model"], results.get("run", {})
+    dataset = results["dataset"]
     problems = []
     if not HUB_ID.match(str(dataset["id"])):
         problems.append(f"it was computed on a local dataset ({dataset['id']}); submissions are scored on the Hub "
@@ -60,10 +72,7 @@ def check_submittable(results: dict[str, Any], source: str) -> None:
     elif not SHA.match(str(dataset.get("sha") or "")):
         problems.append("the dataset revision was not resolved to a commit sha (was the evaluation offline?); "
                         "rerun it with network access")
-    if not model.get("pretrained"):
-        problems.append("the model has random weights (--no-pretrained)")
-    if run.get("limit"):
-        problems.append(f"it covers only the first {run['limit']} source images (--limit)")
+    problems += comparability_problems(results)
     if problems:
         raise SubmissionError(f"{source}: cannot be submitted: " + "; ".join(problems))
 
@@ -173,14 +182,21 @@ def check_revision(api: Any, results: dict[str, Any]) -> None:
     if actual != dataset["sha"]:
         raise SubmissionError(f"wrong dataset revision: the results say {dataset['id']}@{tag} is {dataset['sha']}, "
                               f"but on the Hub {tag} is {actual}")
+    summary = _read_remote(api, dataset["id"], "release.json", repo_type="dataset", revision=dataset["sha"])
+    if summary is not None:
+        expected = (json.loads(summary).get("configs", {}).get(dataset["config"]) or {}).get("rows")
+        if expected is not None and expected != dataset["rows"]:
+            raise SubmissionError(f"the results cover {dataset['rows']} rows, but config {dataset['config']} of "
+                                  f"{dataset['id']}@{dataset['sha'][:12]} has {expected}")
 
 
-def _read_remote(api: Any, repo_id: str, path: str, repo_type: str = "model") -> str | None:
+def _read_remote(api: Any, repo_id: str, path: str, repo_type: str = "model", revision: str | None = None
+                 ) -> str | None:
     """A text file of a Hub repo, or None when the repo has no such file."""
     from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
 
     try:
-        local = api.hf_hub_download(repo_id, path, repo_type=repo_type)
+        local = api.hf_hub_download(repo_id, path, repo_type=repo_type, revision=revision)
     except EntryNotFoundError:
         return None
     except RepositoryNotFoundError:
@@ -200,9 +216,13 @@ def prepare(paths: list[str | Path], model_repo: str, results_repo: str | None =
         raise SubmissionError(f"--results-repo {results_repo!r}: expected ORG/NAME")
     checked = []
     for path in map(Path, paths):
-        results, verified = verify_results(path)
+        results, status = verify_results(path)
+        if status == OTHER_METRICS_VERSION:
+            raise SubmissionError(f"{path}: computed with metrics version {results['metrics']['metrics_version']}, "
+                                  f"which this imagenet-textcorrupt cannot recompute to check; evaluate again with "
+                                  f"this version")
         check_submittable(results, str(path))
-        checked.append((path, results, verified))
+        checked.append((path, results, status))
     models = sorted({r["model"]["id"] for _, r, _ in checked})
     if len(models) > 1:
         raise SubmissionError(f"the results are for several models ({', '.join(models)}); submit each model's "
@@ -210,26 +230,20 @@ def prepare(paths: list[str | Path], model_repo: str, results_repo: str | None =
     tasks = [(r["dataset"]["id"], r["dataset"]["config"]) for _, r, _ in checked]
     if len(set(tasks)) != len(tasks):
         raise SubmissionError("two results files are for the same dataset and config; submit one of them")
-    results_list = [r for _, r, _ in checked]
-    submission = Submission(model_repo, {}, results_repo)
-    for path, results, verified in checked:
-        if not verified:
+    submission = Submission(model_repo, [r for _, r, _ in checked], results_repo)
+    for path, results, status in checked:
+        if status == NO_PREDICTIONS:
             submission.notes.append(f"{path}: no predictions file beside it, so its metrics were not recomputed")
         if results_repo:
             submission.results_files.update(results_repo_paths(results, path))
-    source_url = None
     api = HfApi(token=token)
-    if results_repo:
-        first = next(iter(submission.results_files))
-        source_url = f"{api.endpoint}/datasets/{results_repo}/blob/main/{first}"
-    existing_yaml = existing_card = None
     try:
         if offline_ok and constants.HF_HUB_OFFLINE:
             raise ConnectionError("HF_HUB_OFFLINE is set")
-        for results in results_list:
+        for results in submission.results:
             check_revision(api, results)
-        existing_yaml = _read_remote(api, model_repo, EVAL_RESULTS_FILE)
-        existing_card = _read_remote(api, model_repo, MODEL_CARD)
+        for file in (EVAL_RESULTS_FILE, MODEL_CARD):
+            submission.existing[file] = _read_remote(api, model_repo, file)
     except SubmissionError:
         raise
     except Exception as error:  # noqa: BLE001 - offline or unreachable
@@ -238,8 +252,7 @@ def prepare(paths: list[str | Path], model_repo: str, results_repo: str | None =
                                   f"{str(error).splitlines()[0] if str(error) else ''}") from None
         submission.notes.append(f"could not reach the Hub ({error}): the dataset revision was not checked and the "
                                 f"files below do not include what {model_repo} already has")
-    submission.files[EVAL_RESULTS_FILE] = merged_eval_results(existing_yaml, results_list, source_url)
-    submission.files[MODEL_CARD] = merged_model_card(existing_card, results_list, model_repo, source_url)
+    submission.render()
     return submission
 
 
@@ -261,6 +274,10 @@ def send(submission: Submission, open_pr: bool, token: str | None = None,
                                        commit_description="Submitted with `imagenet-tc submit`.")
             submission.urls["results_repo"] = commit.pr_url or commit.commit_url
             log(f"results repo pull request: {submission.urls['results_repo']}")
+            # the entries point at the results file where it is now: on the pull request's ref
+            first = next(iter(submission.results_files))
+            ref = quote(commit.pr_revision or "main", safe="")
+            submission.render(f"{api.endpoint}/datasets/{submission.results_repo}/blob/{ref}/{first}")
         operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=text.encode("utf-8"))
                       for p, text in submission.files.items()]
         commit = api.create_commit(submission.model_repo, operations, create_pr=open_pr,

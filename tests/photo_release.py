@@ -31,7 +31,7 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def photo_rows(size: int = 256, copies: int = 1, fmt: str = "png") -> list[dict[str, Any]]:
+def photo_rows(size: int = 256, copies: int = 1, fmt: str = "png", edits: bool = True) -> list[dict[str, Any]]:
     """Originals and stand-in edits of the sample photos, centre-cropped to `size` and stored as `fmt` (png or
     jpeg, as releases do); `copies` repeats each photo as further source images (for throughput measurements)."""
     from builder.editors.preprocess import prepare_image
@@ -55,7 +55,7 @@ def photo_rows(size: int = 256, copies: int = 1, fmt: str = "png") -> list[dict[
                     "clip_edit_direction": 0.0, "ssim": 1.0, "passed_qc": True}
             rows.append({**base, "id": source_id, "image": {"bytes": _encode(original, fmt), "path": None},
                          "domain": "original", "template": "", "prompt": "", "severity": 0})
-            for index, (domain, template, severity, operation) in enumerate(STAND_IN_EDITS):
+            for index, (domain, template, severity, operation) in enumerate(STAND_IN_EDITS if edits else ()):
                 rows.append({**base, "id": f"{source_id}-{domain}-p{index:03d}-s{severity}",
                              "image": {"bytes": _encode(operation(original), fmt), "path": None}, "domain": domain,
                              "template": template, "prompt": template.replace("{class}", cls.name),
@@ -64,7 +64,7 @@ def photo_rows(size: int = 256, copies: int = 1, fmt: str = "png") -> list[dict[
 
 
 def write_photo_release(root: str | Path, size: int = 256, copies: int = 1, version: str = "0.0.1",
-                        fmt: str = "png") -> Path:
+                        fmt: str = "png", edits: bool = True) -> Path:
     """Writes the miniature release: one parquet file per group, a README whose YAML lists the configs (every
     group and "all"), and a release.json with the version."""
     from datasets import Dataset
@@ -72,7 +72,7 @@ def write_photo_release(root: str | Path, size: int = 256, copies: int = 1, vers
     from imagenet_textcorrupt.schema import COLUMNS, features, shard_file
 
     root = Path(root)
-    rows = photo_rows(size, copies, fmt)
+    rows = photo_rows(size, copies, fmt, edits)
     groups = sorted({r["group"] for r in rows})
     for group in groups:
         subset = [r for r in rows if r["group"] == group]

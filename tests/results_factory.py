@@ -50,7 +50,7 @@ def write_results_file(folder: Path, model: str = "timm:resnet50", family: str =
                   "pretrained": pretrained, "checkpoint": None, "family": family, "parameters": 25_557_032},
         "preprocessing": {"library": "timm", "input_size": [3, 224, 224]},
         "run": {"batch_size": 64, "device": "cuda", "dtype": "float32", "limit": None, "streaming": False},
-        "versions": {"imagenet-textcorrupt": "0.1.0"},
+        "versions": {"imagenet-textcorrupt": "0.1.0", "numpy": np.__version__},
         "predictions": {"file": predictions_path(path).name,
                         "sha256": hashlib.sha256(predictions_path(path).read_bytes()).hexdigest(),
                         "rows": len(records)},

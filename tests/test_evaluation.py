@@ -152,7 +152,7 @@ def test_tiny_transformers_vit(photo_release, tiny_vit, tmp_path, spec):
                for r in predictions.values())
 
 
-def test_label_order_and_output_size_are_checked(tmp_path, photo_release):
+def test_label_order_and_output_size_are_checked(tmp_path, photo_release, capsys):
     from imagenet_textcorrupt.classes import load_classes
 
     names = [c.name for c in load_classes()]
@@ -160,10 +160,13 @@ def test_label_order_and_output_size_are_checked(tmp_path, photo_release):
     folder = _tiny_vit(tmp_path / "shuffled", id2label=shuffled)
     code = main(["evaluate", "--model", str(folder), "--dataset", str(photo_release), "--output",
                  str(tmp_path / "r.json"), "--quiet"])
-    assert code == 1
+    err = capsys.readouterr().err
+    assert code == 1 and "its outputs are not the ImageNet-1k classes in the standard order" in err
+    assert "output 0 is 'goldfish', expected 'tench'" in err
     small = _tiny_vit(tmp_path / "small", num_labels=10)
     assert main(["evaluate", "--model", str(small), "--dataset", str(photo_release), "--output",
                  str(tmp_path / "r.json"), "--quiet"]) == 1
+    assert "has 10 outputs; ImageNet-TC scores ImageNet-1k classifiers with 1000 outputs" in capsys.readouterr().err
     assert not (tmp_path / "r.json").exists()
 
 
@@ -198,6 +201,10 @@ def test_errors_are_clear(tmp_path, photo_release, capsys):
     assert code == 1 and "use timm:NAME, hf:ID or the path of a local model folder" in err
     code, err = run("--model", "timm:test_vit", "--no-pretrained", "--limit", "0", *out)
     assert code == 1 and "--limit must be at least 1" in err
+    code, err = run("--model", "timm:test_vit", "--no-pretrained", "--revision", "v1.0.0", *out)
+    assert code == 1 and "is a local folder, which has no revisions" in err
+    code, err = run("--model", "timm:test_vit", "--no-pretrained", "--resamples", "-1", *out)
+    assert code == 1 and "--resamples must be 0 (no intervals) or more, got -1" in err
     assert not (tmp_path / "r.json").exists()
 
 
@@ -229,3 +236,33 @@ def test_limit_while_streaming_with_workers(photo_release, tmp_path):
                         "--limit", "3", "--streaming", "--workers", "2")
     sources = {r["source_id"] for r in _predictions(tmp_path / "results.json").values()}
     assert len(sources) == 3 and results["dataset"]["rows"] == 15
+
+
+@pytest.mark.filterwarnings("ignore:This DataLoader will create")
+def test_more_workers_than_rows(photo_release, tmp_path):
+    results = _evaluate(tmp_path, "--model", "timm:test_vit", "--no-pretrained", "--dataset", str(photo_release),
+                        "--limit", "1", "--workers", "8")
+    assert results["dataset"]["rows"] == 5
+
+
+def test_limit_while_streaming_reads_only_the_first_rows(photo_release):
+    from imagenet_textcorrupt.evaluation import _first_sources, open_rows
+
+    seen = []
+
+    def count(row):
+        seen.append(row["id"])
+        return row
+
+    rows = open_rows(str(photo_release), "all", None, streaming=True).map(count)
+    limited = list(_first_sources(rows, 2))
+    assert len({r["source_id"] for r in limited}) == 2 and len(limited) == 10
+    assert len(seen) <= 2 * 11  # the scan to the 11th row, then the 10 rows: never the whole config (25)
+
+
+def test_a_config_without_edits_is_refused(tmp_path, capsys):
+    release = write_photo_release(tmp_path / "originals_only", edits=False)
+    code = main(["evaluate", "--model", "timm:test_vit", "--no-pretrained", "--dataset", str(release), "--output",
+                 str(tmp_path / "r.json"), "--quiet", "--workers", "0"])
+    assert code == 1 and "has no edits, only originals: there is no robustness to score" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()

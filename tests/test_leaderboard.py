@@ -4,6 +4,7 @@ invalid files refused with their reasons, and a results dataset repository on th
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -16,6 +17,7 @@ from PIL import Image
 from hub_server import HubServer, client_environment
 from imagenet_textcorrupt.cli import main
 from imagenet_textcorrupt.leaderboard import build
+from imagenet_textcorrupt.results import metrics_from_predictions, read_predictions
 from results_factory import SHA_A, SHA_B, write_results_file
 
 MODELS = [  # model, family, clean, edited, seed
@@ -104,6 +106,20 @@ def test_invalid_files_are_refused_with_reasons(results_folder, tmp_path, capsys
     tamper("nan_model", lambda d: d["metrics"]["clean"]["top1"].update(value=math.nan))
     tamper("no_dataset", lambda d: d.pop("dataset"))
     tamper("inflated", lambda d: d["metrics"]["edited"]["drop"].update(value=0.0))
+    tamper("typed", lambda d: d["metrics"]["bootstrap"].update(resamples="100"))
+    tamper("limited", lambda d: d["run"].update(limit=1))
+    write_results_file(results_folder, "timm:random_weights", pretrained=False, seed=21)
+    partial = write_results_file(results_folder, "timm:partial", seed=22)
+    predictions = partial.with_name(partial.stem + ".predictions.jsonl")
+    kept = predictions.read_text().splitlines()[:50]  # 10 of the 20 source images, consistently re-scored
+    predictions.write_text("\n".join(kept) + "\n")
+    data = json.loads(partial.read_text())
+    data["dataset"]["rows"] = data["predictions"]["rows"] = 50
+    data["predictions"]["sha256"] = hashlib.sha256(predictions.read_bytes()).hexdigest()
+    data["metrics"] = metrics_from_predictions(read_predictions(predictions), resamples=100)
+    partial.write_text(json.dumps(data))
+    binary = write_results_file(results_folder, "timm:binary", seed=23)
+    binary.with_name(binary.stem + ".predictions.jsonl").write_bytes(b"\xff\xfe not text")
     (results_folder / "notes.json").write_text('{"hello": 1}')
     (results_folder / "broken.json").write_text("{")
     write_results_file(results_folder, "timm:resnet50", "cnn", 0.8, 0.6, seed=30, created="2026-11-05T00:00:00Z")
@@ -111,13 +127,22 @@ def test_invalid_files_are_refused_with_reasons(results_folder, tmp_path, capsys
     out = tmp_path / "board"
     assert main(["leaderboard", str(results_folder), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "6 results ranked in 1 section(s); 5 refused, 1 superseded" in printed
+    assert "6 results ranked in 1 section(s); 10 refused, 1 superseded" in printed
     board = json.loads((out / "leaderboard.json").read_text())
     reasons = {r["file"]: " ".join(r["problems"]) for r in board["refused"]}
     assert "metrics.clean.top1.value is not a finite number" in reasons["timm_nan_model-all-2026-11-01T00_00_00Z.json"]
     assert "missing dataset.id" in reasons["timm_no_dataset-all-2026-11-01T00_00_00Z.json"]
     assert "edited.drop.value: claimed 0, recomputed" in reasons["timm_inflated-all-2026-11-01T00_00_00Z.json"]
     assert "not an ImageNet-TC results file" in reasons["notes.json"]
+    assert "metrics.bootstrap.resamples is '100', expected an integer >= 0" in \
+        reasons["timm_typed-all-2026-11-01T00_00_00Z.json"]
+    assert reasons["timm_limited-all-2026-11-01T00_00_00Z.json"] == \
+        "it covers only the first 1 source images (--limit)"
+    assert reasons["timm_random_weights-all-2026-11-01T00_00_00Z.json"] == \
+        "the model has random weights (--no-pretrained)"
+    assert reasons["timm_partial-all-2026-11-01T00_00_00Z.json"] == \
+        "it covers 50 rows of config all; the other results on this revision cover 100"
+    assert "not UTF-8 text" in reasons["timm_binary-all-2026-11-01T00_00_00Z.json"]
     assert "not an ImageNet-TC results file" in reasons["broken.json"]
     assert board["superseded"] == [{"file": "timm_resnet50-all-2026-11-01T00_00_00Z.json",
                                     "by": "timm_resnet50-all-2026-11-05T00_00_00Z.json"}]

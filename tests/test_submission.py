@@ -34,6 +34,8 @@ model-index:
 ---
 # ResNet-50, robust training
 """
+RELEASE_JSON = json.dumps({"version": "1.0.0", "configs": {"all": {"rows": 100}, "food": {"rows": 100},
+                                                            "animals": {"rows": 60}}})
 EXISTING_EVAL_RESULTS = """- dataset: {id: imagenet-1k, task_id: default}
   value: 80.4
 - dataset: {id: org/imagenet-tc, task_id: food}
@@ -71,8 +73,9 @@ def dataset_sha(hub, client_env):
         from huggingface_hub import HfApi
         api = HfApi()
         api.create_repo({DATASET!r}, repo_type="dataset")
-        info = api.upload_file(path_or_fileobj=b"data", path_in_repo="README.md", repo_id={DATASET!r},
-                               repo_type="dataset")
+        api.upload_file(path_or_fileobj=b"data", path_in_repo="README.md", repo_id={DATASET!r}, repo_type="dataset")
+        api.upload_file(path_or_fileobj={RELEASE_JSON!r}.encode(), path_in_repo="release.json", repo_id={DATASET!r},
+                        repo_type="dataset")
         api.create_tag({DATASET!r}, tag="v1.0.0", repo_type="dataset")
         api.create_repo({MODEL!r})
         api.upload_file(path_or_fileobj={EXISTING_CARD!r}.encode(), path_in_repo="README.md", repo_id={MODEL!r})
@@ -107,7 +110,9 @@ def test_submit_opens_pull_requests_with_the_expected_files(hub, client_env, dat
     ours = by_task[(DATASET, "all")]
     assert ours["value"] == round(100 * results_all["metrics"]["edited"]["top1"]["value"], 2)
     assert ours["dataset"]["revision"] == dataset_sha and ours["date"] == results_all["created"]
-    assert ours["source"]["url"].startswith(f"{hub.endpoint}/datasets/{RESULTS_REPO}/blob/main/results/")
+    # the source is the results file where it is: on the results repo's pull request
+    assert ours["source"]["url"] == (f"{hub.endpoint}/datasets/{RESULTS_REPO}/blob/refs%2Fpr%2F1/"
+                                     f"results/all/timm_resnet50/20261101T000000Z.json")
     assert "edited top-1 accuracy (%) on config all" in ours["notes"]
     assert by_task[(DATASET, "food")]["value"] != 12.0  # replaced, not duplicated
 
@@ -153,6 +158,14 @@ def test_wrong_dataset_revision_is_refused(hub, client_env, dataset_sha, tmp_pat
     assert done.returncode == 1 and f"wrong dataset revision: {DATASET} has no revision {SHA_B}" in done.stderr
 
 
+def test_results_covering_part_of_a_config_are_refused(hub, client_env, dataset_sha, tmp_path):
+    results = write_results_file(tmp_path, sha=dataset_sha, config="animals")
+    done = cli(client_env, "submit", str(results), "--model-repo", MODEL, "--dry-run")
+    assert done.returncode == 1
+    assert (f"the results cover 100 rows, but config animals of {DATASET}@{dataset_sha[:12]} has 60"
+            in done.stderr)
+
+
 def _tamper(path, change):
     data = json.loads(path.read_text())
     change(data)
@@ -169,6 +182,9 @@ def _tamper(path, change):
     ("tampered", "the metrics do not match those recomputed from"),
     ("predictions edited", "has sha256"),
     ("two models", "the results are for several models"),
+    ("other metrics version", "computed with metrics version 0.9.0, which this imagenet-textcorrupt cannot "
+                              "recompute"),
+    ("wrong type", "metrics.by_domain.drawing.top1.value is '0.9', expected a number or null"),
 ])
 def test_untrustworthy_submissions_are_refused(tmp_path, case, message):
     kwargs = {"local dataset": {"dataset": "/data/release"}, "no sha": {"sha": None},
@@ -186,6 +202,10 @@ def test_untrustworthy_submissions_are_refused(tmp_path, case, message):
     elif case == "predictions edited":
         file = predictions_path(path)
         file.write_text(file.read_text().replace('"top5": [', '"top5": [ ', 1))
+    elif case == "other metrics version":
+        _tamper(path, lambda d: d["metrics"].update(metrics_version="0.9.0"))
+    elif case == "wrong type":
+        _tamper(path, lambda d: d["metrics"]["by_domain"]["drawing"]["top1"].update(value="0.9"))
     elif case == "two models":
         paths.append(write_results_file(tmp_path, model="timm:vit_base_patch16_224", family="transformer"))
     with pytest.raises((SubmissionError, ResultsError)) as caught:
