@@ -106,8 +106,10 @@ def test_bootstrap_interval_width_matches_the_binomial():
 
 # The raw inputs of a published ImageNet-C figure: AlexNet's error per corruption averaged over the five
 # severities (hendrycks/robustness, ImageNet-C/test.py), and the top-1 accuracy of ResNet-50 (torchvision weights,
-# 76.13% clean) per corruption averaged over the severities. Hendrycks & Dietterich (ICLR 2019, Figure 3 / Table 2)
-# publish ResNet-50's corruption errors rounded to integers: the last column.
+# 76.13% clean) per corruption averaged over the severities, for the nine corruptions whose raw rates we carry.
+# The middle column is the CE published beside those accuracies (a check of the formula on the same inputs); the
+# last is the independent figure: ResNet-50's corruption errors as Hendrycks & Dietterich (ICLR 2019) publish them,
+# rounded to integers.
 ALEXNET_ERROR = {"gaussian_noise": 0.886428, "glass_blur": 0.826268, "impulse_noise": 0.922640,
                  "defocus_blur": 0.819880, "frost": 0.826572, "fog": 0.819324, "brightness": 0.564592,
                  "contrast": 0.853204, "elastic_transform": 0.646056}
