@@ -89,6 +89,20 @@ def test_publish_then_load_each_version(client_env, published):
     assert load(client_env, "v1.0.0", config="vehicles", streaming=True)["rows"] == 2 + 2 * 2 * 2
 
 
+def test_evaluate_a_published_version_records_its_commit(hub, client_env, published, tmp_path):
+    """`imagenet-tc evaluate` on the Hub dataset at a tag: the results hold the commit the tag points at."""
+    output = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-m", "imagenet_textcorrupt.cli", "evaluate", "--model", "timm:test_vit",
+                           "--no-pretrained", "--dataset", REPO, "--revision", "v1.0.0", "--config", "vehicles",
+                           "--output", str(output), "--quiet", "--workers", "0", "--resamples", "50"],
+                          env=client_env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(output.read_text())
+    assert results["dataset"]["sha"] == hub.get_repo(REPO).tags["v1.0.0"]
+    assert (results["dataset"]["id"], results["dataset"]["revision"]) == (REPO, "v1.0.0")
+    assert results["dataset"]["rows"] == 2 + 2 * 2 * 2
+
+
 def test_files_and_card_at_the_tag(hub, published, releases):
     files = hub.files_at(REPO, "v1.0.0")
     expected = {str(p.relative_to(releases[0])) for p in releases[0].rglob("*") if p.is_file()}
