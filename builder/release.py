@@ -26,11 +26,13 @@ from typing import Any
 
 from imagenet_textcorrupt.atomic import atomic_write_text
 from imagenet_textcorrupt.errors import ImageNetTCError
-from imagenet_textcorrupt.schema import DEFAULT_CONFIG, SPLIT, features, shard_file
+from imagenet_textcorrupt.evaluation import library_versions
+from imagenet_textcorrupt.schema import DEFAULT_CONFIG, features, shard_file
 
 TARGET_FILE_BYTES = 500 * 1024 * 1024
 ROW_GROUP_ROWS = 100  # small row groups keep the Hub's dataset viewer responsive with images inline
 READ_ROWS = 500  # rows read from the build at a time: memory stays bounded, per-batch overhead small
+RELEASE_LIBRARIES = ("imagenet-textcorrupt", "torch", "diffusers", "transformers", "datasets", "pyarrow")
 
 
 class ReleaseError(ImageNetTCError):
@@ -101,18 +103,6 @@ class _ConfigWriter:
             part.rename(out / name)
             self.stats.files.append(name)
             self.stats.download_bytes += (out / name).stat().st_size
-
-
-def _library_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {}
-    for name in ("imagenet-textcorrupt", "torch", "diffusers", "transformers", "datasets", "pyarrow"):
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return versions
 
 
 def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE_BYTES,
@@ -204,5 +194,5 @@ def _release_summary(recipe: dict[str, Any], manifest: dict[str, Any], stats: di
                          "by_severity": {str(k): v for k, v in sorted(s.by_severity.items())},
                          "qc_pass_rate": {d: s.passed[d] / n for d, n in sorted(s.by_domain.items())}}
     return {"name": recipe["name"], "version": recipe["version"], "recipe": recipe, "configs": configs,
-            "models": sorted(models), "rejects": manifest["rejects"], "libraries": _library_versions(),
+            "models": sorted(models), "rejects": manifest["rejects"], "libraries": library_versions(RELEASE_LIBRARIES),
             "build_shards": [{"file": e["file"], "sha256": e["sha256"]} for e in manifest["shards"]]}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imagenet_textcorrupt.checksums import sha256_file, update_with_file
+from imagenet_textcorrupt.checksums import update_with_file
 from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.results import (FORMAT_VERSION, RESULTS_FORMAT, metrics_from_predictions, predictions_path,
                                           write_predictions, write_results)
@@ -54,7 +54,7 @@ class EvaluationSettings:
 
 def library_versions(names: tuple[str, ...] = ("imagenet-textcorrupt", "torch", "torchvision", "timm",
                                                "transformers", "datasets", "numpy", "pillow")) -> dict[str, str]:
-    """Installed versions of the libraries that shape a result."""
+    """Python's version and the installed versions of the libraries that shape a result (or a release)."""
     from importlib.metadata import PackageNotFoundError, version
 
     found = {"python": platform.python_version()}
@@ -166,16 +166,6 @@ def open_rows(dataset: str, config: str, revision: str | None, streaming: bool) 
         first = str(error).splitlines()[0] if str(error) else ""
         raise EvaluationError(f"--dataset {dataset!r}: not a folder here, and loading it from the Hub failed "
                               f"({type(error).__name__}: {first})") from None
-
-
-class _InSources:
-    """A row filter by source image that DataLoader workers can share."""
-
-    def __init__(self, sources: set[str]):
-        self.sources = sources
-
-    def __call__(self, row: dict[str, Any]) -> bool:
-        return row["source_id"] in self.sources
 
 
 def _first_sources(rows: Any, limit: int) -> Any:
@@ -328,8 +318,7 @@ def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = 
                               f"originals: there is no robustness to score")
     metrics = metrics_from_predictions(records, settings.resamples, settings.seed)
     predictions_file = predictions_path(output)
-    write_predictions(predictions_file, records)
-    digest = sha256_file(predictions_file)
+    digest = write_predictions(predictions_file, records)
     provenance["rows"] = len(records)
     results = {
         "format": RESULTS_FORMAT,

@@ -15,7 +15,6 @@ import csv
 import datetime as _dt
 import io
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +23,10 @@ from typing import Any
 from imagenet_textcorrupt.atomic import atomic_write_text
 from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.report import format_estimate, write_report
-from imagenet_textcorrupt.results import (CHECKED, PREDICTIONS_SUFFIX, RESULTS_FORMAT, ResultsError,
-                                          comparability_problems, verify_results)
+from imagenet_textcorrupt.results import (CHECKED, COMMIT_SHA, HUB_ID, PREDICTIONS_SUFFIX, RESULTS_FORMAT,
+                                          ResultsError, comparability_problems, verify_results)
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG
 
-SHA = re.compile(r"^[0-9a-f]{40}$")
 # the figures of a table row, in column order
 ESTIMATES = ("edited_top1", "clean_top1", "drop", "relative_robustness", "flip_rate", "edited_top1_config")
 
@@ -66,7 +64,7 @@ def results_files(source: str, token: str | None = None) -> tuple[Path, list[Pat
     """The results files of a folder, or of a results dataset repo downloaded from the Hub."""
     folder = Path(source)
     if not folder.is_dir():
-        if not re.match(r"^[\w.-]+/[\w.-]+$", source):
+        if not HUB_ID.match(source):
             raise LeaderboardError(f"{source}: neither a folder nor a dataset repository id (ORG/NAME)")
         from huggingface_hub import snapshot_download
         from huggingface_hub.errors import RepositoryNotFoundError
@@ -92,7 +90,7 @@ def _looks_like_results(path: Path) -> bool:
 
 def resolve_revision(dataset_id: str, revision: str, token: str | None = None) -> str:
     """A tag or branch of a Hub dataset as its commit sha (a sha is returned as is)."""
-    if SHA.match(revision):
+    if COMMIT_SHA.match(revision):
         return revision
     from huggingface_hub import HfApi
 
@@ -183,7 +181,7 @@ def build(source: str, revision: str | None = None, token: str | None = None) ->
         entries.append(Entry(shown, results, status))
     if revision is not None:
         datasets = sorted({e.results["dataset"]["id"] for e in entries})
-        wanted = {resolve_revision(d, revision, token) if re.match(r"^[\w.-]+/[\w.-]+$", d) else revision
+        wanted = {resolve_revision(d, revision, token) if HUB_ID.match(d) else revision
                   for d in datasets}
         kept = []
         for entry in entries:

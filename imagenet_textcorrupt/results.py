@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from imagenet_textcorrupt.atomic import atomic_write_text
 from imagenet_textcorrupt.errors import ImageNetTCError
 
 RESULTS_FORMAT = "imagenet-tc-results"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # ORG/NAME on the Hub
+COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 FORMAT_VERSION = 1
 PREDICTIONS_SUFFIX = ".predictions.jsonl"
 # one JSON object per line, sorted by id
@@ -48,10 +51,15 @@ def predictions_path(results: str | Path) -> Path:
     return path.with_name(path.stem + PREDICTIONS_SUFFIX)
 
 
-def write_predictions(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
+def write_predictions(path: str | Path, records: Iterable[dict[str, Any]]) -> str:
+    """Writes the records sorted by id; returns the sha256 of the file's bytes."""
+    import hashlib
+
     lines = [json.dumps({k: record[k] for k in PREDICTION_FIELDS}, ensure_ascii=False, allow_nan=False)
              for record in sorted(records, key=lambda r: r["id"])]
-    atomic_write_text(Path(path), "\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(Path(path), text)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def read_predictions(path: str | Path) -> list[dict[str, Any]]:
@@ -192,23 +200,6 @@ def load_results(path: str | Path) -> dict[str, Any]:
     if problems:
         raise ResultsError(str(path), problems)
     return data
-
-
-def headline(results: dict[str, Any]) -> dict[str, Any]:
-    """The figures a table row shows for one results file (fractions; None where undefined)."""
-    m = results["metrics"]
-
-    def value(block: dict[str, Any], key: str) -> float | None:
-        return (block.get(key) or {}).get("value")
-
-    return {"model": results["model"]["id"], "family": results["model"]["family"],
-            "config": results["dataset"]["config"],
-            "clean_top1": value(m["clean"], "top1"), "edited_top1": value(m["edited"], "top1"),
-            "edited_top5": value(m["edited"], "top5"), "drop": value(m["edited"], "drop"),
-            "relative_robustness": value(m["edited"], "relative_robustness"),
-            "flip_rate": value(m["edited"], "flip_rate"),
-            "edited_top1_config": value(m["edited"], "top1_config"),
-            "clean_top1_config": value(m["clean"], "top1_config")}
 
 
 def _differences(claimed: Any, recomputed: Any, path: str = "", intervals: bool = True) -> Iterator[str]:

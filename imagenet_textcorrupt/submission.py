@@ -22,13 +22,11 @@ from urllib.parse import quote
 import yaml
 
 from imagenet_textcorrupt.errors import ImageNetTCError
-from imagenet_textcorrupt.results import (NO_PREDICTIONS, OTHER_METRICS_VERSION, comparability_problems,
-                                          predictions_path, verify_results)
+from imagenet_textcorrupt.results import (COMMIT_SHA, HUB_ID, NO_PREDICTIONS, OTHER_METRICS_VERSION,
+                                          comparability_problems, predictions_path, verify_results)
 
 EVAL_RESULTS_FILE = ".eval_results/imagenet-tc.yaml"
 MODEL_CARD = "README.md"
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-SHA = re.compile(r"^[0-9a-f]{40}$")
 VERSION_TAG = re.compile(r"^v\d+\.\d+\.\d+$")
 
 
@@ -69,7 +67,7 @@ def check_submittable(results: dict[str, Any], source: str) -> None:
         problems.append(f"it was computed on a local dataset ({dataset['id']}); submissions are scored on the Hub "
                         f"dataset at a tagged revision (imagenet-tc evaluate --dataset ORG/imagenet-tc --revision "
                         f"vX.Y.Z)")
-    elif not SHA.match(str(dataset.get("sha") or "")):
+    elif not COMMIT_SHA.match(str(dataset.get("sha") or "")):
         problems.append("the dataset revision was not resolved to a commit sha (was the evaluation offline?); "
                         "rerun it with network access")
     problems += comparability_problems(results)

@@ -18,6 +18,15 @@ def _offline_hub(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["IMAGENET_TC_CACHE"] = str(tmp_path_factory.mktemp("imagenet_tc_cache"))  # tiny models
 
 
+@pytest.fixture(scope="module")
+def hub():
+    """A loopback Hub server (tests/hub_server.py) for the tests of one module."""
+    from hub_server import HubServer
+
+    with HubServer() as server:
+        yield server
+
+
 def package_dir(name: str) -> Path:
     """The folder of an installed package, found without importing it."""
     spec = importlib.util.find_spec(name)

@@ -1313,7 +1313,8 @@ def client_environment(endpoint: str, home: str, token: str = "hf_secret_test_to
     import os
 
     env = {k: v for k, v in os.environ.items()
-           if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE") and not k.lower().endswith("_proxy")}
+           if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_CACHE", "HF_DATASETS_CACHE")
+           and not k.lower().endswith("_proxy")}
     env.update(HF_ENDPOINT=endpoint, HF_HUB_DISABLE_XET="1", HF_TOKEN=token, HF_HOME=home,
                HF_HUB_DISABLE_TELEMETRY="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
     return env

@@ -9,7 +9,6 @@ inspect its state, its request log and inject faults.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hub_server import HubServer
+from hub_server import HubServer, client_environment
 
 pytest.importorskip("huggingface_hub")
 pytest.importorskip("datasets")
@@ -63,32 +62,10 @@ ROWS = {
 
 
 @pytest.fixture(scope="module")
-def hub():
-    with HubServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def client_env(hub: HubServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment of the client subprocesses: online, pointed at the loopback Hub."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_CACHE", "HF_DATASETS_CACHE")
-        and not k.lower().endswith("_proxy")
-    }
-    env.update(
-        HF_ENDPOINT=hub.endpoint,
-        HF_HUB_DISABLE_XET="1",  # classic LFS batch protocol instead of Xet storage
-        HF_TOKEN="hf_test_token",
-        HF_HOME=str(tmp_path_factory.mktemp("client_hf_home")),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
-        HF_DATASETS_DISABLE_PROGRESS_BARS="1",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        PYTHONUNBUFFERED="1",
-    )
+    env = client_environment(hub.endpoint, str(tmp_path_factory.mktemp("client_hf_home")), "hf_test_token")
+    env.update(HF_HUB_DISABLE_PROGRESS_BARS="1", HF_DATASETS_DISABLE_PROGRESS_BARS="1", PYTHONUNBUFFERED="1")
     return env
 
 

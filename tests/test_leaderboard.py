@@ -14,7 +14,7 @@ import sys
 import pytest
 from PIL import Image
 
-from hub_server import HubServer, client_environment
+from hub_server import client_environment
 from imagenet_textcorrupt.cli import main
 from imagenet_textcorrupt.leaderboard import build
 from imagenet_textcorrupt.results import metrics_from_predictions, read_predictions
@@ -148,12 +148,6 @@ def test_invalid_files_are_refused_with_reasons(results_folder, tmp_path, capsys
                                     "by": "timm_resnet50-all-2026-11-05T00_00_00Z.json"}]
     markdown = (out / "leaderboard.md").read_text()
     assert "## Refused" in markdown and "timm:inflated" not in markdown.split("## Refused")[0]
-
-
-@pytest.fixture(scope="module")
-def hub():
-    with HubServer() as server:
-        yield server
 
 
 def test_results_repository_as_the_source(hub, tmp_path_factory):

@@ -18,15 +18,9 @@ import yaml
 from builder.__main__ import main
 from builder.recipes import RECIPES_DIR
 from builder.release import assemble
-from hub_server import HubServer, client_environment
+from hub_server import client_environment
 
 REPO = "org/imagenet-tc"
-
-
-@pytest.fixture(scope="module")
-def hub():
-    with HubServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import textwrap
 import pytest
 import yaml
 
-from hub_server import HubServer, client_environment
+from hub_server import client_environment
 from imagenet_textcorrupt.results import ResultsError, predictions_path
 from imagenet_textcorrupt.submission import EVAL_RESULTS_FILE, SubmissionError, prepare
 from results_factory import SHA_B, write_results_file
@@ -41,12 +41,6 @@ EXISTING_EVAL_RESULTS = """- dataset: {id: imagenet-1k, task_id: default}
 - dataset: {id: org/imagenet-tc, task_id: food}
   value: 12.0
 """
-
-
-@pytest.fixture(scope="module")
-def hub():
-    with HubServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
