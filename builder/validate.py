@@ -3,7 +3,7 @@
 Every config loads with `datasets.load_dataset(RELEASE, config, split="test")` and in streaming; row counts match
 release.json and the card's dataset_info; features are identical across configs and equal the schema; every
 image decodes; ids are unique; every edit's original is in the same config; the card's YAML parses and its counts
-per domain match the data; eval.yaml names the same configs.
+per domain match the data; eval.yaml follows the Hub's benchmark spec with one task per config.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 
 from imagenet_textcorrupt.schema import ORIGINAL_DOMAIN, SPLIT, features
+
+from builder.benchmark import EVAL_YAML, eval_yaml_problems
 
 
 def card_header(readme: Path) -> dict[str, Any]:
@@ -44,11 +46,9 @@ def validate(release: str | Path, progress: bool = False) -> list[str]:
     if set(configs) != set(summary["configs"]):
         problems.append(f"README.md: configs {sorted(configs)} differ from release.json {sorted(summary['configs'])}")
     try:
-        tasks = {t["config"] for t in yaml.safe_load((root / "eval.yaml").read_text())["tasks"]}
-        if tasks != set(configs):
-            problems.append(f"eval.yaml: tasks {sorted(tasks)} differ from the configs {sorted(configs)}")
-    except (OSError, KeyError, TypeError, yaml.YAMLError) as error:
-        problems.append(f"eval.yaml: {error}")
+        problems += eval_yaml_problems((root / EVAL_YAML).read_text(encoding="utf-8"), configs, SPLIT)
+    except OSError as error:
+        problems.append(f"{EVAL_YAML}: {error}")
     expected_features = features()
     for config in configs:
         where = f"config {config}"

@@ -8,8 +8,11 @@ import shutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from builder.__main__ import main
+from builder.benchmark import eval_yaml_problems
+from builder.card import size_category, source_datasets
 from builder.release import ReleaseError, assemble
 from builder.validate import card_header, validate
 
@@ -67,6 +70,64 @@ def test_card(release):
     assert "| 2 | cross_replace_steps 0.8, self_replace_steps 0.4 |" in body
     assert "- v0.0.1: first release of this dataset." in body
     assert "&id" not in body
+
+
+def test_card_metadata_for_the_hub(release):
+    header = card_header(release / "README.md")
+    assert header["size_categories"] == ["n<1K"] and header["language"] == ["en"]
+    assert header["task_categories"] == ["image-classification"]
+    assert header["task_ids"] == ["multi-class-image-classification"]
+    assert header["source_datasets"] == ["original"]  # the smoke recipe's scikit-image photos
+    body = (release / "README.md").read_text()
+    # the paper by its arXiv page (the Hub lists a dataset's arXiv links), cited in full
+    assert "[Benchmarking Robustness to Text-Guided Corruptions](https://arxiv.org/abs/2304.02963)" in body
+    for field in ("author        = {Mofayezi, Mohammadreza and Medghalchi, Yasamin}",
+                  "booktitle     = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern "
+                  "Recognition (CVPR) Workshops}", "year          = {2023}",
+                  "url           = {https://arxiv.org/abs/2304.02963}", "@article{russakovsky2015imagenet,",
+                  "@misc{imagenet_tc_v0_0_1,", "url          = {https://huggingface.co/datasets/<org>/imagenet-tc}"):
+        assert field in body, field
+    assert "## License" in body and "non-commercial research and educational purposes only" in body
+    assert "## Access: the dataset is gated" in body and "`hf auth login`" in body and "HF_TOKEN" in body
+
+
+@pytest.mark.parametrize("rows, category", [(0, "n<1K"), (999, "n<1K"), (1_000, "1K<n<10K"),
+                                            (300_000, "100K<n<1M"), (3_000_000, "1M<n<10M")])
+def test_size_categories(rows, category):
+    assert size_category(rows) == category
+
+
+def test_source_datasets():
+    assert source_datasets({"type": "imagefolder", "path": "/val"}) == ["extended|imagenet-1k"]
+    assert source_datasets({"type": "hub", "dataset": "ILSVRC/imagenet-1k"}) == ["extended|ILSVRC/imagenet-1k"]
+
+
+def test_eval_yaml_follows_the_benchmark_spec(release):
+    spec = yaml.safe_load((release / "eval.yaml").read_text())
+    assert list(spec) == ["name", "description", "evaluation_framework", "tasks"]
+    assert spec["evaluation_framework"] == "imagenet-tc" and "edited images" in spec["description"]
+    configs = json.loads((release / "release.json").read_text())["configs"]
+    assert [t["id"] for t in spec["tasks"]] == ["all"] + sorted(c for c in configs if c != "all")
+    assert all(t == {"id": t["id"], "config": t["id"], "split": "test"} for t in spec["tasks"])
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda s: s.update(version="1.0.0"), "eval.yaml: version: not a key of the benchmark spec"),
+    (lambda s: s["tasks"][0].update(metrics=["top1"]), "eval.yaml: tasks[0].metrics: not a key of a task"),
+    (lambda s: s.pop("evaluation_framework"), "eval.yaml: evaluation_framework: missing"),
+    (lambda s: s["tasks"][1].update(id="all"), "eval.yaml: tasks[1].id: 'all' is used twice"),
+    (lambda s: s["tasks"][0].update(split="validation"),
+     "eval.yaml: tasks[0].split: 'validation', but the release has only the split 'test'"),
+    (lambda s: s["tasks"].pop(), "eval.yaml: tasks cover the configs"),
+])
+def test_validation_checks_eval_yaml(release, tmp_path, change, problem):
+    copy = _copy(release, tmp_path)
+    spec = yaml.safe_load((copy / "eval.yaml").read_text())
+    change(spec)
+    (copy / "eval.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    configs = [c["config_name"] for c in card_header(copy / "README.md")["configs"]]
+    found = eval_yaml_problems((copy / "eval.yaml").read_text(), configs, "test")
+    assert any(problem in line for line in found), found
 
 
 def test_loads_per_config(release):
