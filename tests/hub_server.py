@@ -1,55 +1,57 @@
 """A small in-memory stand-in for the Hugging Face Hub HTTP API, for offline tests.
 
-The real ``huggingface_hub`` client (``HfApi``, ``hf_hub_download``, ``HfFileSystem``) and
+The real ``huggingface_hub`` client (``HfApi``, ``hf_hub_download``, ``snapshot_download``, ``HfFileSystem``) and
 ``datasets.load_dataset`` talk to it when the environment variable ``HF_ENDPOINT`` points at
-:attr:`HubServer.endpoint` (and ``HF_HUB_DISABLE_XET=1``, so that uploads use the classic LFS
-protocol instead of Xet storage).  Only the standard library is used.
+:attr:`HubServer.endpoint` (and ``HF_HUB_DISABLE_XET=1``, so that uploads use the classic LFS protocol instead of
+Xet storage). Only the standard library is used. It serves what the product calls, and refuses what the Hub
+refuses, with the Hub's status codes and ``X-Error-Code``/``X-Error-Message`` headers, which the client turns into
+its exception classes (``RepositoryNotFoundError``, ``GatedRepoError``, ``RevisionNotFoundError``,
+``EntryNotFoundError``, ``BadRequestError``...).
 
 What is modelled
 ----------------
-* Repositories of type ``model``, ``dataset`` and ``space``, created with an initial commit
-  that holds a ``.gitattributes`` file, as on the Hub.
-* Immutable commits: each commit is a full snapshot ``{path: Blob}`` with a 40-hex id, a parent,
-  a title, a message and a date.  Branches and tags are names that point at commit ids.
-* Regular files (sent base64-encoded inside the NDJSON commit payload) and LFS files (announced
-  to the LFS batch endpoint, PUT to an upload URL served here, verified, then referenced by
-  their sha256 in the commit).
-* The read side: repo info, refs, tree listing, paths-info, commit listing, and ``resolve``
-  downloads with ``HEAD``, ``ETag``/``X-Repo-Commit``/``X-Linked-*`` headers and HTTP ``Range``.
-* Pull requests and discussions, numbered from 1 per repo (one sequence for both kinds).
-  ``create_commit(create_pr=True)`` (the client sends ``?create_pr=1`` on the commit and
-  preupload endpoints) applies the operations on top of the branch it targets (or of the
-  header's ``parentCommit``), stores the result under the git ref ``refs/pr/N``, opens PR N with
-  the commit's title and description, leaves the branch where it was, and answers
-  ``pullRequestUrl``.  ``refs/pr/N`` works as a revision everywhere (URL-encoded as
-  ``refs%2Fpr%2FN`` by the client), a commit to ``revision="refs/pr/N"`` appends to the PR,
-  and ``list_repo_refs(include_pull_requests=True)`` lists the PR refs.  Listing (filters
-  ``type``/``status``/``author``, pages of 50), details (events, a unified ``diff``, conflicting
-  files), ``create_discussion``/``create_pull_request`` (an empty PR is a ``draft`` whose ref
-  points at the branch head until a commit lands on it), comments, renames, status changes and
-  ``merge_pull_request``: a fast-forward when the target branch has not moved since the PR was
-  opened, otherwise a file-level three-way merge (409 when both sides changed a file
-  differently); the PR then reads ``merged`` with the merge commit's id.
+* Users and tokens (:meth:`HubServer.add_user`): a request carries ``Authorization: Bearer <token>`` or nothing.
+  An unknown token answers 401 "Invalid credentials in Authorization header", as on the Hub. A user may write to
+  the namespaces it owns (its name and its organisations). Writing (creating a repo, committing to a branch,
+  tagging, changing settings) takes a token: 401 without one, 403 with a token that cannot write there. Any
+  logged-in user who can read a repo may open a pull request on it (``create_commit(create_pr=True)``).
+* Visibility and gating, for every repo type (models included). A private repo answers 401 ``RepoNotFound`` to an
+  anonymous request and 404 to a user outside its namespace. A gated repo's metadata (repo info, refs, tree,
+  paths-info) stays public, but its files (``resolve``) answer 401 ``GatedRepo`` without a token ("Please log in")
+  and 403 ``GatedRepo`` to a user who was not granted access (:meth:`HubServer.grant`); members of its namespace
+  always have access.
+* Repositories of type ``model``, ``dataset`` and ``space``, created with an initial commit that holds a
+  ``.gitattributes`` file. Immutable commits (full snapshots ``{path: Blob}`` with a 40-hex id and a parent);
+  branches and tags are names that point at commit ids; tags are never moved (409 on an existing one).
+* Regular files (base64 inside the NDJSON commit payload) and LFS files (announced to the LFS batch endpoint, PUT
+  to an upload URL served here, verified, then referenced by their sha256 in the commit).
+* The read side: repo info, refs, tree listing, paths-info and ``resolve`` downloads with ``HEAD``,
+  ``ETag``/``X-Repo-Commit``/``X-Linked-*`` headers and HTTP ``Range``.
+* Pull requests opened by ``create_commit(create_pr=True)`` (the client sends ``?create_pr=1`` on the preupload and
+  commit endpoints): the operations apply on top of the target branch, the result is stored under ``refs/pr/N``
+  (a revision everywhere), PR N is recorded in :attr:`Repo.discussions`, the branch stays, and the answer carries
+  ``pullRequestUrl``.
 * Repo settings (``update_repo_settings``): ``gated`` (``False``, ``"auto"``, ``"manual"``) and
-  ``visibility``/``private`` are stored on :class:`Repo` and reported by repo info; any other
-  setting sent is kept in :attr:`Repo.settings`.
+  ``visibility``/``private``.
+* Benchmarks. A commit that adds or changes a dataset's ``eval.yaml`` is validated as the Hub validates it at push
+  time: the four keys of the spec (``name``, ``description``, ``evaluation_framework``, ``tasks``) and nothing
+  else, each task an ``id`` with an optional ``config`` and ``split``, unique ids, and an ``evaluation_framework``
+  from :attr:`HubServer.evaluation_frameworks` (a stand-in list; the Hub's own has none for image
+  classification). A refused eval.yaml fails the whole commit with 400 ``Invalid eval.yaml: ...``. A dataset with
+  an eval.yaml on main that is also on :attr:`HubServer.benchmark_allow_list` is a benchmark: its leaderboard
+  (``GET /api/datasets/ID/leaderboard``, :meth:`HfApi.get_dataset_leaderboard`) ranks, by value, the entries of
+  the model repos' ``.eval_results/*.yaml`` files on main for the benchmark's first task (the client's API takes
+  no task). Any other dataset answers 404 there.
 
 Test helpers
 ------------
-* :meth:`HubServer.fail_next` makes the next N requests whose path contains a substring answer
-  with an error status (to exercise client retries).
-* :attr:`HubServer.requests` logs every request as ``(method, path)``; :attr:`HubServer.log`
-  has the same entries with the query string and the status that was answered.
-* :attr:`HubServer.unhandled` lists requests no route matched (they answer 404 with a JSON
-  ``{"error": ...}`` body and no ``X-Error-Code`` header), so missing endpoints are easy to spot.
-* ``hub.get_repo(repo_id, repo_type).discussions`` is the repo's list of :class:`Discussion`
-  objects (``num``, ``title``, ``is_pull_request``, ``status``, ``ref``, ``description``,
-  ``target_branch``, ``events``...), :meth:`Repo.get_discussion` picks one by number,
-  :attr:`Repo.pr_refs` maps ``refs/pr/N`` to commit ids, and :meth:`HubServer.files_at` accepts
-  ``refs/pr/N`` like any other revision.
-
-Errors use the Hub's ``X-Error-Code`` header (``RepoNotFound``, ``RevisionNotFound``,
-``EntryNotFound``) so that the client raises its specific exception classes.
+* :meth:`HubServer.fail_next` makes the next N requests whose path contains a substring answer with an error
+  status (to exercise client retries).
+* :attr:`HubServer.requests` logs every request as ``(method, path)``; :attr:`HubServer.log` has the same entries
+  with the query string, the user (or None) and the status that was answered.
+* :attr:`HubServer.unhandled` lists requests no route matched (they answer 404 with a JSON ``{"error": ...}`` body
+  and no ``X-Error-Code`` header), so a missing endpoint is easy to spot.
+* :meth:`HubServer.files_at` is the ``{path: content}`` snapshot of any revision (``refs/pr/N`` included).
 """
 
 from __future__ import annotations
@@ -58,11 +60,9 @@ import base64
 import binascii
 import dataclasses
 import datetime as _dt
-import difflib
 import fnmatch
 import functools
 import hashlib
-import html
 import http.server
 import json
 import logging
@@ -85,7 +85,16 @@ DEFAULT_LFS_PATTERNS = (
 )
 DEFAULT_GITATTRIBUTES = "".join(f"{p} filter=lfs diff=lfs merge=lfs -text\n" for p in DEFAULT_LFS_PATTERNS)
 
-USER = "test-user"  # the author of every commit, discussion and event
+USER = "test-user"  # the default user
+DEFAULT_TOKEN = "hf_secret_test_token"  # its token, which client_environment() sets
+DEFAULT_ORGS = ("org", "user")  # the namespaces the default user may write to besides its own
+INVALID_TOKEN = "Invalid credentials in Authorization header"  # the Hub's words; the client checks for them
+EVAL_YAML = "eval.yaml"
+EVAL_YAML_KEYS = ("name", "description", "evaluation_framework", "tasks")
+EVAL_TASK_KEYS = ("id", "config", "split")
+# Frameworks this stand-in accepts in eval.yaml. The real Hub keeps its own list (of LLM evaluation harnesses so
+# far); what matters for the tests is that a name outside the list is refused at push time.
+EVALUATION_FRAMEWORKS = ("inspect-ai", "lighteval", "lm-evaluation-harness")
 
 _SHA1_RE = re.compile(r"^[0-9a-f]{40}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -163,24 +172,29 @@ class Commit:
 
 
 @dataclasses.dataclass
-class Discussion:
-    """A discussion or a pull request; pull request ``num`` owns the git ref ``refs/pr/{num}``."""
+class PullRequest:
+    """A pull request opened by a commit; number ``num`` owns the git ref ``refs/pr/{num}``."""
 
     num: int
     title: str
-    is_pull_request: bool
-    status: str  # "open" or "closed"; PRs also "draft" (no commit yet) and "merged"
     description: str
     author: str
-    created_at: str
-    target_branch: str | None = None  # PRs: the branch they merge into
-    base_commit: str | None = None  # PRs: the commit they were opened from
-    merge_commit: str | None = None  # merged PRs: where the target branch moved to
-    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # as the API shows them
+    target_branch: str
+    status: str = "open"
+    is_pull_request: bool = True
 
     @property
-    def ref(self) -> str | None:
-        return f"refs/pr/{self.num}" if self.is_pull_request else None
+    def ref(self) -> str:
+        return f"refs/pr/{self.num}"
+
+
+@dataclasses.dataclass(frozen=True)
+class User:
+    name: str
+    orgs: tuple[str, ...] = ()
+
+    def member_of(self, namespace: str) -> bool:
+        return namespace == self.name or namespace in self.orgs
 
 
 @dataclasses.dataclass
@@ -194,12 +208,16 @@ class Repo:
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
     lfs_objects: dict[str, bytes] = dataclasses.field(default_factory=dict)  # sha256 -> content
     gated: str | bool = False  # False, "auto" or "manual"
-    settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # other settings, as sent
-    discussions: list[Discussion] = dataclasses.field(default_factory=list)  # discussion N at index N-1
+    granted: set[str] = dataclasses.field(default_factory=set)  # users given access to a gated repo
+    discussions: list[PullRequest] = dataclasses.field(default_factory=list)  # PR N at index N-1
     pr_refs: dict[str, str] = dataclasses.field(default_factory=dict)  # "refs/pr/N" -> commit id
 
-    def get_discussion(self, num: int) -> Discussion:
-        """Discussion or pull request ``num``; KeyError if there is none."""
+    @property
+    def namespace(self) -> str:
+        return self.repo_id.split("/")[0]
+
+    def get_discussion(self, num: int) -> PullRequest:
+        """Pull request ``num``; KeyError if there is none."""
         if 1 <= num <= len(self.discussions):
             return self.discussions[num - 1]
         raise KeyError(num)
@@ -261,6 +279,41 @@ def _json_response(obj: Any, status: int = 200) -> Response:
     return Response(status=status, body=json.dumps(obj).encode())
 
 
+def eval_yaml_problem(data: bytes, frameworks: tuple[str, ...] | set[str]) -> str | None:
+    """Why the Hub would refuse this eval.yaml at push time, or None."""
+    import yaml  # PyYAML: the Hub parses YAML; the standard library cannot
+
+    try:
+        spec = yaml.safe_load(data.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        return f"not valid YAML ({exc})"
+    if not isinstance(spec, dict):
+        return "expected a mapping"
+    for key in EVAL_YAML_KEYS:
+        if key not in spec:
+            return f"missing required key '{key}'"
+    extra = sorted(set(spec) - set(EVAL_YAML_KEYS))
+    if extra:
+        return f"unknown key '{extra[0]}'"
+    if spec["evaluation_framework"] not in frameworks:
+        return (f"evaluation_framework '{spec['evaluation_framework']}' is not supported "
+                f"(supported: {', '.join(sorted(frameworks))})")
+    tasks = spec["tasks"]
+    if not isinstance(tasks, list) or not tasks:
+        return "tasks must be a non-empty list"
+    ids = []
+    for number, task in enumerate(tasks):
+        if not isinstance(task, dict) or not isinstance(task.get("id"), str):
+            return f"tasks[{number}] must have an id"
+        extra = sorted(set(task) - set(EVAL_TASK_KEYS))
+        if extra:
+            return f"unknown key 'tasks[{number}].{extra[0]}'"
+        ids.append(task["id"])
+    if len(set(ids)) != len(ids):
+        return "task ids must be unique"
+    return None
+
+
 # --------------------------------------------------------------------------------------------
 # Server
 # --------------------------------------------------------------------------------------------
@@ -274,15 +327,18 @@ class HubServer:
         self.port = port
         self.lfs_patterns = tuple(lfs_patterns)
         self.repos: dict[tuple[str, str], Repo] = {}
+        self.users: dict[str, User] = {}  # token -> user
+        self.evaluation_frameworks: set[str] = set(EVALUATION_FRAMEWORKS)
+        self.benchmark_allow_list: set[str] = set()  # dataset ids the Hub lists as benchmarks
         self.requests: list[tuple[str, str]] = []
         self.log: list[dict[str, Any]] = []
         self.unhandled: list[tuple[str, str]] = []
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
         self._commit_counter = 0
-        self._event_counter = 0
         self._httpd: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.add_user(DEFAULT_TOKEN, USER, DEFAULT_ORGS)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -319,10 +375,26 @@ class HubServer:
 
     # -- test helpers ------------------------------------------------------------------------
 
+    def add_user(self, token: str, name: str, orgs: tuple[str, ...] | list[str] = ()) -> User:
+        """A user who authenticates with ``token`` and may write to its own namespace and ``orgs``."""
+        with self._lock:
+            user = User(name, tuple(orgs))
+            self.users[token] = user
+            return user
+
+    def grant(self, repo_id: str, user: str, repo_type: str = "dataset") -> None:
+        """Give ``user`` access to a gated repo (as accepting its terms does)."""
+        with self._lock:
+            self.get_repo(repo_id, repo_type).granted.add(user)
+
     def fail_next(self, path_substring: str, status: int = 500, times: int = 1, method: str | None = None) -> None:
         """Answer ``status`` to the next ``times`` requests whose path contains ``path_substring``."""
         with self._lock:
             self._faults.append(_Fault(path_substring, status, times, method.upper() if method else None))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
 
     def clear_log(self) -> None:
         with self._lock:
@@ -349,13 +421,49 @@ class HubServer:
             self._faults = [f for f in self._faults if f.remaining > 0]
         return None
 
-    # -- helpers for handlers ----------------------------------------------------------------
+    # -- access control ----------------------------------------------------------------------
 
-    def _repo(self, repo_type: str, repo_id: str) -> Repo:
+    def _user(self, headers: Any) -> User | None:
+        """The user a request authenticates as; None when it carries no token."""
+        auth = headers.get("Authorization")
+        if not auth:
+            return None
+        scheme, _, token = auth.partition(" ")
+        user = self.users.get(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise HubError(401, INVALID_TOKEN)
+        return user
+
+    def _readable(self, repo_type: str, repo_id: str, user: User | None) -> Repo:
+        """The repo, if the user may see it: private repos only for their namespace's members."""
         repo = self.repos.get((repo_type, repo_id))
-        if repo is None:
-            raise HubError(404, f"Repository Not Found: {repo_type} {repo_id}", "RepoNotFound")
+        if repo is None or (repo.private and not (user and user.member_of(repo.namespace))):
+            # the Hub does not say whether a private repo exists; anonymous requests get 401
+            raise HubError(401 if user is None else 404, f"Repository Not Found for {repo_type} {repo_id}",
+                           "RepoNotFound")
         return repo
+
+    def _downloadable(self, repo_type: str, repo_id: str, user: User | None) -> Repo:
+        """The repo, if the user may read its files: gated repos need access."""
+        repo = self._readable(repo_type, repo_id, user)
+        if repo.gated and not (user and (user.member_of(repo.namespace) or user.name in repo.granted)):
+            kind = "model" if repo_type == "model" else repo_type
+            if user is None:
+                raise HubError(401, f"Access to {kind} {repo_id} is restricted. You must have access to it and be "
+                                    f"authenticated to access it. Please log in.", "GatedRepo")
+            raise HubError(403, f"Access to {kind} {repo_id} is restricted and you are not in the authorized list. "
+                                f"Visit {self._repo_url(repo)} to ask for access.", "GatedRepo")
+        return repo
+
+    def _writer(self, namespace: str, user: User | None, what: str) -> User:
+        """The user, if it may write to ``namespace``."""
+        if user is None:
+            raise HubError(401, f"You must be authenticated to {what} (no token was sent)")
+        if not user.member_of(namespace):
+            raise HubError(403, f"You don't have the rights to {what} in the namespace {namespace}")
+        return user
+
+    # -- helpers for handlers ----------------------------------------------------------------
 
     def _commit_at(self, repo: Repo, revision: str) -> Commit:
         commit = repo.resolve(revision)
@@ -377,42 +485,6 @@ class HubServer:
 
     def _repo_url(self, repo: Repo) -> str:
         return f"{self.endpoint}/{URL_PREFIXES[repo.repo_type]}{repo.repo_id}"
-
-    def _discussion(self, repo: Repo, num: str | int) -> Discussion:
-        try:
-            return repo.get_discussion(int(num))
-        except (KeyError, ValueError):
-            raise HubError(404, f"Discussion {num} not found on {repo.repo_id}") from None
-
-    def _event(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        """One entry of a discussion's ``events``, in the API's shape."""
-        self._event_counter += 1
-        event_id = hashlib.md5(f"event-{self._event_counter}".encode()).hexdigest()[:24]
-        return {"id": event_id, "type": kind, "createdAt": _now_iso(), "author": _author_json(), "data": data}
-
-    def _comment_event(self, text: str) -> dict[str, Any]:
-        latest = {"raw": text, "html": f"<p>{html.escape(text)}</p>", "updatedAt": _now_iso(), "author": _author_json()}
-        return self._event(
-            "comment",
-            {"edited": False, "hidden": False, "latest": latest, "numEdits": 0, "editors": [USER], "reactions": [],
-             "isReport": False},
-        )
-
-    def _open_discussion(self, repo: Repo, title: str, description: str, pull_request: bool, **pr_fields: Any) -> Discussion:
-        """Append discussion number len+1; its first event is the description as a comment."""
-        discussion = Discussion(
-            num=len(repo.discussions) + 1,
-            title=title,
-            is_pull_request=pull_request,
-            status=pr_fields.pop("status", "open"),
-            description=description,
-            author=USER,
-            created_at=_now_iso(),
-            **pr_fields,
-        )
-        discussion.events.append(self._comment_event(description))
-        repo.discussions.append(discussion)
-        return discussion
 
     def _is_lfs_path(self, path: str, size: int, sample: bytes) -> bool:
         """The Hub's choice for a new file: big, matching an LFS pattern, or binary-looking."""
@@ -469,53 +541,6 @@ def _last_commit(repo: Repo, head: Commit, path: str) -> dict[str, Any]:
     return {"id": found.id, "title": found.title, "date": found.date}
 
 
-def _three_way_merge(
-    base: dict[str, Blob], ours: dict[str, Blob], theirs: dict[str, Blob]
-) -> tuple[dict[str, Blob], list[str]]:
-    """Merge ``theirs`` into ``ours`` (both descend from ``base``) file by file: the merged tree
-    and the paths both sides changed differently."""
-    merged: dict[str, Blob] = {}
-    conflicts: list[str] = []
-    for path in sorted(set(base) | set(ours) | set(theirs)):
-        b, o, t = base.get(path), ours.get(path), theirs.get(path)
-        if t == b:
-            result = o
-        elif o == b or o == t:
-            result = t
-        else:
-            conflicts.append(path)
-            continue
-        if result is not None:
-            merged[path] = result
-    return merged, conflicts
-
-
-def _diff(old: dict[str, Blob], new: dict[str, Blob]) -> str:
-    """A ``git diff``-like text between two trees; LFS files show as their pointer files."""
-    out: list[str] = []
-    for path in sorted(set(old) | set(new)):
-        a, b = old.get(path), new.get(path)
-        if a == b:
-            continue
-        out.append(f"diff --git a/{path} b/{path}\n")
-        if a is None:
-            out.append("new file mode 100644\n")
-        elif b is None:
-            out.append("deleted file mode 100644\n")
-        name_a, name_b = (f"a/{path}" if a else "/dev/null"), (f"b/{path}" if b else "/dev/null")
-        try:
-            texts = [
-                [] if blob is None else (blob.pointer if blob.lfs else blob.data).decode().splitlines(keepends=True)
-                for blob in (a, b)
-            ]
-        except UnicodeDecodeError:
-            out.append(f"Binary files {name_a} and {name_b} differ\n")
-            continue
-        for line in difflib.unified_diff(texts[0], texts[1], name_a, name_b):
-            out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
-
-
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     """Parse one ``bytes=a-b`` range into inclusive bounds; None if it cannot be satisfied."""
     match = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", header)
@@ -566,9 +591,6 @@ class _HubHandler(http.server.BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._handle("PUT")
 
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
     # -- plumbing ----------------------------------------------------------------------------
 
     def _read_body(self) -> bytes:
@@ -592,7 +614,7 @@ class _HubHandler(http.server.BaseHTTPRequestHandler):
         hub = self.hub
         split = urlsplit(self.path)
         path, query = split.path, parse_qs(split.query, keep_blank_values=True)
-        entry = {"method": method, "path": path, "query": split.query, "status": None}
+        entry = {"method": method, "path": path, "query": split.query, "user": None, "status": None}
         with hub._lock:
             hub.requests.append((method, path))
             hub.log.append(entry)
@@ -608,7 +630,7 @@ class _HubHandler(http.server.BaseHTTPRequestHandler):
             response = _json_response({"error": f"injected failure ({fault.status})"}, fault.status)
         else:
             try:
-                response = _route(hub, method, path, query, self.headers, body)
+                response = _route(hub, method, path, query, self.headers, body, entry)
             except HubError as err:
                 response = _json_response({"error": err.message}, err.status)
                 if err.code:
@@ -645,7 +667,8 @@ def _route_def(method: str, pattern: str) -> Callable[[Callable[..., Response]],
     return register
 
 
-def _route(hub: HubServer, method: str, path: str, query: dict[str, list[str]], headers: Any, body: bytes) -> Response:
+def _route(hub: HubServer, method: str, path: str, query: dict[str, list[str]], headers: Any, body: bytes,
+           entry: dict[str, Any]) -> Response:
     for route_method, regex, func in _Routes:
         if route_method != method and not (route_method == "GET" and method == "HEAD"):
             continue
@@ -656,7 +679,9 @@ def _route(hub: HubServer, method: str, path: str, query: dict[str, list[str]], 
         if "repo_type" in params:
             params["repo_type"] = _repo_type_from(params["repo_type"])
         with hub._lock:
-            return func(hub, query=query, headers=headers, body=body, method=method, **params)
+            user = hub._user(headers)
+            entry["user"] = user.name if user else None
+            return func(hub, query=query, headers=headers, body=body, method=method, user=user, **params)
     with hub._lock:
         hub.unhandled.append((method, path))
     logger.warning("hub server: no route for %s %s", method, path)
@@ -685,13 +710,14 @@ def _json_body(body: bytes) -> Any:
 
 
 @_route_def("POST", r"/api/repos/create")
-def _create_repo(hub: HubServer, body: bytes, **_: Any) -> Response:
+def _create_repo(hub: HubServer, body: bytes, user: User | None, **_: Any) -> Response:
     payload = _json_body(body)
-    name, organization = payload.get("name"), payload.get("organization")
-    repo_type = payload.get("type") or "model"
+    name, repo_type = payload.get("name"), payload.get("type") or "model"
     if repo_type not in REPO_TYPES or not name:
         raise HubError(400, "invalid repo type or name")
-    repo_id = f"{organization or 'user'}/{name}"
+    namespace = payload.get("organization") or (user.name if user else "")
+    writer = hub._writer(namespace, user, f"create a {repo_type} repository")
+    repo_id = f"{namespace or writer.name}/{name}"
     key = (repo_type, repo_id)
     if key in hub.repos:
         # The client reads "url" from the body even on 409 when exist_ok=True.
@@ -705,25 +731,26 @@ def _create_repo(hub: HubServer, body: bytes, **_: Any) -> Response:
     return _json_response({"url": hub._repo_url(repo), "name": repo_id, "id": hashlib.md5(repo_id.encode()).hexdigest()[:24]})
 
 
-@_route_def("DELETE", r"/api/repos/delete")
-def _delete_repo(hub: HubServer, body: bytes, **_: Any) -> Response:
-    payload = _json_body(body)
-    repo_id = f"{payload.get('organization') or 'user'}/{payload.get('name')}"
-    key = (payload.get("type") or "model", repo_id)
-    if key not in hub.repos:
-        raise HubError(404, f"Repository Not Found: {repo_id}", "RepoNotFound")
-    del hub.repos[key]
-    return _json_response({})
-
-
 @_route_def("POST", r"/api/validate-yaml")
-def _validate_yaml(hub: HubServer, **_: Any) -> Response:
+def _validate_yaml(hub: HubServer, body: bytes, **_: Any) -> Response:
+    """What upload_folder asks before it sends a README.md: does its YAML header parse into a mapping?"""
+    import yaml
+
+    content = str((_json_body(body) or {}).get("content") or "")
+    if content.startswith("---"):
+        try:
+            header = yaml.safe_load(content.split("---", 2)[1]) if content.count("---") >= 2 else None
+        except yaml.YAMLError as exc:
+            return _json_response({"errors": [{"message": f"Invalid YAML: {exc}"}], "warnings": []}, 400)
+        if header is not None and not isinstance(header, dict):
+            return _json_response({"errors": [{"message": "The YAML header must be a mapping"}], "warnings": []}, 400)
     return _json_response({"errors": [], "warnings": []})
 
 
 @_route_def("GET", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"(?:/revision/(?P<revision>[^/]+))?")
-def _repo_info(hub: HubServer, repo_type: str, repo_id: str, revision: str | None, query: dict, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
+def _repo_info(hub: HubServer, repo_type: str, repo_id: str, revision: str | None, query: dict, user: User | None,
+               **_: Any) -> Response:
+    repo = hub._readable(repo_type, repo_id, user)  # public for gated repos too
     commit = hub._commit_at(repo, revision or "main")
     blobs = _truthy((query.get("blobs") or [None])[0])
     siblings = []
@@ -739,7 +766,7 @@ def _repo_info(hub: HubServer, repo_type: str, repo_id: str, revision: str | Non
         {
             "_id": hashlib.md5(repo_id.encode()).hexdigest()[:24],
             "id": repo_id,
-            "author": repo_id.split("/")[0],
+            "author": repo.namespace,
             "sha": commit.id,
             "lastModified": commit.date,
             "createdAt": repo.created_at,
@@ -755,39 +782,20 @@ def _repo_info(hub: HubServer, repo_type: str, repo_id: str, revision: str | Non
 
 
 @_route_def("GET", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/refs")
-def _list_refs(hub: HubServer, repo_type: str, repo_id: str, query: dict, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
+def _list_refs(hub: HubServer, repo_type: str, repo_id: str, user: User | None, **_: Any) -> Response:
+    repo = hub._readable(repo_type, repo_id, user)
 
     def refs(table: dict[str, str], kind: str) -> list[dict[str, str]]:
         return [{"name": n, "ref": f"refs/{kind}/{n}", "targetCommit": c} for n, c in sorted(table.items())]
 
-    pulls = []
-    if _truthy((query.get("include_prs") or [None])[0]):
-        ordered = sorted(repo.pr_refs.items(), key=lambda item: int(item[0].rsplit("/", 1)[1]))
-        pulls = [{"name": ref, "ref": ref, "targetCommit": c} for ref, c in ordered]
-    return _json_response(
-        {"branches": refs(repo.branches, "heads"), "tags": refs(repo.tags, "tags"), "converts": [], "pullRequests": pulls}
-    )
-
-
-@_route_def("GET", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/commits/(?P<revision>[^/]+)")
-def _list_commits(hub: HubServer, repo_type: str, repo_id: str, revision: str, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
-    head = hub._commit_at(repo, revision)
-    return _json_response(
-        [
-            {"id": c.id, "authors": [{"user": USER}], "date": c.date, "title": c.title, "message": c.message}
-            for c in repo.history(head)
-        ]
-    )
-
-
-# -- tags and branches ------------------------------------------------------------------------
+    return _json_response({"branches": refs(repo.branches, "heads"), "tags": refs(repo.tags, "tags"), "converts": []})
 
 
 @_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/tag/(?P<revision>[^/]+)")
-def _create_tag(hub: HubServer, repo_type: str, repo_id: str, revision: str, body: bytes, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
+def _create_tag(hub: HubServer, repo_type: str, repo_id: str, revision: str, body: bytes, user: User | None,
+                **_: Any) -> Response:
+    repo = hub._readable(repo_type, repo_id, user)
+    hub._writer(repo.namespace, user, "create a tag")
     commit = hub._commit_at(repo, revision)
     tag = _json_body(body).get("tag")
     if not tag or not isinstance(tag, str):
@@ -798,35 +806,28 @@ def _create_tag(hub: HubServer, repo_type: str, repo_id: str, revision: str, bod
     return _json_response({"name": tag, "ref": f"refs/tags/{tag}", "targetCommit": commit.id})
 
 
-@_route_def("DELETE", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/tag/(?P<tag>[^/]+)")
-def _delete_tag(hub: HubServer, repo_type: str, repo_id: str, tag: str, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
-    if tag not in repo.tags:
-        raise HubError(404, f"Tag {tag} not found", "RevisionNotFound")
-    del repo.tags[tag]
-    return _json_response({})
-
-
-@_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/branch/(?P<branch>[^/]+)")
-def _create_branch(hub: HubServer, repo_type: str, repo_id: str, branch: str, body: bytes, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
-    if branch.startswith("refs/"):
-        raise HubError(400, f"Invalid reference for a branch: {branch}")
-    if branch in repo.branches:
-        raise HubError(409, f"Branch {branch} already exists")
-    start = _json_body(body).get("startingPoint") or "main"
-    repo.branches[branch] = hub._commit_at(repo, start).id
-    return _json_response({})
-
-
-@_route_def("DELETE", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/branch/(?P<branch>[^/]+)")
-def _delete_branch(hub: HubServer, repo_type: str, repo_id: str, branch: str, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
-    if branch not in repo.branches:
-        raise HubError(404, f"Branch {branch} not found", "RevisionNotFound")
-    if branch == "main":
-        raise HubError(403, "Cannot delete the default branch")
-    del repo.branches[branch]
+@_route_def("PUT", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/settings")
+def _update_settings(hub: HubServer, repo_type: str, repo_id: str, body: bytes, user: User | None, **_: Any) -> Response:
+    repo = hub._readable(repo_type, repo_id, user)
+    hub._writer(repo.namespace, user, "change the settings of a repository")
+    payload = _json_body(body) or {}
+    if not isinstance(payload, dict):
+        raise HubError(400, "settings must be a JSON object")
+    unknown = sorted(set(payload) - {"gated", "private", "visibility"})
+    if unknown:
+        raise HubError(400, f"unknown setting {unknown[0]!r}")
+    if "gated" in payload and payload["gated"] not in ("auto", "manual", False):
+        raise HubError(400, f"invalid gated value {payload['gated']!r}: must be 'auto', 'manual' or false")
+    if "visibility" in payload and payload["visibility"] not in ("public", "private"):
+        raise HubError(400, f"invalid visibility {payload['visibility']!r}")
+    if "private" in payload and not isinstance(payload["private"], bool):
+        raise HubError(400, "private must be a boolean")
+    if "gated" in payload:
+        repo.gated = payload["gated"]
+    if "visibility" in payload:
+        repo.private = payload["visibility"] == "private"
+    if "private" in payload:  # what older clients send
+        repo.private = payload["private"]
     return _json_response({})
 
 
@@ -834,8 +835,9 @@ def _delete_branch(hub: HubServer, repo_type: str, repo_id: str, branch: str, **
 
 
 @_route_def("GET", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/tree/(?P<revision>[^/]+)(?:/(?P<path>.*))?")
-def _list_tree(hub: HubServer, repo_type: str, repo_id: str, revision: str, path: str | None, query: dict, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
+def _list_tree(hub: HubServer, repo_type: str, repo_id: str, revision: str, path: str | None, query: dict,
+               user: User | None, **_: Any) -> Response:
+    repo = hub._readable(repo_type, repo_id, user)  # the file list of a gated repo is public
     commit = hub._commit_at(repo, revision)
     files = commit.files
     folder = (path or "").strip("/")
@@ -860,8 +862,9 @@ def _list_tree(hub: HubServer, repo_type: str, repo_id: str, revision: str, path
 
 
 @_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/paths-info/(?P<revision>[^/]+)")
-def _paths_info(hub: HubServer, repo_type: str, repo_id: str, revision: str, headers: Any, body: bytes, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
+def _paths_info(hub: HubServer, repo_type: str, repo_id: str, revision: str, headers: Any, body: bytes,
+                user: User | None, **_: Any) -> Response:
+    repo = hub._readable(repo_type, repo_id, user)
     commit = hub._commit_at(repo, revision)
     # The client sends a form (paths=a&paths=b&expand=False); accept JSON as well.
     if "json" in headers.get("Content-Type", ""):
@@ -891,8 +894,13 @@ def _paths_info(hub: HubServer, repo_type: str, repo_id: str, revision: str, hea
 
 
 @_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/preupload/(?P<revision>[^/]+)")
-def _preupload(hub: HubServer, repo_type: str, repo_id: str, revision: str, body: bytes, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
+def _preupload(hub: HubServer, repo_type: str, repo_id: str, revision: str, body: bytes, query: dict,
+               user: User | None, **_: Any) -> Response:
+    repo = hub._readable(repo_type, repo_id, user)
+    if not _truthy((query.get("create_pr") or [None])[0]):
+        hub._writer(repo.namespace, user, "upload files")
+    elif user is None:
+        raise HubError(401, "You must be authenticated to open a pull request (no token was sent)")
     commit = repo.resolve(revision)  # a branch that does not exist yet is fine (the commit will say)
     out = []
     for item in _json_body(body).get("files", []):
@@ -909,8 +917,10 @@ def _preupload(hub: HubServer, repo_type: str, repo_id: str, revision: str, body
 
 
 @_route_def("POST", r"/(?P<repo_type>datasets/|spaces/|)" + _RepoPart + r"\.git/info/lfs/objects/batch")
-def _lfs_batch(hub: HubServer, repo_type: str, repo_id: str, body: bytes, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
+def _lfs_batch(hub: HubServer, repo_type: str, repo_id: str, body: bytes, user: User | None, **_: Any) -> Response:
+    repo = hub._readable(repo_type, repo_id, user)
+    if user is None:  # uploads need a token; the commit decides between a branch (write access) and a PR
+        raise HubError(401, "You must be authenticated to upload files (no token was sent)")
     payload = _json_body(body)
     if payload.get("operation") != "upload":
         raise HubError(400, "only the upload operation is supported")
@@ -934,7 +944,10 @@ def _lfs_batch(hub: HubServer, repo_type: str, repo_id: str, body: bytes, **_: A
 
 @_route_def("PUT", r"/__lfs/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/(?P<oid>[0-9a-f]{64})")
 def _lfs_upload(hub: HubServer, repo_type: str, repo_id: str, oid: str, body: bytes, query: dict, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
+    # a pre-signed storage URL on the Hub: no token is sent to it
+    repo = hub.repos.get((repo_type, repo_id))
+    if repo is None:
+        raise HubError(404, "no such upload URL")
     expected_size = (query.get("size") or [None])[0]
     if expected_size is not None and int(expected_size) != len(body):
         raise HubError(400, f"size mismatch: expected {expected_size}, got {len(body)}")
@@ -946,7 +959,9 @@ def _lfs_upload(hub: HubServer, repo_type: str, repo_id: str, oid: str, body: by
 
 @_route_def("POST", r"/__lfs/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/(?P<oid>[0-9a-f]{64})/verify")
 def _lfs_verify(hub: HubServer, repo_type: str, repo_id: str, oid: str, body: bytes, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
+    repo = hub.repos.get((repo_type, repo_id))
+    if repo is None:
+        raise HubError(404, "no such upload URL")
     payload = _json_body(body)
     data = repo.lfs_objects.get(oid)
     if data is None or payload.get("oid") != oid or payload.get("size") != len(data):
@@ -1011,50 +1026,49 @@ def _apply_operations(repo: Repo, files: dict[str, Blob], operations: list[tuple
     return files
 
 
+def _check_benchmark(hub: HubServer, repo: Repo, before: dict[str, Blob], after: dict[str, Blob]) -> None:
+    """The Hub validates a dataset's eval.yaml when it is pushed: a bad one fails the whole commit."""
+    blob = after.get(EVAL_YAML)
+    if repo.repo_type != "dataset" or blob is None or before.get(EVAL_YAML) == blob:
+        return
+    problem = eval_yaml_problem(blob.data, hub.evaluation_frameworks)
+    if problem:
+        raise HubError(400, f"Invalid {EVAL_YAML}: {problem}")
+
+
 @_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/commit/(?P<revision>[^/]+)")
-def _commit(hub: HubServer, repo_type: str, repo_id: str, revision: str, body: bytes, query: dict, **_: Any) -> Response:
-    """A commit to a branch or to ``refs/pr/N``; with ``?create_pr=1`` a new PR against the branch."""
-    repo = hub._repo(repo_type, repo_id)
+def _commit(hub: HubServer, repo_type: str, repo_id: str, revision: str, body: bytes, query: dict,
+            user: User | None, **_: Any) -> Response:
+    """A commit to a branch; with ``?create_pr=1`` a new pull request against the branch instead."""
+    repo = hub._readable(repo_type, repo_id, user)
     create_pr = _truthy((query.get("create_pr") or [None])[0])
-    pull: Discussion | None = None  # the PR a commit to refs/pr/N appends to
-    if revision in repo.pr_refs:
-        if create_pr:
-            raise HubError(400, f"Cannot open a pull request against {revision}: not a branch")
-        pull = hub._discussion(repo, revision.rsplit("/", 1)[1])
-        if pull.status == "merged":
-            raise HubError(400, f"Pull request #{pull.num} is merged: it takes no more commits")
-        head = repo.commits[repo.pr_refs[revision]]
-    elif revision in repo.branches:
-        head = repo.commits[repo.branches[revision]]
-    elif repo.resolve(revision) is not None:
-        raise HubError(400, f"Cannot commit to {revision}: not a branch")
+    if create_pr:
+        if user is None:
+            raise HubError(401, "You must be authenticated to open a pull request (no token was sent)")
+        hub._downloadable(repo_type, repo_id, user)  # a PR on a gated repo needs access to it
     else:
+        hub._writer(repo.namespace, user, "commit")
+    if revision not in repo.branches:
+        if repo.resolve(revision) is not None:
+            raise HubError(400, f"Cannot commit to {revision}: not a branch")
         raise HubError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+    head = repo.commits[repo.branches[revision]]
     header, operations = _parse_commit_payload(body)
     title, description = header.get("summary", ""), header.get("description", "")
     parent = header.get("parentCommit")
-    if parent and create_pr:
-        # The PR is opened from that commit rather than from the branch head.
-        head = repo.resolve(parent) if _SHORT_SHA_RE.match(parent) else None
-        if head is None:
-            raise HubError(404, f"Invalid parent commit: {parent}", "RevisionNotFound")
-    elif parent and not head.id.startswith(parent):
+    if parent and not head.id.startswith(parent):
         raise HubError(412, f"A commit has happened since {parent}: head is {head.id}")
     files = _apply_operations(repo, head.files, operations)
+    _check_benchmark(hub, repo, head.files, files)
     commit = hub._new_commit(repo, head, title, description, files)
     pr_url = None
     if create_pr:
-        pull = hub._open_discussion(repo, title, description, True, target_branch=revision, base_commit=head.id)
+        pull = PullRequest(len(repo.discussions) + 1, title, description, user.name if user else "", revision)
+        repo.discussions.append(pull)
         repo.pr_refs[pull.ref] = commit.id
         pr_url = f"{hub._repo_url(repo)}/discussions/{pull.num}"
-    elif pull is not None:
-        repo.pr_refs[revision] = commit.id
-        if pull.status == "draft":
-            pull.status = "open"
     else:
         repo.branches[revision] = commit.id
-    if pull is not None:
-        pull.events.append(hub._event("commit", {"subject": title, "oid": commit.id}))
     return _json_response(
         {
             "success": True,
@@ -1066,216 +1080,57 @@ def _commit(hub: HubServer, repo_type: str, repo_id: str, revision: str, body: b
     )
 
 
-# -- discussions and pull requests -------------------------------------------------------------
-
-_DISCUSSIONS_PAGE = 50  # discussions per page of the listing, as on the Hub
-_DiscussionPart = _RepoPart + r"/discussions/(?P<num>[0-9]+)"
+# -- benchmarks -------------------------------------------------------------------------------
 
 
-def _author_json() -> dict[str, Any]:
-    return {"_id": hashlib.md5(USER.encode()).hexdigest()[:24], "name": USER, "fullname": USER, "type": "user",
-            "avatarUrl": "", "isPro": False, "isHf": False, "isMod": False, "isOwner": True}
+def _benchmark_task(hub: HubServer, repo: Repo) -> str | None:
+    """The first task id of a registered benchmark (allow-listed, with an eval.yaml on main), or None."""
+    import yaml
+
+    blob = hub._commit_at(repo, "main").files.get(EVAL_YAML)
+    if repo.repo_id not in hub.benchmark_allow_list or blob is None:
+        return None
+    return yaml.safe_load(blob.data)["tasks"][0]["id"]
 
 
-def _discussion_json(hub: HubServer, repo: Repo, discussion: Discussion) -> dict[str, Any]:
-    """A discussion as the listing shows it (details add events, changes, diff...)."""
-    web = f"{hub._repo_url(repo)}/discussions/{discussion.num}"
-    return {
-        "num": discussion.num,
-        "title": discussion.title,
-        "status": discussion.status,
-        "createdAt": discussion.created_at,
-        "author": _author_json(),
-        "isPullRequest": discussion.is_pull_request,
-        "repo": {"name": repo.repo_id, "type": repo.repo_type},
-        "url": {"web": web, "api": f"{hub.endpoint}/api/{repo.repo_type}s/{repo.repo_id}/discussions/{discussion.num}"},
-        "numComments": sum(1 for e in discussion.events if e["type"] == "comment"),
-        "pinned": False,
-        "topReactions": [],
-    }
+@_route_def("GET", r"/api/datasets/" + _RepoPart + r"/leaderboard")
+def _leaderboard(hub: HubServer, repo_id: str, query: dict, user: User | None, **_: Any) -> Response:
+    import yaml
 
-
-def _pr_trees(repo: Repo, pull: Discussion) -> tuple[Commit, Commit, Commit]:
-    """(base, target branch head, PR head) of a pull request."""
-    base = repo.commits[pull.base_commit or ""]
-    target = repo.commits[repo.branches[pull.target_branch]] if pull.target_branch in repo.branches else base
-    return base, target, repo.commits[repo.pr_refs[pull.ref or ""]]
-
-
-@_route_def("GET", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/discussions")
-def _list_discussions(hub: HubServer, repo_type: str, repo_id: str, query: dict, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
-    kind = (query.get("type") or ["all"])[0]
-    status = (query.get("status") or ["all"])[0]
-    author = (query.get("author") or [None])[0]
-    try:
-        page = int((query.get("p") or ["0"])[0])
-    except ValueError:
-        raise HubError(400, "invalid page number") from None
-    selected = [
-        d
-        for d in reversed(repo.discussions)  # newest first
-        if (kind in ("all", "") or (kind == "pull_request") == d.is_pull_request)
-        and (status in ("all", "") or (d.status in ("open", "draft")) == (status == "open"))
-        and (author is None or d.author == author)
-    ]
-    start = page * _DISCUSSIONS_PAGE
-    return _json_response(
-        {
-            "discussions": [_discussion_json(hub, repo, d) for d in selected[start : start + _DISCUSSIONS_PAGE]],
-            "count": len(selected),
-            "start": start,
-            "numClosedDiscussions": sum(1 for d in repo.discussions if d.status in ("closed", "merged")),
-        }
-    )
-
-
-@_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/discussions")
-def _create_discussion(hub: HubServer, repo_type: str, repo_id: str, body: bytes, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
-    payload = _json_body(body) or {}
-    title = str(payload.get("title") or "").strip()
-    if not 3 <= len(title) <= 200:
-        raise HubError(400, "The title must be between 3 and 200 characters long")
-    description = str(payload.get("description") or "")
-    if payload.get("pullRequest"):
-        # An empty (draft) PR: its ref points at the head of main until a commit lands on it.
-        head = hub._commit_at(repo, "main")
-        discussion = hub._open_discussion(
-            repo, title, description, True, status="draft", target_branch="main", base_commit=head.id
-        )
-        repo.pr_refs[discussion.ref or ""] = head.id
-    else:
-        discussion = hub._open_discussion(repo, title, description, False)
-    out = _discussion_json(hub, repo, discussion)
-    return _json_response({"num": discussion.num, "pullRequest": discussion.is_pull_request, "url": out["url"]})
-
-
-@_route_def("GET", r"/api/(?P<repo_type>models|datasets|spaces)/" + _DiscussionPart)
-def _discussion_details(hub: HubServer, repo_type: str, repo_id: str, num: str, query: dict, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
-    discussion = hub._discussion(repo, num)
-    out = _discussion_json(hub, repo, discussion)
-    out.update(events=discussion.events, locked=False, isReport=False, pinned=False)
-    if discussion.is_pull_request:
-        base, target, head = _pr_trees(repo, discussion)
-        changes: dict[str, Any] = {"base": f"refs/heads/{discussion.target_branch}"}
-        conflicts: list[str] = []
-        if discussion.merge_commit is not None:
-            changes["mergeCommitId"] = discussion.merge_commit
-        elif discussion.status in ("open", "draft"):
-            conflicts = _three_way_merge(base.files, target.files, head.files)[1]
-        out.update(changes=changes, filesWithConflicts=conflicts)
-        if _truthy((query.get("diff") or [None])[0]):
-            out["diff"] = _diff(base.files, head.files)
-    return _json_response(out)
-
-
-@_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _DiscussionPart + r"/comment")
-def _comment_discussion(hub: HubServer, repo_type: str, repo_id: str, num: str, body: bytes, **_: Any) -> Response:
-    discussion = hub._discussion(hub._repo(repo_type, repo_id), num)
-    text = str((_json_body(body) or {}).get("comment") or "").strip()
-    if not text:
-        raise HubError(400, "empty comment")
-    event = hub._comment_event(text)
-    discussion.events.append(event)
-    return _json_response({"newMessage": event})
-
-
-@_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _DiscussionPart + r"/title")
-def _rename_discussion(hub: HubServer, repo_type: str, repo_id: str, num: str, body: bytes, **_: Any) -> Response:
-    discussion = hub._discussion(hub._repo(repo_type, repo_id), num)
-    title = str((_json_body(body) or {}).get("title") or "").strip()
-    if not 3 <= len(title) <= 200:
-        raise HubError(400, "The title must be between 3 and 200 characters long")
-    event = hub._event("title-change", {"from": discussion.title, "to": title})
-    discussion.title = title
-    discussion.events.append(event)
-    return _json_response({"newTitle": event})
-
-
-@_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _DiscussionPart + r"/status")
-def _discussion_status(hub: HubServer, repo_type: str, repo_id: str, num: str, body: bytes, **_: Any) -> Response:
-    discussion = hub._discussion(hub._repo(repo_type, repo_id), num)
-    payload = _json_body(body) or {}
-    status = payload.get("status")
-    if status not in ("open", "closed"):
-        raise HubError(400, f"invalid status {status!r}: must be 'open' or 'closed'")
-    if discussion.status == "merged":
-        raise HubError(400, f"Pull request #{discussion.num} is merged")
-    if payload.get("comment"):
-        discussion.events.append(hub._comment_event(str(payload["comment"])))
-    discussion.status = status
-    event = hub._event("status-change", {"status": status})
-    discussion.events.append(event)
-    return _json_response({"newStatus": event})
-
-
-@_route_def("POST", r"/api/(?P<repo_type>models|datasets|spaces)/" + _DiscussionPart + r"/merge")
-def _merge_pull_request(hub: HubServer, repo_type: str, repo_id: str, num: str, body: bytes, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
-    pull = hub._discussion(repo, num)
-    if not pull.is_pull_request:
-        raise HubError(400, f"#{pull.num} is a discussion, not a pull request")
-    if pull.status != "open":
-        raise HubError(400, f"Pull request #{pull.num} is {pull.status}: only open pull requests can be merged")
-    if pull.target_branch not in repo.branches:
-        raise HubError(404, f"Target branch {pull.target_branch} not found", "RevisionNotFound")
-    base, target, head = _pr_trees(repo, pull)
-    if target.id in {c.id for c in repo.history(head)}:
-        merged = head  # the branch has not moved since: fast-forward
-    else:
-        files, conflicts = _three_way_merge(base.files, target.files, head.files)
-        if conflicts:
-            return _json_response({"error": "Merge conflict", "filesWithConflicts": conflicts}, 409)
-        merged = hub._new_commit(repo, target, pull.title, f"Merge of {pull.ref}", files)
-    repo.branches[pull.target_branch or "main"] = merged.id
-    payload = _json_body(body) or {}
-    if payload.get("comment"):
-        pull.events.append(hub._comment_event(str(payload["comment"])))
-    pull.status = "merged"
-    pull.merge_commit = merged.id
-    pull.events.append(hub._event("status-change", {"status": "merged"}))
-    return _json_response({"mergeCommitId": merged.id})
-
-
-# -- settings ---------------------------------------------------------------------------------
-
-
-@_route_def("PUT", r"/api/(?P<repo_type>models|datasets|spaces)/" + _RepoPart + r"/settings")
-def _update_settings(hub: HubServer, repo_type: str, repo_id: str, body: bytes, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
-    payload = _json_body(body) or {}
-    if not isinstance(payload, dict):
-        raise HubError(400, "settings must be a JSON object")
-    if "gated" in payload:
-        if payload["gated"] not in ("auto", "manual", False):
-            raise HubError(400, f"invalid gated value {payload['gated']!r}: must be 'auto', 'manual' or false")
-    if "visibility" in payload:
-        allowed = ("public", "private", "protected") if repo_type == "space" else ("public", "private")
-        if payload["visibility"] not in allowed:
-            raise HubError(400, f"invalid visibility {payload['visibility']!r}")
-    if "private" in payload and not isinstance(payload["private"], bool):
-        raise HubError(400, "private must be a boolean")
-    for key, value in payload.items():
-        if key == "gated":
-            repo.gated = value
-        elif key == "visibility":
-            repo.private = value == "private"  # "protected" (Spaces only) is kept in settings
-            repo.settings[key] = value
-        elif key == "private":  # what older clients send
-            repo.private = value
-        else:
-            repo.settings[key] = value
-    return _json_response({})
+    repo = hub._readable("dataset", repo_id, user)
+    task = _benchmark_task(hub, repo)
+    if task is None:
+        raise HubError(404, f"Dataset {repo_id} has no leaderboard: it is not a registered benchmark")
+    entries = []
+    for (kind, model_id), model in sorted(hub.repos.items()):
+        if kind != "model" or model.private:
+            continue
+        for path, blob in sorted(hub._commit_at(model, "main").files.items()):
+            if not (path.startswith(".eval_results/") and path.endswith((".yaml", ".yml"))):
+                continue
+            try:
+                items = yaml.safe_load(blob.data) or []
+            except yaml.YAMLError:
+                continue  # the Hub reports such a file as invalid and leaves it out
+            for item in items if isinstance(items, list) else []:
+                dataset = item.get("dataset") if isinstance(item, dict) else None
+                if isinstance(dataset, dict) and dataset.get("id") == repo_id and dataset.get("task_id") == task:
+                    entries.append((model_id, path, item))
+    entries.sort(key=lambda e: -float(e[2].get("value") or 0))
+    return _json_response([
+        {"rank": rank, "modelId": model_id, "value": item.get("value"), "filename": path, "verified": False,
+         "source": item.get("source"), "notes": item.get("notes"), "pullRequest": None,
+         "author": {"name": model_id.split("/")[0], "type": "user", "avatarUrl": ""}}
+        for rank, (model_id, path, item) in enumerate(entries, start=1)])
 
 
 # -- downloads --------------------------------------------------------------------------------
 
 
 @_route_def("GET", r"/(?P<repo_type>datasets/|spaces/|)" + _RepoPart + r"/resolve/(?P<revision>[^/]+)/(?P<path>.+)")
-def _resolve(hub: HubServer, repo_type: str, repo_id: str, revision: str, path: str, headers: Any, **_: Any) -> Response:
-    repo = hub._repo(repo_type, repo_id)
+def _resolve(hub: HubServer, repo_type: str, repo_id: str, revision: str, path: str, headers: Any,
+             user: User | None, **_: Any) -> Response:
+    repo = hub._downloadable(repo_type, repo_id, user)
     commit = hub._commit_at(repo, revision)
     blob = commit.files.get(path)
     if blob is None:
@@ -1304,17 +1159,21 @@ def _resolve(hub: HubServer, repo_type: str, repo_id: str, revision: str, path: 
     return Response(200, blob.data, common, "application/octet-stream")
 
 
-__all__ = ["HubServer", "HubError", "Blob", "Commit", "Discussion", "Repo", "USER", "git_blob_sha1", "lfs_pointer"]
+__all__ = ["HubServer", "HubError", "Blob", "Commit", "PullRequest", "Repo", "User", "USER", "DEFAULT_TOKEN",
+           "client_environment", "eval_yaml_problem", "git_blob_sha1", "lfs_pointer"]
 
 
-def client_environment(endpoint: str, home: str, token: str = "hf_secret_test_token") -> dict[str, str]:
+def client_environment(endpoint: str, home: str, token: str | None = DEFAULT_TOKEN) -> dict[str, str]:
     """The environment of a client process pointed at a server: the test session's offline switches and proxies
-    removed, classic LFS uploads (no Xet), its own HF_HOME, and a token."""
+    removed, classic LFS uploads (no Xet), its own HF_HOME, and a token (none with `token=None`: anonymous)."""
     import os
 
     env = {k: v for k, v in os.environ.items()
-           if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_CACHE", "HF_DATASETS_CACHE")
+           if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_CACHE", "HF_DATASETS_CACHE", "HF_TOKEN",
+                        "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH")
            and not k.lower().endswith("_proxy")}
-    env.update(HF_ENDPOINT=endpoint, HF_HUB_DISABLE_XET="1", HF_TOKEN=token, HF_HOME=home,
-               HF_HUB_DISABLE_TELEMETRY="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    env.update(HF_ENDPOINT=endpoint, HF_HUB_DISABLE_XET="1", HF_HOME=home, HF_HUB_DISABLE_TELEMETRY="1",
+               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    if token is not None:
+        env["HF_TOKEN"] = token
     return env

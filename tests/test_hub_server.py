@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hub_server import HubServer, client_environment
+from hub_server import DEFAULT_TOKEN, HubServer, client_environment
 
 pytest.importorskip("huggingface_hub")
 pytest.importorskip("datasets")
@@ -64,7 +64,7 @@ ROWS = {
 @pytest.fixture(scope="module")
 def client_env(hub: HubServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment of the client subprocesses: online, pointed at the loopback Hub."""
-    env = client_environment(hub.endpoint, str(tmp_path_factory.mktemp("client_hf_home")), "hf_test_token")
+    env = client_environment(hub.endpoint, str(tmp_path_factory.mktemp("client_hf_home")))
     env.update(HF_HUB_DISABLE_PROGRESS_BARS="1", HF_DATASETS_DISABLE_PROGRESS_BARS="1", PYTHONUNBUFFERED="1")
     return env
 
@@ -272,15 +272,13 @@ def test_raw_http_details(hub: HubServer, published_v2: dict, published_v1: dict
     assert (status, body, headers["Content-Range"]) == (206, readme[4:], f"bytes 4-{len(readme) - 1}/{len(readme)}")
     assert call("GET", f"{base}/main/README.md", headers={"Range": "bytes=-5"})[2] == readme[-5:]
     assert call("GET", f"{base}/main/README.md", headers={"Range": f"bytes={len(readme)}-"})[0] == 416
-    # Revisions: a tag, a full and a short commit id, and a URL-encoded branch name with a slash.
+    # Revisions: a tag, a full and a short commit id, and a URL-encoded ref with slashes.
     v1_commit = published_v1["commit"]
     for rev in ("v1.0.0", v1_commit, v1_commit[:7]):
         status, headers, _ = call("HEAD", f"{base}/{rev}/data/cats/test-00001.parquet")
         assert status == 200 and headers["X-Repo-Commit"] == v1_commit
         assert headers["X-Linked-Size"] == headers["Content-Length"]  # an LFS file
-    status, _, _ = call("POST", f"/api/datasets/{REPO}/branch/feature%2Fx", json.dumps({"startingPoint": "v1.0.0"}).encode())
-    assert status == 200
-    status, headers, _ = call("HEAD", f"{base}/feature%2Fx/README.md")
+    status, headers, _ = call("HEAD", f"{base}/refs%2Ftags%2Fv1.0.0/README.md")
     assert status == 200 and headers["X-Repo-Commit"] == v1_commit
     # Errors carry the Hub's X-Error-Code so that the client raises the right exception.
     assert call("HEAD", f"{base}/nope/README.md")[1].get("X-Error-Code") == "RevisionNotFound"
@@ -290,7 +288,7 @@ def test_raw_http_details(hub: HubServer, published_v2: dict, published_v1: dict
     payload = {"files": [{"path": "big.txt", "size": 11 * 1024 * 1024, "sample": "aGVsbG8="},
                          {"path": "small.txt", "size": 5, "sample": "aGVsbG8="}]}
     status, _, body = call("POST", f"/api/datasets/{REPO}/preupload/main", json.dumps(payload).encode(),
-                           {"Content-Type": "application/json"})
+                           {"Content-Type": "application/json", "Authorization": f"Bearer {DEFAULT_TOKEN}"})
     assert [f["uploadMode"] for f in json.loads(body)["files"]] == ["lfs", "regular"]
     # Unknown routes: 404 with a JSON error, and recorded for the test author.
     status, _, body = call("GET", "/api/not-a-route")
@@ -302,220 +300,230 @@ def test_raw_http_details(hub: HubServer, published_v2: dict, published_v1: dict
 # Pull requests, discussions and repo settings
 # --------------------------------------------------------------------------------------------
 
+# --------------------------------------------------------------------------------------------
+# Pull requests, tokens, visibility, gating, settings
+# --------------------------------------------------------------------------------------------
+
 PR_REPO = "org/prs"
+OUTSIDER_TOKEN = "hf_outsider_token"  # a user who owns nothing in "org"
 
 
-def test_create_commit_with_create_pr(hub: HubServer, client_env: dict[str, str]) -> None:
-    """create_commit(create_pr=True) opens PR #1 on refs/pr/1; main stays; refs/pr/1 reads and takes commits."""
-    hub.clear_log()
-    result = run_client(
-        client_env,
-        f"""
+@pytest.fixture(scope="module")
+def outsider_env(hub: HubServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    hub.add_user(OUTSIDER_TOKEN, "outsider")
+    return client_environment(hub.endpoint, str(tmp_path_factory.mktemp("outsider_home")), OUTSIDER_TOKEN)
+
+
+@pytest.fixture(scope="module")
+def anonymous_env(hub: HubServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return client_environment(hub.endpoint, str(tmp_path_factory.mktemp("anonymous_home")), token=None)
+
+
+ERROR = """
+def error(action):
+    try:
+        action()
+    except Exception as exc:
+        response = getattr(exc, "response", None)
+        return [type(exc).__name__, getattr(response, "status_code", None), str(exc)]
+    return None
+"""
+
+
+def test_create_commit_with_create_pr(hub: HubServer, client_env: dict[str, str], outsider_env: dict[str, str]) -> None:
+    """Anyone logged in may open a pull request (refs/pr/N, main stays); only the namespace may commit to main."""
+    run_client(client_env, f"""
         import json
-        from huggingface_hub import HfApi, CommitOperationAdd, CommitOperationDelete, hf_hub_download
+        from huggingface_hub import HfApi
         api = HfApi()
         api.create_repo({PR_REPO!r}, repo_type="dataset")
-        base = api.upload_file(path_or_fileobj=b"old notes\\n", path_in_repo="notes.txt", repo_id={PR_REPO!r},
+        info = api.upload_file(path_or_fileobj=b"old notes\\n", path_in_repo="notes.txt", repo_id={PR_REPO!r},
                                repo_type="dataset", commit_message="notes")
-        info = api.create_commit(
-            {PR_REPO!r}, repo_type="dataset", create_pr=True,
-            operations=[CommitOperationAdd("data/new.txt", b"hello pr\\n"),
-                        CommitOperationAdd("data/x.parquet", b"PAR1\\x00pr-binary\\x00PAR1"),
-                        CommitOperationDelete("notes.txt")],
-            commit_message="Add new data", commit_description="Adds two files, drops the notes.",
-        )
-        out = {{"base": base.oid, "oid": info.oid, "pr_url": info.pr_url, "pr_num": info.pr_num,
-               "pr_revision": info.pr_revision, "commit_url": info.commit_url}}
-        out["main_sha"] = api.dataset_info({PR_REPO!r}).sha
-        out["main_files"] = sorted(api.list_repo_files({PR_REPO!r}, repo_type="dataset"))
-        out["pr_files"] = sorted(api.list_repo_files({PR_REPO!r}, repo_type="dataset", revision="refs/pr/1"))
-        path = hf_hub_download({PR_REPO!r}, "data/new.txt", repo_type="dataset", revision="refs/pr/1")
-        out["downloaded"] = open(path).read()
-        listed = list(api.get_repo_discussions({PR_REPO!r}, repo_type="dataset"))
-        out["listed"] = [{{"num": d.num, "title": d.title, "status": d.status, "author": d.author,
-                          "is_pr": d.is_pull_request, "repo": d.repo_id, "type": d.repo_type}} for d in listed]
-        details = api.get_discussion_details({PR_REPO!r}, 1, repo_type="dataset")
-        out["details"] = {{"ref": details.git_reference, "target": details.target_branch, "status": details.status,
-                          "conflicts": details.conflicting_files, "diff": details.diff, "url": details.url,
-                          "events": [(e.type, getattr(e, "content", None) or getattr(e, "summary", None))
-                                     for e in details.events]}}
-        second = api.create_commit({PR_REPO!r}, repo_type="dataset", revision="refs/pr/1",
-                                   operations=[CommitOperationAdd("data/more.txt", b"more\\n")],
-                                   commit_message="More data")
-        out["second"] = {{"oid": second.oid, "pr_url": second.pr_url}}
-        out["pr_files_after"] = sorted(api.list_repo_files({PR_REPO!r}, repo_type="dataset", revision="refs/pr/1"))
-        out["pr_commits"] = [c.title for c in api.list_repo_commits({PR_REPO!r}, repo_type="dataset", revision="refs/pr/1")]
-        refs = api.list_repo_refs({PR_REPO!r}, repo_type="dataset", include_pull_requests=True)
-        out["pr_refs"] = {{r.ref: r.target_commit for r in refs.pull_requests}}
-        out["events_after"] = [e.type for e in api.get_discussion_details({PR_REPO!r}, 1, repo_type="dataset").events]
-        print(json.dumps(out))
-        """,
-    )
-    # The client's view: PR #1, with the commit on its ref.
+        print(json.dumps({{"base": info.oid}}))
+        """)
+    base = hub.get_repo(PR_REPO).branches["main"]
+    hub.clear_log()
+    result = run_client(outsider_env, ERROR + f"""
+import json
+from huggingface_hub import HfApi, CommitOperationAdd, CommitOperationDelete
+api = HfApi()
+info = api.create_commit(
+    {PR_REPO!r}, repo_type="dataset", create_pr=True,
+    operations=[CommitOperationAdd("data/new.txt", b"hello pr\\n"),
+                CommitOperationAdd("data/x.parquet", b"PAR1\\x00pr-binary\\x00PAR1"),
+                CommitOperationDelete("notes.txt")],
+    commit_message="Add new data", commit_description="Adds two files, drops the notes.")
+out = {{"oid": info.oid, "pr_url": info.pr_url, "pr_num": info.pr_num, "pr_revision": info.pr_revision}}
+out["main_files"] = sorted(api.list_repo_files({PR_REPO!r}, repo_type="dataset"))
+out["pr_files"] = sorted(api.list_repo_files({PR_REPO!r}, repo_type="dataset", revision="refs/pr/1"))
+out["direct"] = error(lambda: api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id={PR_REPO!r},
+                                              repo_type="dataset"))
+print(json.dumps(out))
+""")
     assert result["pr_num"] == 1 and result["pr_revision"] == "refs/pr/1"
     assert result["pr_url"] == f"{hub.endpoint}/datasets/{PR_REPO}/discussions/1"
-    assert result["commit_url"] == f"{hub.endpoint}/datasets/{PR_REPO}/commit/{result['oid']}"
-    assert result["main_sha"] == result["base"] != result["oid"]
     assert result["main_files"] == [".gitattributes", "notes.txt"]
     assert result["pr_files"] == [".gitattributes", "data/new.txt", "data/x.parquet"]
-    assert result["downloaded"] == "hello pr\n"
-    assert result["listed"] == [{"num": 1, "title": "Add new data", "status": "open", "author": "test-user",
-                                 "is_pr": True, "repo": PR_REPO, "type": "dataset"}]
-    details = result["details"]
-    assert (details["ref"], details["target"], details["status"]) == ("refs/pr/1", "refs/heads/main", "open")
-    assert details["conflicts"] == [] and details["url"] == result["pr_url"]
-    assert details["events"] == [["comment", "Adds two files, drops the notes."], ["commit", "Add new data"]]
-    assert "+++ b/data/new.txt" in details["diff"] and "+hello pr" in details["diff"]
-    assert "deleted file mode" in details["diff"] and "-old notes" in details["diff"]
-    assert "+oid sha256:" in details["diff"]  # the LFS file shows as its pointer
-    # A commit to refs/pr/1 appends to the PR and opens no new one.
-    assert result["second"]["pr_url"] is None
-    assert result["pr_files_after"] == [".gitattributes", "data/more.txt", "data/new.txt", "data/x.parquet"]
-    assert result["pr_commits"][:3] == ["More data", "Add new data", "notes"]
-    assert result["pr_refs"] == {"refs/pr/1": result["second"]["oid"]}
-    assert result["events_after"] == ["comment", "commit", "commit"]
-
-    # The server's view, through the test helpers.
+    assert result["direct"][:2] == ["HfHubHTTPError", 403]
+    assert "You don't have the rights to upload files in the namespace org" in result["direct"][2]
     repo = hub.get_repo(PR_REPO)
-    assert repo.branches["main"] == result["base"]
-    assert [(d.num, d.title, d.is_pull_request, d.status, d.ref) for d in repo.discussions] == [
-        (1, "Add new data", True, "open", "refs/pr/1")
-    ]
-    assert repo.get_discussion(1).description == "Adds two files, drops the notes."
-    assert repo.commits[result["oid"]].parent == result["base"]
-    pr_files = hub.files_at(PR_REPO, revision="refs/pr/1")
-    assert pr_files["data/more.txt"] == b"more\n" and pr_files["data/new.txt"] == b"hello pr\n"
-    assert repo.commits[result["oid"]].files["data/x.parquet"].lfs  # went through the LFS protocol
-    assert "notes.txt" not in pr_files and hub.files_at(PR_REPO)["notes.txt"] == b"old notes\n"
+    assert repo.branches["main"] == base
+    [pull] = repo.discussions
+    assert (pull.num, pull.title, pull.author, pull.ref, pull.description) == (
+        1, "Add new data", "outsider", "refs/pr/1", "Adds two files, drops the notes.")
+    assert repo.commits[repo.pr_refs["refs/pr/1"]].files["data/x.parquet"].lfs  # went through the LFS protocol
     # How 2.4.0 sends it: ?create_pr=1 on preupload and commit, the target branch in the path.
     pr_calls = {(e["path"], e["query"]) for e in hub.log if "create_pr" in e["query"]}
     assert pr_calls == {(f"/api/datasets/{PR_REPO}/preupload/main", "create_pr=1"),
                         (f"/api/datasets/{PR_REPO}/commit/main", "create_pr=1")}
-    assert any(e["path"] == f"/api/datasets/{PR_REPO}/commit/refs%2Fpr%2F1" and e["status"] == 200 for e in hub.log)
     assert hub.unhandled == []
 
 
-def test_upload_with_create_pr_discussions_and_merge(hub: HubServer, client_env: dict[str, str], tmp_path: Path) -> None:
-    """upload_file/upload_folder(create_pr=True) on a model repo, a plain discussion, status changes, merges."""
-    repo_id = "org/pr-model"
-    folder = tmp_path / "folder"
-    (folder / "sub").mkdir(parents=True)
-    (folder / "sub" / "config.json").write_text('{"layers": 2}\n')
-    (folder / "shared.txt").write_text("from the folder PR\n")
-    hub.clear_log()
-    result = run_client(
-        client_env,
-        f"""
+def test_writes_need_a_token_and_the_namespace(hub: HubServer, anonymous_env: dict[str, str],
+                                                outsider_env: dict[str, str], published_v1: dict,
+                                                tmp_path_factory) -> None:
+    bad_env = client_environment(hub.endpoint, str(tmp_path_factory.mktemp("bad_home")), "hf_not_a_real_token")
+    code = ERROR + f"""
+import json
+from huggingface_hub import HfApi
+api = HfApi()
+print(json.dumps({{"create": error(lambda: api.create_repo("org/new-one", repo_type="dataset")),
+                  "tag": error(lambda: api.create_tag({REPO!r}, tag="v9.9.9", repo_type="dataset")),
+                  "gate": error(lambda: api.update_repo_settings({REPO!r}, gated="auto", repo_type="dataset")),
+                  "read": api.dataset_info({REPO!r}).id}}))
+"""
+    anonymous = run_client(anonymous_env, code)
+    assert anonymous["create"][:2] == ["HfHubHTTPError", 401]
+    assert "You must be authenticated to create a dataset repository" in anonymous["create"][2]
+    assert anonymous["tag"][1] == 401 and anonymous["gate"][1] == 401
+    assert anonymous["read"] == REPO  # a public repo reads without a token
+    outsider = run_client(outsider_env, code)
+    assert outsider["create"][:2] == ["HfHubHTTPError", 403] and outsider["tag"][1] == 403
+    assert "You don't have the rights to create a dataset repository in the namespace org" in outsider["create"][2]
+    invalid = run_client(bad_env, ERROR + f"""
+import json
+from huggingface_hub import HfApi
+print(json.dumps(error(lambda: HfApi().dataset_info({REPO!r}))))
+""")
+    assert invalid[:2] == ["HfHubHTTPError", 401] and "Invalid credentials in Authorization header" in invalid[2]
+    assert ("dataset", "org/new-one") not in hub.repos and "v9.9.9" not in hub.get_repo(REPO).tags
+
+
+GATED = """
+import json
+from huggingface_hub import HfApi, hf_hub_download
+api = HfApi()
+out = {"info": [api.repo_info(REPO, repo_type=KIND).gated],
+       "files": sorted(api.list_repo_files(REPO, repo_type=KIND)),
+       "download": error(lambda: open(hf_hub_download(REPO, "README.md", repo_type=KIND)).read())}
+if KIND == "dataset":
+    from datasets import load_dataset
+    out["load"] = error(lambda: load_dataset(REPO, split="train"))
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("kind", ["dataset", "model"])
+def test_gated_repos(hub: HubServer, client_env: dict[str, str], anonymous_env: dict[str, str],
+                     outsider_env: dict[str, str], kind: str) -> None:
+    """Metadata stays public; files answer 401 without a token and 403 to a user not granted access."""
+    repo_id = f"org/gated-{kind}"
+    run_client(client_env, f"""
         import json
         from huggingface_hub import HfApi
-        from huggingface_hub.errors import HfHubHTTPError
         api = HfApi()
-        api.create_repo({repo_id!r})
-        base = api.upload_file(path_or_fileobj=b"v0\\n", path_in_repo="shared.txt", repo_id={repo_id!r},
-                               commit_message="base")
-        pr1 = api.upload_file(path_or_fileobj=b"weights", path_in_repo="model.txt", repo_id={repo_id!r},
-                              commit_message="Add model file", create_pr=True)
-        disc = api.create_discussion({repo_id!r}, "Question about data", description="Where is it from?")
-        pr3 = api.upload_folder(folder_path={str(folder)!r}, repo_id={repo_id!r}, commit_message="Add folder",
-                                create_pr=True)
-        out = {{"base": base.oid, "pr1": [pr1.pr_num, pr1.pr_url, pr1.oid], "pr3": [pr3.pr_num, pr3.pr_url, pr3.oid],
-               "disc": [disc.num, disc.is_pull_request, disc.git_reference, disc.status, disc.title,
-                        [e.type for e in disc.events]]}}
-        out["prs"] = [d.num for d in api.get_repo_discussions({repo_id!r}, discussion_type="pull_request")]
-        out["discussions"] = [d.num for d in api.get_repo_discussions({repo_id!r}, discussion_type="discussion")]
-        closed = api.change_discussion_status({repo_id!r}, 2, "closed", comment="Answered")
-        out["closed"] = [closed.type, closed.new_status]
-        out["open"] = [d.num for d in api.get_repo_discussions({repo_id!r}, discussion_status="open")]
-        out["main_before"] = api.model_info({repo_id!r}).sha
-        api.merge_pull_request({repo_id!r}, 3)  # main has not moved: a fast-forward
-        out["main_after_3"] = api.model_info({repo_id!r}).sha
-        d3 = api.get_discussion_details({repo_id!r}, 3)
-        out["d3"] = [d3.status, d3.merge_commit_oid]
-        d1 = api.get_discussion_details({repo_id!r}, 1)
-        out["d1_conflicts"] = d1.conflicting_files
-        api.merge_pull_request({repo_id!r}, 1)  # main moved: a three-way merge
-        out["main_after_1"] = api.model_info({repo_id!r}).sha
-        out["main_files"] = sorted(api.list_repo_files({repo_id!r}))
-        try:
-            api.merge_pull_request({repo_id!r}, 2)
-            out["merge_discussion"] = None
-        except HfHubHTTPError as exc:
-            out["merge_discussion"] = exc.response.status_code
-        # Two PRs that change shared.txt differently: the second cannot merge once the first has.
-        a = api.upload_file(path_or_fileobj=b"side a\\n", path_in_repo="shared.txt", repo_id={repo_id!r},
-                            commit_message="Side A", create_pr=True)
-        b = api.upload_file(path_or_fileobj=b"side b\\n", path_in_repo="shared.txt", repo_id={repo_id!r},
-                            commit_message="Side B", create_pr=True)
-        api.merge_pull_request({repo_id!r}, a.pr_num)
-        out["b_conflicts"] = api.get_discussion_details({repo_id!r}, b.pr_num).conflicting_files
-        try:
-            api.merge_pull_request({repo_id!r}, b.pr_num)
-            out["conflict"] = None
-        except HfHubHTTPError as exc:
-            out["conflict"] = exc.response.status_code
-        # A PR from an older commit (parent_commit) carries that commit's tree.
-        old = api.upload_file(path_or_fileobj=b"late\\n", path_in_repo="late.txt", repo_id={repo_id!r},
-                              commit_message="From the base", create_pr=True, parent_commit=base.oid)
-        out["old"] = [old.pr_num, sorted(api.list_repo_files({repo_id!r}, revision=old.pr_revision))]
-        out["ab"] = [a.pr_num, b.pr_num]
-        # An empty PR is a draft on main's head; a commit on its ref opens it.
-        draft = api.create_pull_request({repo_id!r}, "Draft PR", description="To be filled")
-        out["draft"] = [draft.num, draft.status, draft.git_reference, draft.diff,
-                        sorted(api.list_repo_files({repo_id!r}, revision=draft.git_reference)) ==
-                        sorted(api.list_repo_files({repo_id!r}))]
-        try:
-            api.merge_pull_request({repo_id!r}, draft.num)
-            out["merge_draft"] = None
-        except HfHubHTTPError as exc:
-            out["merge_draft"] = exc.response.status_code
-        api.upload_file(path_or_fileobj=b"filled\\n", path_in_repo="draft.txt", repo_id={repo_id!r},
-                        revision=draft.git_reference, commit_message="Fill the draft")
-        renamed = api.rename_discussion({repo_id!r}, draft.num, "Filled PR")
-        comment = api.comment_discussion({repo_id!r}, draft.num, "Ready now")
-        after = api.get_discussion_details({repo_id!r}, draft.num)
-        out["filled"] = [after.status, after.title, [renamed.old_title, renamed.new_title], comment.content,
-                         [e.type for e in after.events]]
-        print(json.dumps(out))
-        """,
-    )
-    endpoint = hub.endpoint
-    assert result["pr1"][:2] == [1, f"{endpoint}/{repo_id}/discussions/1"]  # model URLs have no prefix
-    assert result["pr3"][:2] == [3, f"{endpoint}/{repo_id}/discussions/3"]
-    assert result["disc"] == [2, False, None, "open", "Question about data", ["comment"]]
-    assert result["prs"] == [3, 1] and result["discussions"] == [2]  # newest first, as on the Hub
-    assert result["closed"] == ["status-change", "closed"]
-    assert result["open"] == [3, 1]
-    assert result["main_before"] == result["base"]
-    assert result["main_after_3"] == result["pr3"][2]  # main moved to the PR head
-    assert result["d3"] == ["merged", result["pr3"][2]]
-    assert result["d1_conflicts"] == []
-    assert result["main_after_1"] not in (result["pr1"][2], result["main_after_3"])  # a merge commit
-    assert result["main_files"] == [".gitattributes", "model.txt", "shared.txt", "sub/config.json"]
-    assert result["merge_discussion"] == 400
-    assert result["ab"] == [4, 5]
-    assert result["b_conflicts"] == ["shared.txt"] and result["conflict"] == 409
-    assert result["old"] == [6, [".gitattributes", "late.txt", "shared.txt"]]
-    assert result["draft"] == [7, "draft", "refs/pr/7", "", True]
-    assert result["merge_draft"] == 400
-    assert result["filled"] == ["open", "Filled PR", ["Draft PR", "Filled PR"], "Ready now",
-                                ["comment", "commit", "title-change", "comment"]]
+        api.create_repo({repo_id!r}, repo_type={kind!r})
+        api.upload_file(path_or_fileobj=b"# gated\\n", path_in_repo="README.md", repo_id={repo_id!r}, repo_type={kind!r})
+        api.update_repo_settings({repo_id!r}, gated="auto", repo_type={kind!r})
+        print(json.dumps({{}}))
+        """)
+    code = ERROR + f"REPO, KIND = {repo_id!r}, {kind!r}\n" + GATED
+    anonymous = run_client(anonymous_env, code)
+    assert anonymous["info"] == ["auto"] and anonymous["files"] == [".gitattributes", "README.md"]
+    assert anonymous["download"][:2] == ["GatedRepoError", 401]
+    assert "Please log in" in anonymous["download"][2]
+    outsider = run_client(outsider_env, code)
+    assert outsider["download"][:2] == ["GatedRepoError", 403]
+    assert "you are not in the authorized list" in outsider["download"][2]
+    if kind == "dataset":  # what datasets makes of it
+        assert anonymous["load"][0] == "DatasetNotFoundError"
+        assert "is a gated dataset on the Hub. You must be authenticated to access it" in anonymous["load"][2]
+        assert "to ask for access" in outsider["load"][2]
+    hub.grant(repo_id, "outsider", kind)
+    assert run_client(outsider_env, code)["download"] is None
+    assert run_client(client_env, code)["download"] is None  # the namespace's members always have access
 
-    repo = hub.get_repo(repo_id, repo_type="model")
-    assert [(d.num, d.is_pull_request, d.status) for d in repo.discussions] == [
-        (1, True, "merged"), (2, False, "closed"), (3, True, "merged"), (4, True, "merged"), (5, True, "open"),
-        (6, True, "open"), (7, True, "open"),
-    ]
-    assert repo.discussions[1].ref is None and repo.discussions[1].description == "Where is it from?"
-    assert [e["type"] for e in repo.discussions[1].events] == ["comment", "comment", "status-change"]
-    main = hub.files_at(repo_id, repo_type="model")
-    assert main["shared.txt"] == b"side a\n" and main["model.txt"] == b"weights"
-    assert main["sub/config.json"] == b'{"layers": 2}\n'
-    assert hub.files_at(repo_id, revision="refs/pr/5", repo_type="model")["shared.txt"] == b"side b\n"
-    assert hub.files_at(repo_id, revision="refs/pr/6", repo_type="model")["shared.txt"] == b"v0\n"
-    assert repo.commits[repo.pr_refs["refs/pr/6"]].parent == result["base"]
-    assert hub.files_at(repo_id, revision="refs/pr/7", repo_type="model")["draft.txt"] == b"filled\n"
-    assert "draft.txt" not in main
-    assert hub.unhandled == []
+
+def test_private_repos_are_not_found(hub: HubServer, client_env: dict[str, str], anonymous_env: dict[str, str],
+                                     outsider_env: dict[str, str]) -> None:
+    run_client(client_env, """
+        import json
+        from huggingface_hub import HfApi
+        HfApi().create_repo("org/secret", repo_type="dataset", private=True)
+        print(json.dumps({}))
+        """)
+    code = ERROR + """
+import json
+from huggingface_hub import HfApi
+print(json.dumps(error(lambda: HfApi().dataset_info("org/secret"))))
+"""
+    assert run_client(anonymous_env, code)[:2] == ["RepositoryNotFoundError", 401]
+    assert run_client(outsider_env, code)[:2] == ["RepositoryNotFoundError", 404]
+    assert run_client(client_env, code) is None
+
+
+EVAL_YAML = """name: Cats
+description: Cat names.
+evaluation_framework: lighteval
+tasks:
+- id: cats
+  config: cats
+  split: test
+"""
+
+
+def test_eval_yaml_is_validated_at_push_and_makes_a_leaderboard(hub: HubServer, client_env: dict[str, str],
+                                                                published_v2: dict) -> None:
+    code = ERROR + f"""
+import json
+from huggingface_hub import HfApi
+api = HfApi()
+def push(text):
+    return error(lambda: api.upload_file(path_or_fileobj=text.encode(), path_in_repo="eval.yaml", repo_id={REPO!r},
+                                         repo_type="dataset"))
+good = {EVAL_YAML!r}
+out = {{"version": push(good + "version: 1.0.0\\n"),
+       "metrics": push(good.replace("  split: test", "  split: test\\n  metrics: [accuracy]")),
+       "framework": push(good.replace("lighteval", "imagenet-tc")),
+       "missing": push(good.replace("description: Cat names.\\n", "")),
+       "no_board": error(lambda: api.get_dataset_leaderboard({REPO!r})),
+       "good": push(good)}}
+out["still_no_board"] = error(lambda: api.get_dataset_leaderboard({REPO!r}))
+api.create_repo("org/cat-model")
+results = "- dataset: {{id: {REPO}, task_id: cats}}\\n  value: 71.5\\n- dataset: {{id: {REPO}, task_id: other}}\\n  value: 99.0\\n"
+api.upload_file(path_or_fileobj=results.encode(), path_in_repo=".eval_results/cats.yaml", repo_id="org/cat-model")
+print(json.dumps(out))
+"""
+    main_before = hub.get_repo(REPO).branches["main"]
+    result = run_client(client_env, code)
+    for case, reason in (("version", "unknown key 'version'"), ("metrics", "unknown key 'tasks[0].metrics'"),
+                         ("framework", "evaluation_framework 'imagenet-tc' is not supported"),
+                         ("missing", "missing required key 'description'")):
+        assert result[case][:2] == ["BadRequestError", 400], case
+        assert f"Invalid eval.yaml: {reason}" in result[case][2], case
+    assert result["good"] is None
+    assert result["no_board"][:2] == ["HfHubHTTPError", 404] and "not a registered benchmark" in result["no_board"][2]
+    assert result["still_no_board"][1] == 404  # not on the allow-list yet
+    refused = [c for c in hub.get_repo(REPO).commits.values() if c.parent == main_before]
+    assert len(refused) == 1  # only the good eval.yaml was committed
+    hub.benchmark_allow_list.add(REPO)
+    board = run_client(client_env, f"""
+        import json
+        from huggingface_hub import HfApi
+        print(json.dumps([[e.rank, e.model_id, e.value, e.filename, e.verified]
+                          for e in HfApi().get_dataset_leaderboard({REPO!r})]))
+        """)
+    assert board == [[1, "org/cat-model", 71.5, ".eval_results/cats.yaml", False]]  # task "cats" only
 
 
 def test_update_repo_settings(hub: HubServer, client_env: dict[str, str]) -> None:
