@@ -1,8 +1,11 @@
 """The leaderboard: `imagenet-tc leaderboard SOURCE --out DIR`.
 
-SOURCE is a folder of results files or a results dataset repository on the Hub (the layout `imagenet-tc submit
---results-repo` writes). Every file is checked (schema; metrics recomputed from its predictions when present);
-files that fail are listed with their reasons, never ranked. Results on different dataset revisions or metrics
+SOURCE is a folder of results files, a results dataset repository on the Hub (the layout `imagenet-tc submit
+--results-repo` writes), or the benchmark dataset itself once the Hub lists it as a benchmark: then the Hub's own
+leaderboard (`HfApi.get_dataset_leaderboard`, built from the models' `.eval_results` entries) is read and shown as
+the Hub ranks it, in a section of its own, since the Hub's entries carry no predictions to check. Every results
+file is checked (schema; metrics recomputed from its predictions when present); files that fail are listed with
+their reasons, never ranked. Results on different dataset revisions or metrics
 versions are never mixed: each (dataset, revision, metrics version) gets its own section, and `--revision` keeps
 one and refuses the others. Within a section there is one table per config, ranked by edited top-1 accuracy;
 "overall" is the config `all`, which covers every class. Written as markdown, CSV and JSON, with the report's
@@ -58,6 +61,29 @@ class Board:
     refused: list[dict[str, Any]] = field(default_factory=list)
     superseded: list[dict[str, Any]] = field(default_factory=list)
     accepted: list[Entry] = field(default_factory=list)
+    hub: list[dict[str, Any]] = field(default_factory=list)  # the Hub's own leaderboards, as it ranks them
+
+
+def hub_leaderboard(dataset: str, token: str | None = None) -> dict[str, Any] | None:
+    """The Hub's leaderboard of a registered benchmark dataset, or None when the Hub has none for it."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    try:
+        entries = HfApi(token=token).get_dataset_leaderboard(dataset)
+    except RepositoryNotFoundError:
+        raise LeaderboardError(f"dataset repository {dataset!r} not found (or the token cannot see it)") from None
+    except HfHubHTTPError as error:
+        if getattr(error.response, "status_code", None) == 404:  # a dataset that is not a registered benchmark
+            return None
+        raise LeaderboardError(f"{dataset}: the Hub's leaderboard cannot be read ({str(error).splitlines()[0]})"
+                               ) from None
+    except Exception as error:  # noqa: BLE001 - offline, unreachable
+        raise LeaderboardError(f"{dataset}: not a folder here, and the Hub cannot be reached "
+                               f"({type(error).__name__})") from None
+    return {"dataset": dataset, "entries": [
+        {"rank": e.rank, "model": e.model_id, "value": e.value, "verified": e.verified,
+         "source": (e.source or {}).get("url"), "notes": e.notes} for e in entries]}
 
 
 def results_files(source: str, token: str | None = None) -> tuple[Path, list[Path]]:
@@ -156,9 +182,15 @@ def _ranked(entries: list[Entry]) -> list[dict[str, Any]]:
 
 
 def build(source: str, revision: str | None = None, token: str | None = None) -> Board:
-    """Reads, checks, groups and ranks every results file of the source."""
-    folder, files = results_files(source, token)
+    """Reads, checks, groups and ranks every results file of the source; for a benchmark dataset on the Hub,
+    reads the Hub's leaderboard instead."""
     board = Board()
+    if not Path(source).is_dir() and HUB_ID.match(source):
+        ranked = hub_leaderboard(source, token)
+        if ranked is not None:  # the benchmark dataset itself: its files are the data, not results
+            board.hub.append(ranked)
+            return board
+    folder, files = results_files(source, token)
     entries = []
     for path in files:
         shown = path.relative_to(folder).as_posix()
@@ -237,7 +269,15 @@ def to_markdown(board: Board) -> str:
             if config == DEFAULT_CONFIG:
                 continue
             lines += [f"### Config {config}", ""] + _markdown_table(rows) + [""]
-    if not board.sections:
+    for ranked in board.hub:
+        lines += [f"## The Hub's leaderboard of {ranked['dataset']}", "",
+                  "As the Hub ranks the models' `.eval_results` entries (edited top-1 accuracy in %). These entries "
+                  "carry no predictions, so nothing here was recomputed; the Hub's own *verified* flag is shown.", "",
+                  "| # | model | value | verified | source | notes |", "|---:|:---|---:|:---:|:---|:---|"]
+        lines += [f"| {e['rank']} | {e['model']} | {e['value']} | {'✓' if e['verified'] else '–'} | "
+                  f"{e['source'] or '–'} | {(e['notes'] or '–').replace('|', '/')} |" for e in ranked["entries"]]
+        lines += ["" if ranked["entries"] else "No entries yet.", ""]
+    if not board.sections and not board.hub:
         lines += ["No accepted results.", ""]
     if board.refused:
         lines += ["## Refused", ""] + [f"- `{r['file']}`: {'; '.join(r['problems'])}" for r in board.refused] + [""]
@@ -273,7 +313,8 @@ def to_csv(board: Board) -> str:
 
 def to_json(board: Board) -> dict[str, Any]:
     return {"generated": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-            "sections": board.sections, "refused": board.refused, "superseded": board.superseded}
+            "sections": board.sections, "refused": board.refused, "superseded": board.superseded,
+            "hub": board.hub}
 
 
 def write(board: Board, out: str | Path) -> dict[str, Path]:
@@ -294,8 +335,11 @@ def leaderboard_main(source: str, out: str, revision: str | None = None) -> int:
     board = build(source, revision)
     written = write(board, out)
     ranked = sum(len(rows) for s in board.sections for rows in s["configs"].values())
-    print(f"{ranked} results ranked in {len(board.sections)} section(s); {len(board.refused)} refused, "
-          f"{len(board.superseded)} superseded")
+    for hub in board.hub:
+        print(f"the Hub's leaderboard of {hub['dataset']}: {len(hub['entries'])} entries")
+    if not board.hub:
+        print(f"{ranked} results ranked in {len(board.sections)} section(s); {len(board.refused)} refused, "
+              f"{len(board.superseded)} superseded")
     for problem in board.refused:
         print(f"  refused {problem['file']}: {'; '.join(problem['problems'])}")
     for name, path in written.items():
