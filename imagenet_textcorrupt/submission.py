@@ -46,13 +46,17 @@ class Submission:
     files: dict[str, str] = field(default_factory=dict)  # path in the model repo -> text
     notes: list[str] = field(default_factory=list)
     urls: dict[str, str] = field(default_factory=dict)
+    card_problem: str | None = None  # why the model card is left as it is
 
     def render(self, source_url: str | None = None) -> None:
-        """The model repo's files: its current ones with our entries merged in."""
+        """The model repo's files: its current ones with our entries merged in. A model card whose metadata cannot
+        be read is left untouched (the results still go to .eval_results, which the Hub reads)."""
         self.files = {
-            EVAL_RESULTS_FILE: merged_eval_results(self.existing.get(EVAL_RESULTS_FILE), self.results, source_url),
-            MODEL_CARD: merged_model_card(self.existing.get(MODEL_CARD), self.results, self.model_repo, source_url),
-        }
+            EVAL_RESULTS_FILE: merged_eval_results(self.existing.get(EVAL_RESULTS_FILE), self.results, source_url)}
+        self.card_problem = card_problem(self.existing.get(MODEL_CARD))
+        if self.card_problem is None:
+            self.files[MODEL_CARD] = merged_model_card(self.existing.get(MODEL_CARD), self.results, self.model_repo,
+                                                       source_url)
 
 
 def _percent(estimate: dict[str, Any] | None) -> float | None:
@@ -118,6 +122,63 @@ def merged_eval_results(existing: str | None, results_list: list[dict[str, Any]]
         kept = [e for e in previous if not (isinstance(e, dict) and isinstance(e.get("dataset"), dict)
                                             and (e["dataset"].get("id"), e["dataset"].get("task_id")) in ours)]
     return yaml.safe_dump(kept + entries, sort_keys=False, allow_unicode=True)
+
+
+def _model_index_problem(model_index: Any) -> str | None:
+    """The first field the Hub's model-index format needs that is missing or of the wrong kind, as a path."""
+    if not isinstance(model_index, list):
+        return "model-index is not a list"
+    required = {"task": ("type",), "dataset": ("type", "name")}
+    for i, model in enumerate(model_index):
+        where = f"model-index[{i}]"
+        if not isinstance(model, dict):
+            return f"{where} is not a mapping"
+        if "name" not in model:
+            return f"{where}.name is missing"
+        if not isinstance(model.get("results"), list):
+            return f"{where}.results is missing or not a list"
+        for j, result in enumerate(model["results"]):
+            at = f"{where}.results[{j}]"
+            if not isinstance(result, dict):
+                return f"{at} is not a mapping"
+            for block, keys in required.items():
+                if not isinstance(result.get(block), dict):
+                    return f"{at}.{block} is missing"
+                missing = [k for k in keys if k not in result[block]]
+                if missing:
+                    return f"{at}.{block}.{missing[0]} is missing"
+            if not isinstance(result.get("metrics"), list):
+                return f"{at}.metrics is missing or not a list"
+            for k, metric in enumerate(result["metrics"]):
+                if not isinstance(metric, dict) or "type" not in metric or "value" not in metric:
+                    return f"{at}.metrics[{k}] needs a type and a value"
+    return None
+
+
+def card_problem(existing: str | None) -> str | None:
+    """Why the model card's metadata cannot be merged with ours (its YAML, or its model-index), or None."""
+    if not existing or not existing.startswith("---"):
+        return None  # no metadata yet: ours is added
+    parts = existing.split("\n---", 1)
+    if len(parts) < 2:
+        return "its YAML header has no closing --- line"
+    try:
+        header = yaml.safe_load(parts[0][3:]) or {}
+    except yaml.YAMLError as error:
+        return f"its YAML header is not valid YAML ({str(error).splitlines()[0]})"
+    if not isinstance(header, dict):
+        return "its YAML header is not a mapping"
+    if "model-index" in header:
+        problem = _model_index_problem(header["model-index"])
+        if problem:
+            return problem
+    from huggingface_hub import ModelCard
+
+    try:
+        ModelCard(existing)
+    except Exception as error:  # noqa: BLE001 - whatever else the Hub's parser refuses
+        return f"huggingface_hub cannot read its metadata ({str(error).splitlines()[0]})"
+    return None
 
 
 def merged_model_card(existing: str | None, results_list: list[dict[str, Any]], model_repo: str,
@@ -251,6 +312,11 @@ def prepare(paths: list[str | Path], model_repo: str, results_repo: str | None =
         submission.notes.append(f"could not reach the Hub ({error}): the dataset revision was not checked and the "
                                 f"files below do not include what {model_repo} already has")
     submission.render()
+    if submission.card_problem:
+        submission.notes.append(
+            f"the model card ({MODEL_CARD}) of {model_repo} is left as it is: {submission.card_problem}, which "
+            f"the Hub's model-index format requires. The results go to {EVAL_RESULTS_FILE}, which the Hub reads; fix "
+            f"the card's model-index and submit again to have them in the card too")
     return submission
 
 
@@ -278,14 +344,20 @@ def send(submission: Submission, open_pr: bool, token: str | None = None,
             submission.render(f"{api.endpoint}/datasets/{submission.results_repo}/blob/{ref}/{first}")
         operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=text.encode("utf-8"))
                       for p, text in submission.files.items()]
+        description = ("Evaluation results in the Hub's `.eval_results` format"
+                       + (" and the model card's model-index" if MODEL_CARD in submission.files else
+                          f" (the model card was left as it is: {submission.card_problem})")
+                       + ", from `imagenet-tc submit`.")
         commit = api.create_commit(submission.model_repo, operations, create_pr=open_pr,
                                    commit_message=f"Add ImageNet-TC evaluation results ({configs})",
-                                   commit_description="Evaluation results in the Hub's `.eval_results` format and "
-                                                      "the model card's model-index, from `imagenet-tc submit`.")
+                                   commit_description=description)
     except HfHubHTTPError as error:
         status = error.response.status_code if error.response is not None else "?"
+        hint = {401: "; log in with `hf auth login` or set HF_TOKEN (a token with write access)",
+                403: f"; the token cannot write to {submission.model_repo}: pass --open-pr to open a pull request "
+                     f"instead"}.get(status, "") if isinstance(status, int) else ""
         raise SubmissionError(f"the Hub refused the commit (HTTP {status}): "
-                              f"{str(error).splitlines()[0]}") from None
+                              f"{str(error).splitlines()[0]}{hint}") from None
     submission.urls["model_repo"] = commit.pr_url or commit.commit_url
     log(f"model repo {'pull request' if open_pr else 'commit'}: {submission.urls['model_repo']}")
     return submission

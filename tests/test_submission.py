@@ -14,7 +14,7 @@ import yaml
 
 from hub_server import client_environment
 from imagenet_textcorrupt.results import ResultsError, predictions_path
-from imagenet_textcorrupt.submission import EVAL_RESULTS_FILE, SubmissionError, prepare
+from imagenet_textcorrupt.submission import EVAL_RESULTS_FILE, SubmissionError, card_problem, prepare
 from results_factory import SHA_B, write_results_file
 
 DATASET = "org/imagenet-tc"
@@ -45,6 +45,7 @@ EXISTING_EVAL_RESULTS = """- dataset: {id: imagenet-1k, task_id: default}
 
 @pytest.fixture(scope="module")
 def client_env(hub, tmp_path_factory):
+    hub.add_user(TOKEN, "submitter", orgs=["org", "user"])
     return client_environment(hub.endpoint, str(tmp_path_factory.mktemp("client_home")), TOKEN)
 
 
@@ -129,6 +130,65 @@ def test_submit_opens_pull_requests_with_the_expected_files(hub, client_env, dat
                      "results/food/timm_resnet50/20261101T000000Z.json",
                      "results/food/timm_resnet50/20261101T000000Z.predictions.jsonl"]
     assert submitted[names[0]] == all_file.read_bytes()
+
+
+MALFORMED_MODEL = "user/wild-model"
+MALFORMED_CARD = """---
+license: mit
+tags: [vision]  # the owner's comment
+model-index:
+- name: wild-model
+  results:
+  - task: {type: image-classification}
+    dataset: {name: ImageNet-1k, split: validation}
+    metrics:
+    - {type: accuracy, value: 80.4}
+---
+# A model from the wild
+
+Its card lacks dataset.type in the model-index, as many do.
+"""
+
+
+def test_a_malformed_model_index_is_left_alone_and_the_results_still_go_up(hub, client_env, dataset_sha, tmp_path):
+    run_python(client_env, f"""
+        from huggingface_hub import HfApi
+        api = HfApi()
+        api.create_repo({MALFORMED_MODEL!r})
+        api.upload_file(path_or_fileobj={MALFORMED_CARD!r}.encode(), path_in_repo="README.md",
+                        repo_id={MALFORMED_MODEL!r})
+    """)
+    results = write_results_file(tmp_path, sha=dataset_sha)
+    done = cli(client_env, "submit", str(results), "--model-repo", MALFORMED_MODEL, "--open-pr")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert (f"note: the model card (README.md) of {MALFORMED_MODEL} is left as it is: "
+            "model-index[0].results[0].dataset.type is missing") in done.stdout
+    [pr] = hub.get_repo(MALFORMED_MODEL, "model").discussions
+    files = hub.files_at(MALFORMED_MODEL, revision=pr.ref, repo_type="model")
+    assert files["README.md"] == MALFORMED_CARD.encode()  # byte for byte, the owner's comment included
+    [entry] = yaml.safe_load(files[EVAL_RESULTS_FILE])
+    assert entry["dataset"] == {"id": DATASET, "task_id": "all", "revision": dataset_sha}
+    assert "the model card was left as it is" in pr.description
+
+
+@pytest.mark.parametrize("card, problem", [
+    (MALFORMED_CARD, "model-index[0].results[0].dataset.type is missing"),
+    ("---\nmodel-index:\n- name: m\n  results: 3\n---\n# x\n", "model-index[0].results is missing or not a list"),
+    (MALFORMED_CARD.replace("dataset: {name: ImageNet-1k, split: validation}",
+                            "dataset: {name: ImageNet-1k, type: imagenet-1k}").replace("{type: accuracy, value: 80.4}",
+                                                                                     "{type: accuracy}"),
+     "model-index[0].results[0].metrics[0] needs a type and a value"),
+    (MALFORMED_CARD.replace("- name: wild-model\n", "- \n"), "model-index[0].name is missing"),
+    ("---\nmodel-index: [just a string]\n---\n# x\n", "model-index[0] is not a mapping"),
+    ("---\nlicense: [mit\n---\n# x\n", "its YAML header is not valid YAML"),
+    ("---\n- a list\n---\n# x\n", "its YAML header is not a mapping"),
+    (EXISTING_CARD, None),
+    ("# no metadata at all\n", None),
+])
+def test_card_problems_name_the_field(card, problem):
+    found = card_problem(card)
+    assert (found is None) if problem is None else (problem in found), found
 
 
 def test_dry_run_sends_nothing(hub, client_env, dataset_sha, tmp_path):
