@@ -128,13 +128,21 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     from huggingface_hub.errors import HfHubHTTPError
 
+    gated = False if args.ungated else (args.gated or "auto")
     try:
-        publish(args.release, args.repo_id, args.version, private=args.private, gated=args.gated,
-                dry_run=args.dry_run, retry_delay=args.retry_delay)
+        publish(args.release, args.repo_id, args.version, private=args.private, gated=gated,
+                dry_run=args.dry_run, retry_delay=args.retry_delay, warn=lambda text: print(text, file=sys.stderr))
     except HfHubHTTPError as error:
         status = getattr(error.response, "status_code", "?")
-        print(f"python -m builder publish: the Hub answered {status}: {str(error).splitlines()[0]}; no tag was "
-              f"made, rerun to resume (files already sent are skipped)", file=sys.stderr)
+        hint = {401: " (not logged in: run `hf auth login` or set HF_TOKEN to a token with write access)",
+                403: f" (the token cannot write to {args.repo_id}: it needs write access to its namespace)"}
+        print(f"python -m builder publish: the Hub answered {status}{hint.get(status, '')}: "
+              f"{str(error).splitlines()[0]}; no tag was made, rerun to resume (files already sent are skipped)",
+              file=sys.stderr)
+        return 1
+    except OSError as error:  # the network (after the retries), or a file of the release
+        print(f"python -m builder publish: {type(error).__name__}: {error}; no tag was made, rerun to resume",
+              file=sys.stderr)
         return 1
     return 0
 
@@ -185,7 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--version", required=True, help="the tag, vX.Y.Z (refused if it exists)")
     publish.add_argument("--dry-run", action="store_true", help="print the files, sizes, commits and tag; touch nothing")
     publish.add_argument("--private", action="store_true", help="create the repo private")
-    publish.add_argument("--gated", choices=["auto", "manual"], help="gate access (ImageNet's terms)")
+    gating = publish.add_mutually_exclusive_group()
+    gating.add_argument("--gated", choices=["auto", "manual"],
+                        help="how access requests to the gated repo are approved (default auto); the images are "
+                             "under ImageNet's terms, so releases are always gated unless --ungated")
+    gating.add_argument("--ungated", action="store_true",
+                        help="publish without gating (warns): only for a release whose images are not ImageNet's")
     publish.add_argument("--retry-delay", type=float, default=1.0,
                          help="seconds before the first retry of a transient error (doubling after each)")
     publish.set_defaults(run=cmd_publish)

@@ -163,6 +163,11 @@ def open_rows(dataset: str, config: str, revision: str | None, streaming: bool) 
             raise EvaluationError(f"--config {config!r}: {error}") from None
         raise EvaluationError(f"--dataset {dataset!r}: {error}") from None
     except Exception as error:  # noqa: BLE001 - missing, gated, offline: say which of them it was
+        from imagenet_textcorrupt.hub_access import gated_message, gated_status
+
+        status = gated_status(error)
+        if status is not None:
+            raise EvaluationError(f"--dataset {gated_message(dataset, status)}") from None
         first = str(error).splitlines()[0] if str(error) else ""
         raise EvaluationError(f"--dataset {dataset!r}: not a folder here, and loading it from the Hub failed "
                               f"({type(error).__name__}: {first})") from None

@@ -153,6 +153,15 @@ def load_classifier(spec: str, pretrained: bool = True, checkpoint: str | Path |
     return classifier
 
 
+def _refuse_if_gated(error: BaseException, repo_id: str) -> None:
+    """A gated model repo refused us: say how to get in (log in, or accept its terms)."""
+    from imagenet_textcorrupt.hub_access import gated_message, gated_status
+
+    status = gated_status(error)
+    if status is not None:
+        raise ModelLoadError(f"--model {gated_message(repo_id, status, 'model')}") from None
+
+
 def _load_timm(spec: str, name: str, pretrained: bool) -> Classifier:
     import timm
     from timm.data import create_transform, resolve_data_config
@@ -167,6 +176,7 @@ def _load_timm(spec: str, name: str, pretrained: bool) -> Classifier:
         elif pretrained:
             hint = ("; the weights come from the Hub: check the network, or pass --no-pretrained for random weights "
                     "or --checkpoint FILE.safetensors")
+        _refuse_if_gated(error, name.removeprefix("hf-hub:"))
         raise ModelLoadError(f"timm cannot create {name!r}: {error}{hint}") from None
     if module.num_classes != NUM_CLASSES:
         raise ModelLoadError(f"{spec} has {module.num_classes} outputs; ImageNet-TC scores ImageNet-1k classifiers "
@@ -222,6 +232,7 @@ def _load_transformers(spec: str, name: str, pretrained: bool) -> Classifier:
         else:
             module = AutoModelForImageClassification.from_config(config)
     except (OSError, ValueError) as error:
+        _refuse_if_gated(error, name)
         raise ModelLoadError(f"transformers cannot load {name!r}: {error}") from None
     if config.num_labels != NUM_CLASSES:
         raise ModelLoadError(f"{spec} has {config.num_labels} outputs; ImageNet-TC scores ImageNet-1k classifiers "
