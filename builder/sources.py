@@ -1,6 +1,7 @@
 """Where a release's clean images come from, and the deterministic choice of K images per class.
 
-Sources: the embedded sample photos (real photographs that scikit-image ships, with their ImageNet labels);
+Sources: the embedded sample photos (real photographs that scikit-image ships, labelled by hand in
+`builder/data/sample_photos.yaml` with where each comes from and what it shows);
 ImageNet val as an ImageFolder (`val/<wnid>/*.JPEG`); a flat val folder with a ground-truth file
 (`LOC_val_solution.csv`, or the devkit's `ILSVRC2012_validation_ground_truth.txt` with its `meta.mat`); or a
 dataset on the Hub (or a local dataset folder) read in streaming through `datasets`, whose label column is the
@@ -29,6 +30,8 @@ from imagenet_textcorrupt.hierarchy import load_hierarchy
 from builder.recipes import Recipe, SourceSpec
 
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+SAMPLES_FILE = Path(__file__).resolve().parent / "data" / "sample_photos.yaml"
+SAMPLE_KEYS = ("loader", "wnid", "label", "shows", "source")
 
 
 def _sample_photo(name: str) -> Callable[[], Image.Image]:
@@ -43,15 +46,59 @@ def _sample_photo(name: str) -> Callable[[], Image.Image]:
     return load
 
 
-# Real photographs shipped inside scikit-image, with the ImageNet class a pretrained classifier puts them in
-# (tf_efficientnet_lite0: espresso 0.95, tripod 0.94, missile 0.27, moped 0.54, tabby among the top 3 cats).
+@dataclass(frozen=True)
+class SamplePhoto:
+    """One embedded sample photo and its hand-given label."""
+
+    name: str
+    loader: str  # the skimage.data function
+    wnid: str
+    label: str  # the class's display name, as a check on the wnid
+    shows: str
+    source: str
+
+
+def load_sample_photos(path: str | Path = SAMPLES_FILE) -> dict[str, SamplePhoto]:
+    """The sample photos of the data file, checked: every key present, every wnid an ImageNet-1k class whose
+    display name is the label given."""
+    import yaml
+
+    from imagenet_textcorrupt.errors import UnknownNameError
+
+    name = Path(path).name
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise DataFileError(name, "", f"cannot be read ({error})") from None
+    photos = data.get("photos") if isinstance(data, dict) else None
+    if not isinstance(photos, dict) or not photos:
+        raise DataFileError(name, "photos", "must map photo names to their entries")
+    out = {}
+    for photo, entry in photos.items():
+        where = f"photos.{photo}"
+        if not isinstance(entry, dict):
+            raise DataFileError(name, where, "must be a mapping")
+        for key in SAMPLE_KEYS:
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise DataFileError(name, f"{where}.{key}", "missing (every photo says what it shows and where it "
+                                                            "comes from)")
+        unknown = sorted(set(entry) - set(SAMPLE_KEYS))
+        if unknown:
+            raise DataFileError(name, f"{where}.{unknown[0]}", f"unknown key; a photo has {', '.join(SAMPLE_KEYS)}")
+        try:
+            cls = get_class(entry["wnid"])
+        except UnknownNameError as error:
+            raise DataFileError(name, f"{where}.wnid", str(error)) from None
+        if cls.name != entry["label"]:
+            raise DataFileError(name, f"{where}.label", f"{entry['label']!r} is not the class of {cls.wnid} "
+                                                        f"({cls.name!r})")
+        out[photo] = SamplePhoto(photo, **{k: entry[k].strip() for k in SAMPLE_KEYS})
+    return out
+
+
+# name -> (wnid, a function that opens the photo)
 SAMPLE_PHOTOS: dict[str, tuple[str, Callable[[], Image.Image]]] = {
-    "chelsea": ("n02123045", _sample_photo("chelsea")),  # a tabby cat
-    "coffee": ("n07920052", _sample_photo("coffee")),  # an espresso
-    "camera": ("n04485082", _sample_photo("camera")),  # a cameraman's tripod, grayscale
-    "rocket": ("n03773504", _sample_photo("rocket")),  # a rocket on its launch pad
-    "motorcycle": ("n03785016", _sample_photo("stereo_motorcycle")),
-}
+    name: (photo.wnid, _sample_photo(photo.loader)) for name, photo in load_sample_photos().items()}
 
 
 @dataclass(frozen=True)
