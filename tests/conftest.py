@@ -31,7 +31,7 @@ def package_dir(name: str) -> Path:
     """The folder of an installed package, found without importing it."""
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        pytest.fail(f"package {name!r} is not installed: pip install -c constraints.txt -e '.[all]'")
+        pytest.fail(f"package {name!r} is not installed: pip install -c constraints.txt '.[all]'")
     return Path(next(iter(spec.submodule_search_locations)))
 
 

@@ -125,7 +125,7 @@ def test_bad_prompts_file_exits_1(capsys, tmp_path):
 
 def test_console_script_is_installed():
     script = Path(sys.executable).parent / "imagenet-tc"
-    assert script.exists(), "the console script imagenet-tc is missing: pip install -e ."
+    assert script.exists(), "the console script imagenet-tc is missing: pip install -c constraints.txt '.[all]'"
     done = subprocess.run([str(script), "hierarchy", "--wnid", "n0212304"], capture_output=True, text=True)
     assert done.returncode == 2
     assert "did you mean n02123045 (tabby cat)" in done.stderr
@@ -161,4 +161,7 @@ def test_every_command_is_documented_in_the_readme():
     assert not missing, f"undocumented commands: {missing}"
     # the README's first command is the demo
     first = readme.split("```bash", 1)[1].split("```", 1)[0].strip().splitlines()
-    assert first == ['pip install -c constraints.txt -e ".[all]" && imagenet-tc demo', "python -m pytest"]
+    assert first == ['pip install -c constraints.txt ".[all]" && (cd "$(mktemp -d)" && imagenet-tc demo)',
+                     "python -m pytest"]
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    assert first[0] in ci.splitlines() and "\npython -m pytest\n" in ci  # CI runs exactly these
