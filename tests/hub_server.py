@@ -26,7 +26,8 @@ What is modelled
 * Regular files (base64 inside the NDJSON commit payload) and LFS files (announced to the LFS batch endpoint, PUT
   to an upload URL served here, verified, then referenced by their sha256 in the commit).
 * The read side: repo info, refs, tree listing, paths-info and ``resolve`` downloads with ``HEAD``,
-  ``ETag``/``X-Repo-Commit``/``X-Linked-*`` headers and HTTP ``Range``.
+  ``ETag``/``X-Repo-Commit``/``X-Linked-*`` headers and HTTP ``Range``; ``/api/validate-yaml``, which
+  ``upload_folder`` asks about a README.md's YAML header before it sends it.
 * Pull requests opened by ``create_commit(create_pr=True)`` (the client sends ``?create_pr=1`` on the preupload and
   commit endpoints): the operations apply on top of the target branch, the result is stored under ``refs/pr/N``
   (a revision everywhere), PR N is recorded in :attr:`Repo.discussions`, the branch stays, and the answer carries
