@@ -147,6 +147,23 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_metric_space(args: argparse.Namespace) -> int:
+    from builder.metric_space import set_dataset, write_core
+
+    if args.dataset and not args.check:
+        print(f"{set_dataset(args.space, args.dataset)}: datasets: [{args.dataset}]")
+    path, current = write_core(args.space, check=args.check)
+    if current:
+        print(f"{path} is current")
+        return 0
+    if args.check:
+        print(f"{path} differs from imagenet_textcorrupt/metrics.py: regenerate it with python -m builder "
+              f"metric-space --space {args.space}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m builder", description="ImageNet-TC maintainers' tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -202,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--retry-delay", type=float, default=1.0,
                          help="seconds before the first retry of a transient error (doubling after each)")
     publish.set_defaults(run=cmd_publish)
+
+    space = commands.add_parser(
+        "metric-space", help="regenerate the metric Space's standalone copy of the metrics",
+        description="Writes imagenet_tc_core.py, the copy of imagenet_textcorrupt/metrics.py that the evaluate module "
+                    "in eval/imagenet_tc/ imports (imagenet-textcorrupt is not on PyPI, so a Space cannot install it).")
+    space.add_argument("--space", default="eval/imagenet_tc", help="the Space folder (default eval/imagenet_tc)")
+    space.add_argument("--dataset", help="the published dataset (ORG/NAME) to name in the Space card's datasets:")
+    space.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 when it differs")
+    space.set_defaults(run=cmd_metric_space)
     return parser
 
 

@@ -1,11 +1,13 @@
-"""ImageNet-TC as an `evaluate` metric module: a thin layer that validates inputs and calls
-`imagenet_textcorrupt.metrics.compute`, so `evaluate.load(...)` and `imagenet-tc evaluate` give the same numbers
-from one implementation."""
+"""ImageNet-TC as an `evaluate` metric module: a thin layer that validates inputs and calls the metrics'
+`compute`, so `evaluate.load(...)` and `imagenet-tc evaluate` give the same numbers from one implementation.
+imagenet_tc_core.py beside it is `imagenet_textcorrupt/metrics.py`, copied standalone by `python -m builder
+metric-space` (imagenet-textcorrupt is not on PyPI, so a Space cannot install it); the tests check the copy."""
 
 import datasets
 import evaluate
 
-from imagenet_textcorrupt import metrics
+from .imagenet_tc_core import DEFAULT_RESAMPLES
+from .imagenet_tc_core import compute
 
 _DESCRIPTION = """\
 Robustness metrics of ImageNet-TC (text-guided corruptions of ImageNet): top-1 and top-5 accuracy of the clean
@@ -31,7 +33,7 @@ Returns:
     "by_domain_severity", "by_group", "by_template", "errors", "counts"; each estimate is
     {"value", "ci_low", "ci_high"} as a fraction.
 Examples:
-    >>> metric = evaluate.load("eval/imagenet_tc")
+    >>> metric = evaluate.load("eval/imagenet_tc")  # a folder named imagenet_tc, this file, or the Space id
     >>> out = metric.compute(predictions=[281, 281, 285], references=[281, 281, 281],
     ...                      domains=["original", "drawing", "weather"], severities=[0, 1, 2],
     ...                      source_ids=["a", "a", "a"], groups=["animals"] * 3, resamples=0)
@@ -72,6 +74,6 @@ class ImagenetTc(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, domains, severities, source_ids, groups, templates=None,
-                 config_predictions=None, resamples=metrics.DEFAULT_RESAMPLES, seed=0):
-        return metrics.compute(predictions, references, domains, severities, source_ids, groups, templates,
-                               config_predictions, resamples=resamples, seed=seed)
+                 config_predictions=None, resamples=DEFAULT_RESAMPLES, seed=0):
+        return compute(predictions, references, domains, severities, source_ids, groups, templates,
+                       config_predictions, resamples=resamples, seed=seed)

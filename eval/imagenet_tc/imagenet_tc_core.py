@@ -1,0 +1,433 @@
+# Generated from imagenet_textcorrupt/metrics.py by `python -m builder metric-space`: do not edit;
+# the test suite checks that it is current.
+"""The robustness metrics of ImageNet-TC, in pure numpy: one implementation behind `imagenet-tc evaluate`, the
+`evaluate` module in `eval/imagenet_tc/`, the report and the leaderboard.
+
+Inputs are one entry per dataset row (`compute`). Every edit is scored against its own clean image (the row whose
+`source_id` it shares and whose domain is "original"), so a subset of edits is always compared with the originals
+of the same source images, never with one global clean accuracy.
+
+Formulas (E = the edits of a subset, s(e) = the original of edit e, c(x) = 1 when row x is classified right):
+- accuracy (top-1, top-5): mean of c over the rows;
+- paired clean accuracy: mean over e in E of c(s(e)) (each edit counts its own original once);
+- drop: paired clean accuracy minus edited accuracy = mean over E of c(s(e)) - c(e);
+- relative robustness: edited accuracy / paired clean accuracy;
+- flip rate: share of edits whose top-1 differs from their original's top-1, right or wrong
+  (the flip probability of Hendrycks & Dietterich, ICLR 2019, for a single perturbation);
+- corruption error and mCE (ImageNet-C, Hendrycks & Dietterich 2019): CE_d = sum_s E_{s,d} / sum_s E^ref_{s,d} per
+  domain d over severities s, mCE = 100 x the mean of CE_d over domains; relative mCE uses E_{s,d} - E_clean;
+- effective robustness (Taori et al., NeurIPS 2020): edited accuracy minus the accuracy predicted from clean
+  accuracy by a linear fit in logit space over a population of models.
+
+Confidence intervals are percentile bootstrap intervals (Efron & Tibshirani 1993) that resample *source images*
+with replacement, so the edits of one image move together (a cluster bootstrap): edits of one photo are not
+independent evidence. Every statistic above is a ratio of sums over source images, so one shared set of resampling
+weights gives all intervals at once, consistently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+DOMAINS = ('drawing', 'weather', 'color', 'texture', 'context')  # imagenet_textcorrupt.prompts.DOMAINS
+ORIGINAL_DOMAIN = 'original'  # imagenet_textcorrupt.schema.ORIGINAL_DOMAIN
+
+
+class ImageNetTCError(Exception):
+    """imagenet_textcorrupt.errors.ImageNetTCError, in this standalone copy."""
+
+
+METRICS_VERSION = "1.0.0"  # bump when a formula or the layout of `compute`'s result changes
+NUM_CLASSES = 1000
+DEFAULT_RESAMPLES = 1000
+DEFAULT_CONFIDENCE = 0.95
+_WEIGHTS_PER_BLOCK = 20_000_000  # bootstrap weights held in memory at once
+
+
+class MetricInputError(ImageNetTCError, ValueError):
+    """Inputs to the metrics that cannot be scored: the message names the argument and the row."""
+
+
+# --------------------------------------------------------------------------------------------- validated inputs
+@dataclass(frozen=True)
+class Rows:
+    """Validated per-row inputs. `predictions` is (n, k): ranked class indices, column 0 the top-1."""
+
+    predictions: np.ndarray
+    references: np.ndarray
+    domains: np.ndarray
+    severities: np.ndarray
+    source_ids: np.ndarray
+    groups: np.ndarray
+    templates: np.ndarray
+    config_predictions: np.ndarray | None  # (n, k') ranked among the config's classes only
+    originals: np.ndarray  # per row, the index of its source image's original row (itself for originals)
+
+    @property
+    def is_original(self) -> np.ndarray:
+        return self.domains == ORIGINAL_DOMAIN
+
+
+def _as_ranked(name: str, values: Any, n: int | None) -> np.ndarray:
+    try:
+        array = np.asarray(values)
+    except ValueError as error:  # ragged lists
+        raise MetricInputError(f"{name}: every row needs the same number of ranked classes ({error})") from None
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2 or array.shape[1] == 0:
+        raise MetricInputError(f"{name}: expected one class index per row, or a list of ranked class indices per "
+                               f"row; got an array of shape {array.shape}")
+    if n is not None and len(array) != n:
+        raise MetricInputError(f"{name} has {len(array)} rows but references has {n}")
+    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+        array = array.astype(np.int64)
+    if array.dtype.kind not in "iu":
+        raise MetricInputError(f"{name}: class indices must be integers, got {array.dtype}")
+    _check_range(name, array)
+    return array.astype(np.int64)
+
+
+def _check_range(name: str, array: np.ndarray) -> None:
+    bad = np.flatnonzero(((array < 0) | (array >= NUM_CLASSES)).reshape(len(array), -1).any(axis=1))
+    if len(bad):
+        row = int(bad[0])
+        raise MetricInputError(f"{name}: row {row} has class index {array[row].tolist()} outside 0..{NUM_CLASSES - 1} "
+                               f"({len(bad)} rows out of range)")
+
+
+def _strings(name: str, values: Any, n: int) -> np.ndarray:
+    array = np.asarray(["" if v is None else str(v) for v in values], dtype=object)
+    if len(array) != n:
+        raise MetricInputError(f"{name} has {len(array)} rows but references has {n}")
+    return array
+
+
+def validate_rows(predictions: Any, references: Any, domains: Any, severities: Any, source_ids: Any,
+                  groups: Any = None, templates: Any = None, config_predictions: Any = None) -> Rows:
+    """Checks the per-row inputs and pairs every edit with its original; raises MetricInputError naming the
+    argument and the first offending row."""
+    references = np.asarray(references)
+    if references.ndim != 1:
+        raise MetricInputError(f"references: expected one class index per row, got shape {references.shape}")
+    n = len(references)
+    if n == 0:
+        raise MetricInputError("no rows to score: references is empty")
+    if references.dtype.kind not in "iu":
+        raise MetricInputError(f"references: class indices must be integers, got {references.dtype}")
+    _check_range("references", references[:, None])
+    predicted = _as_ranked("predictions", predictions, n)
+    restricted = None if config_predictions is None else _as_ranked("config_predictions", config_predictions, n)
+    domain = _strings("domains", domains, n)
+    known = {ORIGINAL_DOMAIN, *DOMAINS}
+    unknown = sorted(set(domain) - known)
+    if unknown:
+        row = int(np.flatnonzero(domain == unknown[0])[0])
+        raise MetricInputError(f"domains: unknown domain {unknown[0]!r} at row {row}; the domains are "
+                               f"{', '.join(sorted(known))}")
+    severity = np.asarray(severities)
+    if len(severity) != n:
+        raise MetricInputError(f"severities has {len(severity)} rows but references has {n}")
+    if severity.dtype.kind not in "iu":
+        raise MetricInputError(f"severities: expected integers, got {severity.dtype}")
+    original = domain == ORIGINAL_DOMAIN
+    wrong = np.flatnonzero(np.where(original, severity != 0, severity < 1))
+    if len(wrong):
+        row = int(wrong[0])
+        raise MetricInputError(f"severities: row {row} has domain {domain[row]!r} and severity {int(severity[row])}; "
+                               f"originals have severity 0 and edits a severity of 1 or more")
+    source = _strings("source_ids", source_ids, n)
+    group = _strings("groups", groups if groups is not None else [""] * n, n)
+    template = _strings("templates", templates if templates is not None else [""] * n, n)
+    references = references.astype(np.int64)
+    return Rows(predicted, references, domain, severity.astype(np.int64), source, group, template, restricted,
+                _pair(source, original, references))
+
+
+def _pair(source_ids: np.ndarray, original: np.ndarray, references: np.ndarray) -> np.ndarray:
+    """For each row the index of its original; checks there is exactly one original per source image."""
+    originals, counts = np.unique(source_ids[original], return_counts=True)
+    if len(originals) and counts.max() > 1:
+        duplicate = originals[int(np.argmax(counts))]
+        raise MetricInputError(f"source_ids: {duplicate!r} has {counts.max()} original rows; each source image has "
+                               f"exactly one row with domain {ORIGINAL_DOMAIN!r}")
+    position = dict(zip(source_ids[original].tolist(), np.flatnonzero(original).tolist()))
+    missing = sorted({s for s in source_ids[~original].tolist() if s not in position})
+    if missing:
+        shown = ", ".join(repr(s) for s in missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise MetricInputError(f"{len(missing)} source images have edits but no original row ({shown}); the paired "
+                               f"metrics compare each edit with its clean image, so include the rows with domain "
+                               f"{ORIGINAL_DOMAIN!r}")
+    pair = np.array([position[s] for s in source_ids.tolist()], dtype=np.int64)
+    mismatch = np.flatnonzero(references != references[pair])
+    if len(mismatch):
+        row = int(mismatch[0])
+        raise MetricInputError(f"references: row {row} (source {source_ids[row]!r}) has label "
+                               f"{int(references[row])} but its original has {int(references[pair[row]])}")
+    return pair
+
+
+# ------------------------------------------------------------------------------------------------ the bootstrap
+class _Bootstrap:
+    """Point estimates and percentile intervals of ratio statistics sum(numerator) / sum(denominator) under
+    resampling of source images. Statistics are registered per subset of rows so that each subset's resampling
+    weights are gathered once and all its statistics come out of one matrix product."""
+
+    def __init__(self, clusters: np.ndarray, n_clusters: int, resamples: int, confidence: float, seed: int):
+        if not 0 < confidence < 1:
+            raise MetricInputError(f"confidence must be between 0 and 1, got {confidence}")
+        if resamples < 0:
+            raise MetricInputError(f"resamples must be 0 (no intervals) or more, got {resamples}")
+        self.clusters = clusters
+        self.n_clusters = n_clusters
+        self.resamples = resamples
+        self.confidence = confidence
+        self.seed = seed
+        # per subset: the source images it touches, and its statistics (into, key, numerator, denominator)
+        self.subsets: list[tuple[np.ndarray, list[tuple[dict[str, Any], str, np.ndarray, np.ndarray]]]] = []
+
+    def subset(self, mask: np.ndarray) -> list[tuple[dict[str, Any], str, np.ndarray, np.ndarray]]:
+        support = np.flatnonzero(np.bincount(self.clusters[mask], minlength=self.n_clusters))
+        stats: list[tuple[dict[str, Any], str, np.ndarray, np.ndarray]] = []
+        self.subsets.append((support, stats))
+        return stats
+
+    def add(self, stats: list, into: dict[str, Any], key: str, numerator: np.ndarray, denominator: np.ndarray
+            ) -> None:
+        """Registers sum(numerator) / sum(denominator) (per-row arrays); `run` writes its estimate to into[key]."""
+        size = self.n_clusters
+        stats.append((into, key, np.bincount(self.clusters, weights=numerator, minlength=size),
+                      np.bincount(self.clusters, weights=denominator, minlength=size)))
+
+    def run(self) -> None:
+        replicates = [np.empty((self.resamples, len(stats))) for _, stats in self.subsets]
+        sums = [(np.stack([s[2][support] for s in stats], 1), np.stack([s[3][support] for s in stats], 1))
+                for support, stats in self.subsets]
+        rng = np.random.default_rng(self.seed)
+        block = max(1, _WEIGHTS_PER_BLOCK // max(self.n_clusters, 1))
+        uniform = np.full(self.n_clusters, 1.0 / self.n_clusters)
+        for start in range(0, self.resamples, block):
+            count = min(block, self.resamples - start)
+            # how many times each source image is drawn in each resample
+            weights = rng.multinomial(self.n_clusters, uniform, size=count).astype(np.float64)
+            for (support, _), (numerators, denominators), out in zip(self.subsets, sums, replicates):
+                w = weights[:, support]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    out[start:start + count] = (w @ numerators) / (w @ denominators)
+        alpha = (1 - self.confidence) / 2
+        for (_, stats), out in zip(self.subsets, replicates):
+            for column, (into, key, numerator, denominator) in enumerate(stats):
+                total = denominator.sum()
+                value = numerator.sum() / total if total else math.nan
+                low = high = math.nan
+                # a resample whose denominator is 0 (relative robustness when no clean image is right) has no
+                # value: it is left out of the interval
+                draws = out[:, column][np.isfinite(out[:, column])]
+                if len(draws):
+                    low, high = np.quantile(draws, [alpha, 1 - alpha])
+                into[key] = {"value": _num(value), "ci_low": _num(low), "ci_high": _num(high)}
+
+
+def _num(value: float) -> float | None:
+    """JSON has no NaN: an undefined figure is None."""
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+# ----------------------------------------------------------------------------------------------- the aggregate
+def compute(predictions: Any, references: Any, domains: Any, severities: Any, source_ids: Any, groups: Any = None,
+            templates: Any = None, config_predictions: Any = None, resamples: int = DEFAULT_RESAMPLES,
+            confidence: float = DEFAULT_CONFIDENCE, seed: int = 0) -> dict[str, Any]:
+    """Every metric of one model on one config, with bootstrap intervals.
+
+    predictions: per row a class index, or ranked class indices (top-5 needs at least 5).
+    config_predictions: the same ranked over the config's classes only (logits of the other classes masked), for
+        the accuracies "over the config's classes"; omitted when not given.
+    Each estimate is {"value", "ci_low", "ci_high"} with values as fractions in [0, 1].
+    """
+    rows = validate_rows(predictions, references, domains, severities, source_ids, groups, templates,
+                         config_predictions)
+    pair = rows.originals
+    sources, clusters = np.unique(rows.source_ids, return_inverse=True)
+    boot = _Bootstrap(clusters, len(sources), resamples, confidence, seed)
+
+    correct = {"top1": rows.predictions[:, 0] == rows.references}
+    if rows.predictions.shape[1] >= 5:
+        correct["top5"] = (rows.predictions[:, :5] == rows.references[:, None]).any(axis=1)
+    if rows.config_predictions is not None:
+        correct["top1_config"] = rows.config_predictions[:, 0] == rows.references
+        if rows.config_predictions.shape[1] >= 5:
+            correct["top5_config"] = (rows.config_predictions[:, :5] == rows.references[:, None]).any(axis=1)
+    correct = {name: c.astype(np.float64) for name, c in correct.items()}
+    original = rows.is_original
+    edited = ~original
+    flipped = (rows.predictions[:, 0] != rows.predictions[pair, 0]).astype(np.float64)
+
+    def clean_block(mask: np.ndarray) -> dict[str, Any]:
+        block: dict[str, Any] = {"n": int(mask.sum())}
+        stats, weight = boot.subset(mask), mask.astype(np.float64)
+        for name, c in correct.items():
+            boot.add(stats, block, name, c * weight, weight)
+        return block
+
+    def edit_block(mask: np.ndarray) -> dict[str, Any]:
+        mask = mask & edited
+        stats, weight = boot.subset(mask), mask.astype(np.float64)
+        block: dict[str, Any] = {"n": int(mask.sum()), "sources": int(len(np.unique(clusters[mask])))}
+        for name, c in correct.items():
+            boot.add(stats, block, name, c * weight, weight)
+            boot.add(stats, block, f"clean_{name}", c[pair] * weight, weight)
+        top1, clean_top1 = correct["top1"], correct["top1"][pair]
+        boot.add(stats, block, "drop", (clean_top1 - top1) * weight, weight)
+        boot.add(stats, block, "relative_robustness", top1 * weight, clean_top1 * weight)
+        boot.add(stats, block, "flip_rate", flipped * weight, weight)
+        return block
+
+    result: dict[str, Any] = {
+        "metrics_version": METRICS_VERSION,
+        "counts": {"rows": int(len(rows.references)), "sources": int(len(sources)),
+                   "originals": int(original.sum()), "edits": int(edited.sum())},
+        "bootstrap": {"unit": "source image", "resamples": int(resamples), "confidence": float(confidence),
+                      "seed": int(seed)},
+        "clean": clean_block(original),
+        "edited": edit_block(edited),
+    }
+    by_domain: dict[str, Any] = {}
+    by_domain_severity: dict[str, Any] = {}
+    for domain in [d for d in DOMAINS if (rows.domains == d).any()]:
+        in_domain = rows.domains == domain
+        by_domain[domain] = edit_block(in_domain)
+        by_domain_severity[domain] = {str(s): edit_block(in_domain & (rows.severities == s))
+                                      for s in np.unique(rows.severities[in_domain]).tolist()}
+    result["by_domain"] = by_domain
+    result["by_severity"] = {str(s): edit_block(rows.severities == s)
+                             for s in np.unique(rows.severities[edited]).tolist()}
+    result["by_domain_severity"] = by_domain_severity
+    result["by_group"] = {}
+    for group in sorted(set(rows.groups[edited].tolist()) - {""}):
+        in_group = rows.groups == group
+        result["by_group"][group] = {"clean": clean_block(original & in_group), "edited": edit_block(in_group)}
+    result["by_template"] = {}
+    for domain, template in sorted({(d, t) for d, t in zip(rows.domains[edited], rows.templates[edited]) if t}):
+        mask = (rows.domains == domain) & (rows.templates == template)
+        result["by_template"][f"{domain}: {template}"] = edit_block(mask)
+    boot.run()
+    result["errors"] = errors_by_domain(result)
+    return result
+
+
+def errors_by_domain(result: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Top-1 error rates by domain and severity: the inputs of the corruption error (the clean error, which the
+    relative mCE also needs, is 1 - result["clean"]["top1"])."""
+    errors: dict[str, dict[str, float]] = {}
+    for domain, severities in result["by_domain_severity"].items():
+        errors[domain] = {s: 1.0 - block["top1"]["value"] for s, block in severities.items()
+                          if block["top1"]["value"] is not None}
+    return errors
+
+
+# ---------------------------------------------------------------------------------------------------- ImageNet-C
+ErrorTable = Mapping[str, "Sequence[float] | Mapping[Any, float]"]
+
+
+def _aligned(errors: ErrorTable, reference_errors: ErrorTable) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Per domain the model's and the reference's errors over the same severities."""
+    if not errors:
+        raise MetricInputError("errors is empty: no domain to score")
+    missing = sorted(set(errors) - set(reference_errors))
+    if missing:
+        raise MetricInputError(f"the reference has no errors for domain {missing[0]!r}; it has "
+                               f"{', '.join(sorted(reference_errors)) or 'none'}")
+    table = []
+    for domain in errors:
+        ours, theirs = errors[domain], reference_errors[domain]
+        if isinstance(ours, Mapping) != isinstance(theirs, Mapping):
+            raise MetricInputError(f"domain {domain!r}: give both error lists by severity, or both as mappings")
+        if isinstance(ours, Mapping):
+            keys = sorted(ours, key=str)
+            absent = [k for k in keys if k not in theirs]
+            if absent or len(theirs) != len(ours):
+                raise MetricInputError(f"domain {domain!r}: severities differ: {sorted(map(str, ours))} against the "
+                                       f"reference's {sorted(map(str, theirs))}")
+            pair = (np.array([ours[k] for k in keys], float), np.array([theirs[k] for k in keys], float))
+        else:
+            pair = (np.asarray(ours, float), np.asarray(theirs, float))
+            if pair[0].shape != pair[1].shape:
+                raise MetricInputError(f"domain {domain!r}: {len(pair[0])} severities against the reference's "
+                                       f"{len(pair[1])}")
+        for name, values in zip(("errors", "reference_errors"), pair):
+            if not np.all(np.isfinite(values)) or np.any((values < 0) | (values > 1)):
+                raise MetricInputError(f"{name}[{domain!r}]: error rates are fractions in [0, 1], got "
+                                       f"{values.tolist()}")
+        table.append((domain, *pair))
+    return table
+
+
+def corruption_errors(errors: ErrorTable, reference_errors: ErrorTable) -> dict[str, float]:
+    """CE per domain: the model's errors summed over severities over the reference model's sum, times 100."""
+    out = {}
+    for domain, ours, theirs in _aligned(errors, reference_errors):
+        if theirs.sum() == 0:
+            raise MetricInputError(f"reference_errors[{domain!r}] are all zero: the corruption error is undefined")
+        out[domain] = 100.0 * float(ours.sum() / theirs.sum())
+    return out
+
+
+def mean_corruption_error(errors: ErrorTable, reference_errors: ErrorTable) -> float:
+    """ImageNet-C's mCE: the mean over domains of CE_d = sum_s E_{s,d} / sum_s E^ref_{s,d}, times 100.
+
+    errors, reference_errors: domain -> error rates (fractions) by severity, as a list or a {severity: error} map.
+    The mean runs over the model's domains; the reference must have each of them with the same severities.
+    """
+    return float(np.mean(list(corruption_errors(errors, reference_errors).values())))
+
+
+def relative_mean_corruption_error(errors: ErrorTable, clean_error: float, reference_errors: ErrorTable,
+                                   reference_clean_error: float) -> float:
+    """ImageNet-C's relative mCE: the mean over domains of sum_s (E_{s,d} - E_clean) / sum_s (E^ref_{s,d} -
+    E^ref_clean), times 100: how much accuracy is lost to the corruption, against what the reference loses."""
+    values = []
+    for domain, ours, theirs in _aligned(errors, reference_errors):
+        lost = float((theirs - reference_clean_error).sum())
+        if lost == 0:
+            raise MetricInputError(f"the reference loses no accuracy on domain {domain!r}: relative CE is undefined")
+        values.append(100.0 * float((ours - clean_error).sum()) / lost)
+    return float(np.mean(values))
+
+
+# ------------------------------------------------------------------------------------------ effective robustness
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def effective_robustness(clean_accuracy: Sequence[float], edited_accuracy: Sequence[float],
+                         baseline: Sequence[bool] | None = None) -> dict[str, Any]:
+    """Effective robustness (Taori et al. 2020) of each model in a population.
+
+    Fits logit(edited) = slope * logit(clean) + intercept by least squares over the baseline models (all by
+    default), and returns the fit and, per model, the edited accuracy the fit predicts and the residual
+    (measured - predicted, in accuracy units): positive means more robust than its clean accuracy explains.
+    """
+    clean = np.asarray(clean_accuracy, float)
+    edited = np.asarray(edited_accuracy, float)
+    if clean.shape != edited.shape or clean.ndim != 1:
+        raise MetricInputError(f"clean_accuracy and edited_accuracy must be lists of the same length, got "
+                               f"{clean.shape} and {edited.shape}")
+    for name, values in (("clean_accuracy", clean), ("edited_accuracy", edited)):
+        if not np.all(np.isfinite(values)) or np.any((values < 0) | (values > 1)):
+            raise MetricInputError(f"{name}: accuracies are fractions in [0, 1], got {values.tolist()}")
+    fit_on = np.ones(len(clean), bool) if baseline is None else np.asarray(baseline, bool)
+    if len(fit_on) != len(clean):
+        raise MetricInputError(f"baseline has {len(fit_on)} entries for {len(clean)} models")
+    if len(np.unique(clean[fit_on])) < 2:
+        raise MetricInputError("effective robustness needs at least two baseline models with different clean "
+                               "accuracies to fit the line")
+    slope, intercept = np.polyfit(_logit(clean[fit_on]), _logit(edited[fit_on]), 1)
+    predicted = 1 / (1 + np.exp(-(slope * _logit(clean) + intercept)))
+    return {"slope": float(slope), "intercept": float(intercept), "predicted": predicted.tolist(),
+            "residual": (edited - predicted).tolist()}
