@@ -261,8 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
         "leaderboard", help="ranked tables from many results files",
         description="Ranks the results of a folder or of a results dataset repository: one table per config and "
                     "overall (config all), as markdown, CSV and JSON, with the report's plots. Invalid files are "
-                    "refused with their reasons; different dataset revisions are never mixed.")
-    leaderboard.add_argument("source", help="a folder of results files, or a results dataset repository ORG/NAME")
+                    "refused with their reasons; different dataset revisions are never mixed. Given the benchmark "
+                    "dataset once the Hub lists it as a benchmark, shows the Hub's own leaderboard.")
+    leaderboard.add_argument("source", help="a folder of results files, a results dataset repository ORG/NAME, or "
+                                            "the benchmark dataset ORG/NAME (the Hub's leaderboard)")
     leaderboard.add_argument("--out", required=True, help="the folder to write into")
     leaderboard.add_argument("--revision", help="keep only results on this dataset revision (tag or sha)")
     leaderboard.set_defaults(run=cmd_leaderboard)
