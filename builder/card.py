@@ -26,10 +26,10 @@ PRETTY_NAME = "ImageNet-TC"
 REPO_PLACEHOLDER = "<org>/imagenet-tc"
 HUB_URL = "https://huggingface.co"
 PAPER_ARXIV = "2304.02963"  # Mofayezi & Medghalchi, the study this benchmark follows
-# The Hub's benchmark spec (eval.yaml) knows a list of evaluation frameworks, and none covers image classification
-# yet: this name is what scores a model here (the `imagenet-tc evaluate` command). Until the Hub accepts it, the
-# Hub refuses the eval.yaml commit; publish commits eval.yaml alone, after the tag, so the refusal costs nothing
-# else (README "Registering the benchmark" has the maintainer's steps).
+# The Hub's benchmark spec (eval.yaml) takes an evaluation framework from its own list, and none covers image
+# classification yet: this name is what scores a model here (the `imagenet-tc evaluate` command). Until the Hub
+# knows it, the Hub may refuse the eval.yaml commit; publish commits eval.yaml alone, after the tag, so a refusal
+# costs nothing else (README "Registering the benchmark" has the maintainer's steps).
 EVALUATION_FRAMEWORK = "imagenet-tc"
 # (upper bound exclusive, the Hub's size_categories value)
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
