@@ -145,3 +145,27 @@ def test_naming_the_published_dataset(tmp_path):
     with pytest.raises(MetricSpaceError) as caught:
         set_dataset(space, "imagenet-tc")
     assert "--dataset 'imagenet-tc': expected the dataset's Hub id, ORG/NAME" in str(caught.value)
+
+
+def test_the_module_loads_by_its_space_id(hub, tmp_path):
+    """Pushed as a Space named imagenet_tc, the module loads by the Space's id (evaluate fetches imagenet_tc.py and
+    the copy of the metrics beside it), without imagenet-textcorrupt installed."""
+    from hub_server import client_environment
+
+    env = client_environment(hub.endpoint, str(tmp_path / "home"))
+    push = (f"from huggingface_hub import HfApi\napi = HfApi()\napi.create_repo('org/imagenet_tc', repo_type='space', "
+            f"space_sdk='gradio')\napi.upload_folder(folder_path={str(MODULE)!r}, repo_id='org/imagenet_tc', "
+            f"repo_type='space', ignore_patterns=['__pycache__/*'])\n")
+    done = subprocess.run([sys.executable, "-c", push], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    load = ("import json, sys\nsys.modules['imagenet_textcorrupt'] = None\nimport evaluate\n"
+            "out = evaluate.load('org/imagenet_tc').compute(**json.loads(sys.argv[1]), resamples=0)\n"
+            "print(json.dumps(out))\n")
+    done = subprocess.run([sys.executable, "-c", load, json.dumps(INPUTS)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == json.loads(json.dumps(
+        metrics.compute(**INPUTS, resamples=0)))
+    fetched = {e["path"] for e in hub.log if "/resolve/" in e["path"] and e["status"] == 200}
+    assert fetched >= {"/spaces/org/imagenet_tc/resolve/main/imagenet_tc.py",
+                       "/spaces/org/imagenet_tc/resolve/main/imagenet_tc_core.py"}
