@@ -101,6 +101,7 @@ def cmd_prompts(args: argparse.Namespace) -> int:
         entry["source_prompt"] = resolved.source_prompt
         entry["prompts_version"] = hierarchy_file.version
         entry["not_applicable"] = {d: r for d, r in resolved.not_applicable.items() if d in wanted}
+        entry["dropped"] = [{"prompt": p, "reason": r} for p, r in resolved.dropped]
         _print_json(entry)
         return 0
     print(f"{resolved.wnid}  {resolved.name}  (group {resolved.group}, prompt hierarchy "
@@ -114,6 +115,8 @@ def cmd_prompts(args: argparse.Namespace) -> int:
         print(f"\n{domain} ({len(prompts)}):")
         for prompt in prompts:
             print(f"  {prompt.text}")
+    for text, reason in resolved.dropped:
+        print(f"\nleft out: {text} ({reason})")
     return 0
 
 

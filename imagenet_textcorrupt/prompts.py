@@ -4,6 +4,10 @@
 nodes; a class inherits from the root down its primary WordNet path (`hierarchy`). Loading validates the whole
 file against all 1000 classes, so a mistake is reported once, with the file and key, rather than at release time.
 
+A target prompt must change something: one that says again a word the class name already holds ("a red red
+eft", "a snow leopard in the snow", "a wooden wooden spoon") or equals the source prompt is left out for that
+class and listed in `ClassPrompts.dropped` with the reason; a domain left with no prompt becomes not applicable.
+
     >>> from imagenet_textcorrupt import prompts
     >>> [p.text for p in prompts.for_class("n02123045").domains["weather"]]
     ['a tabby cat in the snow', 'a tabby cat in the fog', 'a tabby cat in the rain', 'a tabby cat on ice']
@@ -39,6 +43,9 @@ SEVERITY_PARAMETERS: dict[str, dict[str, tuple[float, float]]] = {
     "instruct_pix2pix": {"image_guidance_scale": (0.0, 20.0), "guidance_scale": (0.0, 30.0)},
     "sdedit": {"strength": (0.0, 1.0)},
 }
+
+# Words a template may share with a class name without repeating it: articles and prepositions.
+_FUNCTION_WORDS = {"a", "an", "the", "of", "in", "on", "at", "by", "for", "from", "to", "with", "and", "under"}
 
 # Words that end the class's noun phrase when they stand between {a} and {name} ("a statue OF a cat").
 _PHRASE_BREAKS = {"of", "in", "on", "with", "made", "from", "for", "at", "by", "under", "and", "dressed", "carved",
@@ -80,6 +87,7 @@ class ClassPrompts:
     source_prompt: str
     domains: dict[str, tuple[Prompt, ...]]  # every domain that applies, in DOMAINS order
     not_applicable: dict[str, str] = field(default_factory=dict)  # domain -> reason
+    dropped: tuple[tuple[str, str], ...] = ()  # (prompt, why) of targets that would change nothing
 
     def to_json(self) -> dict[str, Any]:
         return {"wnid": self.wnid, "name": self.name, "group": self.group,
@@ -93,6 +101,18 @@ def _slots_of(template: str) -> tuple[str, ...]:
         if field_name is not None and field_name not in names:
             names.append(field_name)
     return tuple(names)
+
+
+def content_words(text: str) -> list[str]:
+    """The lowercase words of a text that carry meaning (letters only, hyphens split, function words out)."""
+    return [w for w in re.findall(r"[a-z]+", text.lower()) if w not in _FUNCTION_WORDS]
+
+
+def repeated_word(target: str, name: str) -> str | None:
+    """A word the target adds around the class name that the name already holds, or None."""
+    outside = re.sub(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", " ", target, count=1)
+    name_words = set(content_words(name))
+    return next((w for w in content_words(outside) if w in name_words), None)
 
 
 def _render(template: str, cls: ImageNetClass, values: dict[str, str]) -> str:
@@ -334,11 +354,33 @@ class PromptHierarchy:
 
     def _render_class(self, cls: ImageNetClass) -> ClassPrompts:
         templates, reasons = self._templates[cls.wnid]
-        domains = {d: tuple(p for t, n in templates[d] for p in self._expand(d, t, n, cls)) for d in DOMAINS
-                   if templates[d]}
         source = _render(self.source_prompt_template, cls, {})
+        domains: dict[str, tuple[Prompt, ...]] = {}
+        dropped: list[tuple[str, str]] = []
+        reasons = dict(reasons)
+        for domain in DOMAINS:
+            if not templates[domain]:
+                continue
+            kept = []
+            for prompt in (p for t, n in templates[domain] for p in self._expand(domain, t, n, cls)):
+                why = self._changes_nothing(prompt.text, source, cls.name)
+                if why:
+                    dropped.append((prompt.text, why))
+                else:
+                    kept.append(prompt)
+            if kept:
+                domains[domain] = tuple(kept)
+            else:
+                reasons[domain] = "every template repeats a word of the class name"
         return ClassPrompts(cls.wnid, cls.name, self.hierarchy.group_of(cls.wnid), source, domains,
-                            {d: reasons[d] for d in DOMAINS if d in reasons})
+                            {d: reasons[d] for d in DOMAINS if d in reasons}, tuple(dropped))
+
+    @staticmethod
+    def _changes_nothing(target: str, source: str, name: str) -> str | None:
+        if target == source:
+            return "equals the source prompt"
+        word = repeated_word(target, name)
+        return f"repeats {word!r} of the class name" if word else None
 
     def _expand(self, domain: str, template: str, node: str, cls: ImageNetClass) -> list[Prompt]:
         names = [s for s in _slots_of(template) if s not in BUILTIN_SLOTS]

@@ -67,7 +67,7 @@ def test_hierarchy_wnid_outside_the_group(capsys):
 def test_prompts_text(capsys):
     code, out, _ = run(capsys, "prompts", "n09472597")
     assert code == 0
-    assert out.splitlines()[0] == "n09472597  volcano  (group landscapes, prompt hierarchy v1.0.0)"
+    assert out.splitlines()[0] == "n09472597  volcano  (group landscapes, prompt hierarchy v1.1.0)"
     assert "color: not applicable (a landscape has no single object color" in out
     assert "\nweather (3):\n  a volcano in the snow\n" in out
 
@@ -81,7 +81,7 @@ def test_prompts_json(capsys):
     assert list(entry["domains"]) == ["drawing", "weather", "color", "texture", "context"]
     assert entry["domains"]["weather"] == ["a tabby cat in the snow", "a tabby cat in the fog",
                                            "a tabby cat in the rain", "a tabby cat on ice"]
-    assert entry["source_prompt"] == "a tabby cat" and entry["prompts_version"] == "1.0.0"
+    assert entry["source_prompt"] == "a tabby cat" and entry["prompts_version"] == "1.1.0"
 
 
 def test_prompts_domain_filter(capsys):
@@ -165,3 +165,11 @@ def test_every_command_is_documented_in_the_readme():
                      "python -m pytest"]
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     assert first[0] in ci.splitlines() and "\npython -m pytest\n" in ci  # CI runs exactly these
+
+
+def test_prompts_lists_what_is_left_out(capsys):
+    code, out, _ = run(capsys, "prompts", "n02119022", "--domain", "color")
+    assert code == 0 and "  an orange red fox\n" in out
+    assert out.rstrip().endswith("left out: a red red fox (repeats 'red' of the class name)")
+    code, out, _ = run(capsys, "prompts", "n02119022", "--json")
+    assert json.loads(out)["dropped"] == [{"prompt": "a red red fox", "reason": "repeats 'red' of the class name"}]

@@ -41,6 +41,35 @@ def test_every_class_has_prompts_in_every_domain_that_applies(shipped):
     assert declared == NOT_APPLICABLE
 
 
+def test_no_target_repeats_a_word_of_its_class_name(shipped):
+    """Over every class and template: a target that says again a word the class name holds ("a red red fox"),
+    or equals the source prompt, would change nothing; such targets are left out and listed with the reason."""
+    import re
+
+    def words(text):  # written here, not taken from the module: letters only, articles and prepositions out
+        return [w for w in re.findall(r"[a-z]+", text.lower())
+                if w not in {"a", "an", "the", "of", "in", "on", "at", "by", "for", "from", "to", "with", "and",
+                             "under"}]
+
+    left_out = {}
+    for cls in load_classes():
+        resolved = shipped.for_class(cls.wnid)
+        for domain, targets in resolved.domains.items():
+            for prompt in targets:
+                assert prompt.text != resolved.source_prompt
+                around = re.split(rf"\b{re.escape(cls.name)}(?![\w-])", prompt.text, maxsplit=1)
+                assert len(around) == 2, (cls.wnid, prompt.text)
+                assert not set(words(" ".join(around))) & set(words(cls.name)), (cls.wnid, prompt.text)
+        left_out.update({text: reason for text, reason in resolved.dropped})
+    assert left_out["a red red fox"] == "repeats 'red' of the class name"
+    assert left_out["a snow leopard in the snow"] == "repeats 'snow' of the class name"
+    assert left_out["a wooden wooden spoon"] == "repeats 'wooden' of the class name"
+    assert len(left_out) == 42
+    fox = [p.text for p in shipped.for_class("n02119022").domains["color"]]
+    assert "an orange red fox" in fox and len(fox) == 8  # the other colours stay
+    assert "an antique sketch of an ant" in [p.text for p in shipped.for_class("n02219486").domains["drawing"]]
+
+
 def test_tabby_cat(shipped):
     tabby = shipped.for_class("n02123045")
     assert tabby.source_prompt == "a tabby cat"
@@ -112,7 +141,7 @@ def test_deterministic(shipped, tmp_path):
 
 
 def test_version_and_severity(shipped):
-    assert prompts.version() == shipped.version == "1.0.0"
+    assert prompts.version() == shipped.version == "1.1.0"
     assert shipped.severity_levels == {1: "mild", 2: "moderate", 3: "strong"}
     assert set(shipped.severity) == {"prompt_to_prompt", "instruct_pix2pix", "sdedit"}
     for family, levels in shipped.severity.items():
