@@ -2,7 +2,9 @@
 
 Properties that hold with random weights: prompt-to-prompt with target == source reproduces the reconstruction,
 null-text inversion reconstructs better than plain DDIM inversion, the attention control acts on exactly the
-configured steps, a batch equals its items one by one, severity is monotonic, seeds are honoured.
+configured steps, a batch equals its items one by one, severity is monotonic, seeds are honoured. The fidelity of
+null-text inversion to the authors' algorithm is in tests/test_null_text.py, the shared work in
+tests/test_sharing.py.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from builder.editors.base import frame_problem
 from imagenet_textcorrupt.errors import UnknownNameError
 
 STEPS = 10
+RES = 128  # 16x16 latents: attention maps at 16x16 (fused), 8x8, 4x4 and 2x2 (explicit while controlled)
 
 
 def pixels(image):
@@ -32,22 +35,22 @@ def count_unet_calls(editor):
 
 @pytest.fixture(scope="module")
 def nulltext(tiny_sd):
-    return create_editor("p2p-nulltext", model=tiny_sd, resolution=64, steps=STEPS)
+    return create_editor("p2p-nulltext", model=tiny_sd, resolution=RES, steps=STEPS)
 
 
 @pytest.fixture(scope="module")
 def direct(tiny_sd):
-    return create_editor("p2p-direct", model=tiny_sd, resolution=64, steps=STEPS)
+    return create_editor("p2p-direct", model=tiny_sd, resolution=RES, steps=STEPS)
 
 
 @pytest.fixture(scope="module")
 def sdedit(tiny_sd):
-    return create_editor("sdedit", model=tiny_sd, resolution=64, steps=STEPS)
+    return create_editor("sdedit", model=tiny_sd, resolution=RES, steps=STEPS)
 
 
 @pytest.fixture(scope="module")
 def ip2p(tiny_ip2p):
-    return create_editor("instruct-pix2pix", model=tiny_ip2p, resolution=64, steps=STEPS)
+    return create_editor("instruct-pix2pix", model=tiny_ip2p, resolution=RES, steps=STEPS)
 
 
 def test_registry():
@@ -121,7 +124,7 @@ def test_target_equal_to_source_is_the_reconstruction(nulltext, photos):
 
 
 def test_null_text_reconstructs_better_than_ddim_inversion(tiny_sd, nulltext, photos):
-    plain = create_editor("p2p-nulltext", model=tiny_sd, resolution=64, steps=STEPS, inner_steps=0)
+    plain = create_editor("p2p-nulltext", model=tiny_sd, resolution=RES, steps=STEPS, inner_steps=0)
     errors = {}
     for name, editor in (("null-text", nulltext), ("ddim", plain)):
         rec = editor.reconstruct([photos["cat"], photos["coffee"]], ["a tabby cat", "an espresso"])
@@ -141,11 +144,11 @@ def test_attention_control_acts_on_the_configured_steps(nulltext, photos, severi
     log = nulltext.control.log
     assert {s for s, kind in log if kind == "cross"} == set(range(cross))
     assert {s for s, kind in log if kind == "self"} == set(range(self_))
-    assert nulltext.control.source_rows is None  # switched off after the edit
+    assert nulltext.control.plan is None  # switched off after the edit
 
 
 def test_explicit_fractions_override_the_severity(tiny_sd, photos):
-    editor = create_editor("p2p-direct", model=tiny_sd, resolution=64, steps=STEPS, cross_replace_steps=0.5,
+    editor = create_editor("p2p-direct", model=tiny_sd, resolution=RES, steps=STEPS, cross_replace_steps=0.5,
                            self_replace_steps=0.0)
     result = editor.edit([photos["cat"]], ["a tabby cat"], ["a red tabby cat"], 2, [0])[0]
     assert {s for s, kind in editor.control.log if kind == "cross"} == set(range(5))
@@ -161,7 +164,7 @@ def test_edits_change_the_image_and_metadata_says_how(direct, photos):
     assert (meta["steps"], meta["guidance"], meta["seed"], meta["severity"]) == (STEPS, 7.5, 4, 2)
     assert meta["attention_mapping"] == "refine" and meta["inversion"] == "direct"
     assert meta["source_prompt"] == "a tabby cat" and meta["target_prompt"] == "a red tabby cat"
-    assert meta["scheduler"] == "DDIMScheduler" and meta["prompts_version"] == "1.0.0"
+    assert meta["scheduler"] == "DDIMScheduler" and meta["prompts_version"] == "1.1.0"
 
 
 def test_batch_equals_one_by_one(direct, photos):
@@ -175,13 +178,13 @@ def test_batch_equals_one_by_one(direct, photos):
 
 
 def test_each_source_image_is_inverted_once(tiny_sd, photos, tmp_path):
-    editor = create_editor("p2p-nulltext", model=tiny_sd, resolution=64, steps=STEPS, inner_steps=2,
+    editor = create_editor("p2p-nulltext", model=tiny_sd, resolution=RES, steps=STEPS, inner_steps=2,
                            cache_dir=str(tmp_path / "inversions"))
     targets = ["a red tabby cat", "a tabby cat in the snow", "a pencil drawing of a tabby cat"]
     first = editor.edit([photos["cat"]] * 3, ["a tabby cat"] * 3, targets, 2, [0, 1, 2])
     assert (editor.cache.misses, editor.cache.hits) == (1, 0)
     assert len(list((tmp_path / "inversions").glob("*.safetensors"))) == 1
-    again = create_editor("p2p-nulltext", model=tiny_sd, resolution=64, steps=STEPS, inner_steps=2,
+    again = create_editor("p2p-nulltext", model=tiny_sd, resolution=RES, steps=STEPS, inner_steps=2,
                           cache_dir=str(tmp_path / "inversions"))
     second = again.edit([photos["cat"]], ["a tabby cat"], [targets[1]], 2, [1])
     assert (again.cache.misses, again.cache.hits) == (0, 1)
@@ -191,14 +194,14 @@ def test_each_source_image_is_inverted_once(tiny_sd, photos, tmp_path):
 
 
 def test_inversion_cost_is_paid_once_per_image(tiny_sd, photos):
-    editor = create_editor("p2p-direct", model=tiny_sd, resolution=64, steps=STEPS)
+    editor = create_editor("p2p-direct", model=tiny_sd, resolution=RES, steps=STEPS)
     calls, handle = count_unet_calls(editor)
     editor.edit([photos["cat"]] * 4, ["a tabby cat"] * 4, ["a red tabby cat", "a blue tabby cat",
                                                           "a green tabby cat", "a tabby cat on ice"], 2, [0] * 4)
     handle.remove()
     assert len(calls) == 2 * STEPS  # one inversion pass, one batched editing pass
     calls.clear()
-    editor.cache._memory.clear()
+    editor.cache.clear()
     handle = editor.unet.register_forward_hook(lambda *_: calls.append(1))
     editor.edit([photos["cat"], photos["coffee"]], ["a tabby cat", "an espresso"],
                 ["a red tabby cat", "an espresso on the moon"], 2, [0, 1])
@@ -206,21 +209,9 @@ def test_inversion_cost_is_paid_once_per_image(tiny_sd, photos):
     assert len(calls) == 2 * STEPS  # two images are inverted in one batched pass too
 
 
-def test_direct_needs_a_fifth_of_null_texts_unet_evaluations(tiny_sd, direct, photos):
-    counts = {}
-    for name in ("p2p-nulltext", "p2p-direct"):
-        editor = create_editor(name, model=tiny_sd, resolution=64, steps=STEPS)
-        calls, handle = count_unet_calls(editor)
-        editor.edit([photos["coffee"]], ["an espresso"], ["a watercolor painting of an espresso"], 2, [0])
-        handle.remove()
-        counts[name] = len(calls)
-    assert counts["p2p-direct"] == 2 * STEPS
-    assert counts["p2p-direct"] * 5 <= counts["p2p-nulltext"]
-
-
 def test_p2p_is_deterministic(direct, photos):
     a = direct.edit([photos["cat"]], ["a tabby cat"], ["a golden tabby cat"], 2, [5])[0]
-    direct.cache._memory.clear()
+    direct.cache.clear()
     b = direct.edit([photos["cat"]], ["a tabby cat"], ["a golden tabby cat"], 2, [5])[0]
     assert np.array_equal(pixels(a.image), pixels(b.image))
 
@@ -228,8 +219,8 @@ def test_p2p_is_deterministic(direct, photos):
 @pytest.mark.parametrize("name", ["p2p-direct", "p2p-nulltext"])
 def test_local_blend_bounds(tiny_sd, photos, name):
     """An empty blend region keeps the source everywhere; a full one changes nothing about the edit."""
-    kwargs = dict(model=tiny_sd, resolution=64, steps=STEPS, inner_steps=2) if name == "p2p-nulltext" else \
-        dict(model=tiny_sd, resolution=64, steps=STEPS)
+    kwargs = dict(model=tiny_sd, resolution=RES, steps=STEPS, inner_steps=2) if name == "p2p-nulltext" else \
+        dict(model=tiny_sd, resolution=RES, steps=STEPS)
     args = ([photos["cat"]], ["a tabby cat"], ["a tabby cat in the snow"], 2, [0])
     plain = create_editor(name, **kwargs)
     edited = pixels(plain.edit(*args)[0].image)
@@ -243,24 +234,51 @@ def test_local_blend_bounds(tiny_sd, photos, name):
     assert np.abs(edited - source).mean() > 0.5  # the bounds differ, so the checks above mean something
 
 
-def test_blend_mask_follows_the_words_maps():
-    from builder.editors.attention import AttentionControl
+def reference_blend_mask(maps, threshold):
+    """Local blend's mask as the authors' code makes it (written from google/prompt-to-prompt's LocalBlend):
+    maps [rows, 1, 16, 16], row 0 the source; 3x3 max-pool, nearest upsampling to the latents, each map divided
+    by its maximum, thresholded, the source's region added to every row's."""
+    pooled = torch.nn.functional.max_pool2d(maps, (3, 3), (1, 1), padding=(1, 1))
+    mask = torch.nn.functional.interpolate(pooled, size=(64, 64))
+    mask = mask / mask.max(2, keepdim=True)[0].max(3, keepdim=True)[0]
+    mask = mask.gt(threshold)
+    return mask[:1] + mask
 
-    control = AttentionControl(steps=10, cross_replace_steps=0.8, self_replace_steps=0.4, self_max_pixels=64)
-    control.configure([0, 0], torch.zeros(2, 77, dtype=torch.long), torch.ones(2, 77))
-    maps = torch.zeros(2, 8, 8)
-    maps[0, 1, 1] = 1.0  # the source attends to the word at the top left
-    maps[1, 6, 6] = 2.0  # the target at the bottom right
-    control.blend_maps = maps
-    mask = control.blend_mask(0.3)[:, 0]
-    assert mask[1, 6, 6] and mask[1, 1, 1]  # the target's region united with its source's
-    assert mask[0, 1, 1] and not mask[0, 6, 6]
-    assert not mask[1, 3, 3]
-    assert int(mask[1].sum()) == 18  # two 3x3 neighbourhoods after max pooling
+
+def test_blend_mask_is_the_authors():
+    from builder.editors.attention import blend_mask
+
+    generator = torch.Generator().manual_seed(0)
+    maps = torch.rand(4, 1, 16, 16, generator=generator) ** 16  # a source and three branches, a few bright spots
+    reference = reference_blend_mask(maps, 0.3)
+    ours = blend_mask(maps[1:].flatten(1), maps[:1].flatten(1).expand(3, -1), (64, 64), 0.3)
+    assert ours.shape == (3, 1, 64, 64) and ours.dtype == torch.bool
+    assert torch.equal(ours, reference[1:])
+    assert 0.05 < float(ours.float().mean()) < 0.95  # neither empty nor full: the comparison means something
+
+
+def test_local_blend_uses_the_quarter_resolution_maps_from_a_fifth_of_the_steps(tiny_sd, photos):
+    editor = create_editor("p2p-direct", model=tiny_sd, resolution=RES, steps=STEPS, local_blend_words=["cat"])
+    sizes = []
+    real = editor.control.cross_attention
+
+    def spy(probs):
+        before = editor.control.blend_maps
+        out = real(probs)
+        if editor.control.blend_maps is not before:  # this layer added its maps
+            sizes.append(probs.shape[2])
+        return out
+
+    editor.control.cross_attention = spy
+    result = editor.edit([photos["cat"]], ["a tabby cat"], ["a tabby cat in the snow"], 2, [0])[0]
+    latent = RES // 8
+    assert set(sizes) == {(latent // 4) ** 2}  # only the layers at a quarter of the latent side feed the mask
+    assert [s for s, kind in editor.control.log if kind == "blend"] == list(range(int(0.2 * STEPS), STEPS))
+    assert result.metadata["local_blend_start"] == 0.2 and result.metadata["local_blend_threshold"] == 0.3
 
 
 def test_local_blend_words_must_occur(tiny_sd, photos):
-    editor = create_editor("p2p-direct", model=tiny_sd, resolution=64, steps=STEPS, local_blend_words=["dog"])
+    editor = create_editor("p2p-direct", model=tiny_sd, resolution=RES, steps=STEPS, local_blend_words=["dog"])
     with pytest.raises(EditorError, match=r"no prompt contains the local blend words \['dog'\]"):
         editor.edit([photos["cat"]], ["a tabby cat"], ["a red tabby cat"], 2, [0])
 
@@ -275,7 +293,7 @@ def test_too_long_prompt_names_the_item(direct, photos):
 def test_sdedit_severity_is_monotonic(tiny_sd, sdedit, photos):
     # A random VAE decodes any latent to much the same noise, so distance to the input photo says little; the
     # distance to the mildest possible edit (strength 0.2, same seed) grows with how much is re-noised.
-    mildest = create_editor("sdedit", model=tiny_sd, resolution=64, steps=STEPS, strength=0.2)
+    mildest = create_editor("sdedit", model=tiny_sd, resolution=RES, steps=STEPS, strength=0.2)
     for name, source in (("cat", "a tabby cat"), ("coffee", "an espresso")):
         target = f"{source} in the snow"
         reference = pixels(mildest.edit([photos[name]], [source], [target], 1, [0])[0].image)
@@ -288,7 +306,7 @@ def test_sdedit_severity_is_monotonic(tiny_sd, sdedit, photos):
 
 
 def test_sdedit_needs_a_denoising_step(tiny_sd, photos):
-    editor = create_editor("sdedit", model=tiny_sd, resolution=64, steps=4, strength=0.2)
+    editor = create_editor("sdedit", model=tiny_sd, resolution=RES, steps=4, strength=0.2)
     with pytest.raises(EditorError, match="sdedit: strength 0.2 with 4 steps runs no denoising step"):
         editor.edit([photos["cat"]], ["a tabby cat"], ["a red tabby cat"], 1, [0])
 
@@ -314,7 +332,7 @@ def test_instruct_pix2pix_phrases_an_instruction(ip2p, photos):
 
 
 def test_instruct_pix2pix_bad_instruction(tiny_ip2p, photos):
-    editor = create_editor("instruct-pix2pix", model=tiny_ip2p, resolution=64, steps=2,
+    editor = create_editor("instruct-pix2pix", model=tiny_ip2p, resolution=RES, steps=2,
                            instruction="make it {style}")
     with pytest.raises(EditorError, match=r"uses an unknown slot 'style'; use \{source\} and \{target\}"):
         editor.edit([photos["cat"]], ["a tabby cat"], ["a red tabby cat"], 1, [0])
@@ -329,7 +347,7 @@ def test_frame_problem():
 
 
 def test_bad_frames_are_retried_in_float32(tiny_sd, photos, monkeypatch):
-    editor = create_editor("sdedit", model=tiny_sd, resolution=64, steps=4, dtype="bfloat16")
+    editor = create_editor("sdedit", model=tiny_sd, resolution=RES, steps=4, dtype="bfloat16")
     real_call = editor._call
 
     def overflow_in_low_precision(images, prompts, knobs, seeds):
@@ -343,8 +361,51 @@ def test_bad_frames_are_retried_in_float32(tiny_sd, photos, monkeypatch):
 
 
 def test_frames_bad_in_float32_too_are_failures(tiny_sd, photos, monkeypatch):
-    editor = create_editor("sdedit", model=tiny_sd, resolution=64, steps=4, dtype="bfloat16")
-    monkeypatch.setattr(editor, "_call", lambda images, *_: torch.full((len(images), 3, 64, 64), -1.0))
+    editor = create_editor("sdedit", model=tiny_sd, resolution=RES, steps=4, dtype="bfloat16")
+    monkeypatch.setattr(editor, "_call", lambda images, *_: torch.full((len(images), 3, RES, RES), -1.0))
     result = editor.edit([photos["cat"]], ["a tabby cat"], ["a red tabby cat"], 1, [0])[0]
     assert not result.ok and result.image is None
     assert result.reason == "the output is an all-black frame (also in float32)"
+
+
+# -- geometry and inputs ---------------------------------------------------------------------------------------------
+
+def test_tiny_models_have_stable_diffusions_geometry(direct, photos):
+    """A VAE that downsamples by 8 and attention at several resolutions, so both attention paths run: maps made
+    explicit where prompt-to-prompt controls them (<= half the latent side), fused above."""
+    assert direct.vae.config.block_out_channels and 2 ** (len(direct.vae.config.block_out_channels) - 1) == 8
+    seen = {}
+    real = torch.nn.functional.scaled_dot_product_attention
+
+    def fused(query, *args, **kwargs):
+        seen.setdefault("fused", set()).add(query.shape[-2])
+        return real(query, *args, **kwargs)
+
+    original = direct.control.self_attention
+
+    def explicit(query, *args):
+        seen.setdefault("explicit", set()).add(query.shape[-2])
+        return original(query, *args)
+
+    torch.nn.functional.scaled_dot_product_attention = fused
+    direct.control.self_attention = explicit
+    try:
+        result = direct.edit([photos["cat"]], ["a tabby cat"], ["a red tabby cat"], 1, [0])[0]
+    finally:
+        torch.nn.functional.scaled_dot_product_attention = real
+        del direct.control.self_attention
+    latent = RES // 8
+    assert result.image.size == (RES, RES)
+    assert {latent ** 2, (latent // 2) ** 2, (latent // 4) ** 2} <= seen["fused"]  # three levels with attention
+    assert seen["explicit"] == {(latent // 2) ** 2, (latent // 4) ** 2, (latent // 8) ** 2}  # <= half the side
+
+
+def test_prepared_images_keep_whether_they_were_upsampled(direct, photos):
+    from builder.editors import prepare_image
+
+    small = prepare_image(photos["coffee"].resize((40, 40)), RES)
+    large = prepare_image(photos["coffee"], RES)
+    results = direct.edit([small, large], ["an espresso"] * 2, ["an espresso in the snow"] * 2, 1, [0, 1])
+    assert [r.metadata["upsampled"] for r in results] == [True, False]
+    with pytest.raises(EditorError, match=r"images\[0\] was prepared at 64 px; this editor works at 128"):
+        direct.edit([prepare_image(photos["coffee"], 64)], ["an espresso"], ["a red espresso"], 1, [0])

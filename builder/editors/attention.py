@@ -1,21 +1,25 @@
 """Prompt-to-prompt attention control as diffusers attention processors.
 
-A batch holds, for each source image, its source branch and one or more target branches. While the controller is
-active, each target branch's attention maps are taken from its source branch:
+One UNet call holds an unconditional part and a conditional part (`CallPlan.cond_rows`, the last rows of the
+batch). In the conditional part some rows are sources (a source image under its source prompt) and others are
+branches (the same image under a target prompt); each branch may, at this step, take from its source:
 
-- cross-attention (image queries x prompt tokens) for the first `cross_replace_steps` of the denoising steps:
-  through a token mapping, so a word shared by both prompts keeps the source's map and a new word keeps its own
-  ("refine"); when both prompts have the same number of tokens, every map is the source's ("replace");
-- self-attention for the first `self_replace_steps`, in layers whose maps are at most `self_max_pixels` queries
-  (the coarse layers carry the layout).
+- its cross-attention maps (image queries x prompt tokens), through a token mapping, so a word shared by both
+  prompts keeps the source's map and a new word keeps its own ("refine"); when both prompts have the same number
+  of tokens, every map is the source's ("replace");
+- its self-attention maps, in layers whose maps have at most `self_max_pixels` queries (the coarse layers carry
+  the layout).
 
-With local blend, the cross-attention maps of chosen words (summed over layers and steps) mark where those words
-are; after each step, each target keeps its own latents only there (united with its source's region) and takes
-the source's everywhere else.
+Which branches take what is decided per call (`CallPlan`), so branches of one batch may follow different
+injection schedules (severities). Only the conditional part is controlled, as in prompt-to-prompt: its maps are
+computed in the open, the unconditional part runs PyTorch's fused attention, and so does every layer and row the
+plan leaves alone, where the control costs nothing.
 
-Only the conditional half of the classifier-free-guidance batch is controlled, as in prompt-to-prompt: its maps are
-computed in the open, the unconditional half runs PyTorch's fused attention, and so does everything outside the
-active steps and layers, where the control costs nothing.
+For local blend the plan names the blend words' tokens per row; the cross-attention maps of the layers at
+`blend_queries` queries (16x16 at 512 px, as in the authors' code) are summed over those tokens, averaged over
+heads, and summed over the layers of the call, after the maps were replaced (the authors' store sees the
+replaced maps: it keeps a view of the tensor the replacement writes into). The editor accumulates them over the
+steps and turns them into masks (`blend_mask`).
 """
 
 from __future__ import annotations
@@ -59,111 +63,94 @@ def token_mapping(tokenizer: Any, source: str, target: str) -> tuple[torch.Tenso
 
 
 @dataclass
-class AttentionControl:
-    """Shared state of the processors: which batch rows are targets of which source, and the current step."""
+class CallPlan:
+    """What the control does in one UNet call, for the rows of its conditional part."""
 
-    steps: int
-    cross_replace_steps: float
-    self_replace_steps: float
-    self_max_pixels: int
-    source_rows: torch.Tensor | None = None  # [B] for the conditional half: the source row of each row
-    mappers: torch.Tensor | None = None  # [B, L]
-    alphas: torch.Tensor | None = None  # [B, L]
+    cond_rows: int
+    source: torch.Tensor  # [n] long: the row each row takes its maps from (itself for a source)
+    cross: torch.Tensor  # [n] bool: the row's cross-attention maps come from its source at this step
+    self_: torch.Tensor  # [n] bool: the row's self-attention maps come from its source at this step
+    mappers: torch.Tensor  # [n, L] long
+    alphas: torch.Tensor  # [n, L]
+    blend_tokens: torch.Tensor | None = None  # [n, L]: 1 at the blend words' tokens
+    blend_queries: int = 0  # the query count of the layers whose maps make the blend mask
+
+
+@dataclass
+class AttentionControl:
+    """Shared state of the processors: the current call's plan, the step, and what was done (for tests)."""
+
+    self_max_pixels: int = 0
+    plan: CallPlan | None = None
     step: int = -1
-    log: list[tuple[int, str]] = field(default_factory=list)  # (step, "cross"/"self") whenever a map was replaced
-    # local blend: per row, the weight of each token in the blend words' map; maps summed over layers and steps
-    blend_tokens: torch.Tensor | None = None  # [B, L]
-    blend_size: tuple[int, int] = (0, 0)  # latent height and width
-    blend_maps: torch.Tensor | None = None  # [B, h, w]
+    log: list[tuple[int, str]] = field(default_factory=list)  # (step, "cross"/"self") whenever maps were replaced
+    blend_maps: torch.Tensor | None = None  # [n, blend_queries]: this call's blend maps, summed over its layers
     _on_device: dict[Any, tuple[torch.Tensor, ...]] = field(default_factory=dict, repr=False)
 
-    def configure(self, source_rows: list[int], mappers: torch.Tensor, alphas: torch.Tensor,
-                  blend_tokens: torch.Tensor | None = None, blend_size: tuple[int, int] = (0, 0)) -> None:
-        self.source_rows = torch.tensor(source_rows)
-        self.mappers, self.alphas = mappers, alphas
-        self.blend_tokens, self.blend_size, self.blend_maps = blend_tokens, blend_size, None
+    def begin(self, plan: CallPlan, step: int) -> None:
+        self.plan, self.step, self.blend_maps = plan, step, None
         self._on_device.clear()
-        self.log.clear()
+
+    def end(self) -> None:
+        self.plan, self.step = None, -1
 
     def _tensors(self, device: Any, dtype: Any) -> tuple[torch.Tensor, ...]:
-        """(source rows, target rows, target mappers, target alphas) on a device, moved once per configuration."""
+        """(cross rows, their sources, mappers, alphas, self rows, their sources) on a device, moved once a call."""
         key = (device, dtype)
         if key not in self._on_device:
-            assert self.source_rows is not None and self.mappers is not None and self.alphas is not None
-            targets = torch.nonzero(self.source_rows != torch.arange(len(self.source_rows))).flatten()
-            self._on_device[key] = (self.source_rows.to(device), targets.to(device),
-                                    self.mappers[targets].to(device), self.alphas[targets].to(device, dtype))
+            plan = self.plan
+            assert plan is not None
+            cross = torch.nonzero(plan.cross).flatten()
+            selfs = torch.nonzero(plan.self_).flatten()
+            self._on_device[key] = (cross.to(device), plan.source[cross].to(device), plan.mappers[cross].to(device),
+                                    plan.alphas[cross].to(device, dtype), selfs.to(device),
+                                    plan.source[selfs].to(device))
         return self._on_device[key]
 
-    def disable(self) -> None:
-        self.source_rows = None
-        self.blend_tokens = self.blend_maps = None
-
-    def _record_blend(self, probs: torch.Tensor) -> None:
-        """Add this layer's maps of the blend words, resized to the latent grid, to the running sum."""
-        assert self.blend_tokens is not None
-        weights = self.blend_tokens.to(device=probs.device, dtype=torch.float32)
-        maps = torch.einsum("bqk,bk->bq", probs.float().mean(dim=1), weights)
-        side = int(round(maps.shape[1] ** 0.5))
-        if side * side != maps.shape[1]:
-            return  # a non-square layer cannot be placed on the grid
-        grid = F.interpolate(maps.view(-1, 1, side, side), size=self.blend_size, mode="bilinear",
-                             align_corners=False)[:, 0]
-        self.blend_maps = grid if self.blend_maps is None else self.blend_maps + grid
-
-    def blend_mask(self, threshold: float) -> torch.Tensor | None:
-        """Per row, where the blend words are (their maps so far, normalised, above `threshold`), united with the
-        row's source; None before any map was recorded."""
-        if self.blend_maps is None or self.source_rows is None:
-            return None
-        maps = F.max_pool2d(self.blend_maps[:, None], 3, stride=1, padding=1)[:, 0]
-        maps = maps / maps.flatten(1).amax(dim=1).clamp_min(1e-12)[:, None, None]
-        mask = maps > threshold
-        rows = self.source_rows.to(mask.device)
-        return (mask | mask[rows])[:, None]
-
-    @property
-    def cross_until(self) -> int:
-        return int(self.steps * self.cross_replace_steps)
-
-    @property
-    def self_until(self) -> int:
-        return int(self.steps * self.self_replace_steps)
-
     def wants(self, is_cross: bool, queries: int) -> bool:
-        if self.source_rows is None or self.step < 0:
+        plan = self.plan
+        if plan is None:
             return False
         if is_cross:
-            return self.step < self.cross_until or self.blend_tokens is not None
-        return self.step < self.self_until and queries <= self.self_max_pixels
+            return bool(plan.cross.any()) or (plan.blend_tokens is not None and queries == plan.blend_queries)
+        return bool(plan.self_.any()) and queries <= self.self_max_pixels
 
-    def shared_self_attention(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                              scale: float) -> torch.Tensor:
-        """Self-attention of the conditional half where every row uses its source's maps [B, heads, Q, d]."""
-        rows = self._tensors(query.device, query.dtype)[0]
-        sources, position = torch.unique(rows, return_inverse=True)
-        scores = torch.matmul(query[sources].float(), key[sources].float().transpose(-1, -2)) * scale
-        probs = scores.softmax(dim=-1).to(value.dtype)
-        self.log.append((self.step, "self"))
-        return torch.matmul(probs[position], value)
-
-    def apply(self, probs: torch.Tensor, is_cross: bool) -> torch.Tensor:
-        """probs [B, heads, Q, K] of the conditional half -> the same, with each target's maps controlled."""
-        rows, targets, mappers, alphas = self._tensors(probs.device, probs.dtype)
-        if is_cross and self.blend_tokens is not None:
-            self._record_blend(probs)
-            if self.step >= self.cross_until:
-                return probs
-        src = probs[rows[targets]]
-        if is_cross:
+    def cross_attention(self, probs: torch.Tensor) -> torch.Tensor:
+        """probs [n, heads, Q, K] of the conditional part -> the same, each branch's maps taken as planned."""
+        plan = self.plan
+        assert plan is not None
+        rows, sources, mappers, alphas = self._tensors(probs.device, probs.dtype)[:4]
+        if len(rows):
+            src = probs[sources]
             index = mappers[:, None, None, :].expand(-1, src.shape[1], src.shape[2], -1)
             weights = alphas[:, None, None, :]
-            probs[targets] = torch.gather(src, 3, index) * weights + probs[targets] * (1 - weights)
+            probs[rows] = torch.gather(src, 3, index) * weights + probs[rows] * (1 - weights)
             self.log.append((self.step, "cross"))
-        else:
-            probs[targets] = src
-            self.log.append((self.step, "self"))
+        if plan.blend_tokens is not None and probs.shape[2] == plan.blend_queries:
+            weights = plan.blend_tokens.to(device=probs.device, dtype=torch.float32)
+            maps = torch.einsum("bhqk,bk->bq", probs.float(), weights) / probs.shape[1]
+            self.blend_maps = maps if self.blend_maps is None else self.blend_maps + maps
         return probs
+
+    def self_attention(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                       scale: float) -> torch.Tensor:
+        """Self-attention [n, heads, Q, d] of the conditional part, the planned rows with their sources' maps."""
+        rows, sources = self._tensors(query.device, query.dtype)[4:]
+        if not len(rows):
+            return F.scaled_dot_product_attention(query, key, value, scale=scale)
+        owners, position = torch.unique(sources, return_inverse=True)
+        scores = torch.matmul(query[owners].float(), key[owners].float().transpose(-1, -2)) * scale
+        probs = scores.softmax(dim=-1).to(value.dtype)
+        out = query.new_empty(*query.shape[:3], value.shape[-1])
+        out[owners] = torch.matmul(probs, value[owners])
+        out[rows] = torch.matmul(probs[position], value[rows])
+        plain = torch.ones(query.shape[0], dtype=torch.bool, device=query.device)
+        plain[owners] = False
+        plain[rows] = False
+        if bool(plain.any()):  # rows that neither give nor take maps stay fused
+            out[plain] = F.scaled_dot_product_attention(query[plain], key[plain], value[plain], scale=scale)
+        self.log.append((self.step, "self"))
+        return out
 
 
 class ControlledAttnProcessor:
@@ -198,23 +185,20 @@ class ControlledAttnProcessor:
         key = attn.to_k(context).view(batch, -1, heads, attn.to_k.out_features // heads).transpose(1, 2)
         value = attn.to_v(context).view(batch, -1, heads, attn.to_v.out_features // heads).transpose(1, 2)
 
-        if self.control.wants(is_cross, queries):
-            # the unconditional half runs fused; the conditional half needs its maps in the open
-            half = batch // 2
-            mask_u = mask_c = attention_mask
-            if attention_mask is not None and attention_mask.shape[0] == batch:
-                mask_u, mask_c = attention_mask[:half], attention_mask[half:]
-            out_u = F.scaled_dot_product_attention(query[:half], key[:half], value[:half], attn_mask=mask_u,
-                                                   scale=attn.scale)
-            if is_cross or mask_c is not None:
-                scores = torch.matmul(query[half:].float(), key[half:].float().transpose(-1, -2)) * attn.scale
-                if mask_c is not None:
-                    scores = scores + mask_c
-                probs = self.control.apply(scores.softmax(dim=-1).to(value.dtype), is_cross)
-                out_c = torch.matmul(probs, value[half:])
-            else:  # targets take their source's self-attention maps whole: compute the sources' maps only
-                out_c = self.control.shared_self_attention(query[half:], key[half:], value[half:], attn.scale)
-            out = torch.cat([out_u, out_c])
+        if attention_mask is None and self.control.wants(is_cross, queries):
+            # the unconditional part runs fused; the conditional part needs its maps in the open
+            split = batch - self.control.plan.cond_rows  # type: ignore[union-attr]
+            parts = []
+            if split:
+                parts.append(F.scaled_dot_product_attention(query[:split], key[:split], value[:split],
+                                                            scale=attn.scale))
+            if is_cross:
+                scores = torch.matmul(query[split:].float(), key[split:].float().transpose(-1, -2)) * attn.scale
+                probs = self.control.cross_attention(scores.softmax(dim=-1).to(value.dtype))
+                parts.append(torch.matmul(probs, value[split:]))
+            else:
+                parts.append(self.control.self_attention(query[split:], key[split:], value[split:], attn.scale))
+            out = torch.cat(parts) if len(parts) > 1 else parts[0]
         else:
             out = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, scale=attn.scale)
         out = out.transpose(1, 2).reshape(batch, -1, heads * value.shape[-1]).to(query.dtype)
@@ -231,3 +215,18 @@ def install(unet: Any, control: AttentionControl) -> dict[str, Any]:
     previous = dict(unet.attn_processors)
     unet.set_attn_processor(ControlledAttnProcessor(control))
     return previous
+
+
+def blend_mask(maps: torch.Tensor, source_maps: torch.Tensor, size: tuple[int, int],
+               threshold: float) -> torch.Tensor:
+    """Local blend's mask [n, 1, h, w] from accumulated blend maps [n, q] of branches and of their sources.
+
+    As in the authors' code: a 3x3 max-pool on the maps' own grid, nearest upsampling to the latents, each map
+    divided by its maximum, thresholded, and united with the source's region."""
+    side = int(round(maps.shape[1] ** 0.5))
+    both = torch.stack([maps, source_maps]).view(2 * maps.shape[0], 1, side, side)
+    pooled = F.max_pool2d(both, 3, stride=1, padding=1)
+    grid = F.interpolate(pooled, size=size, mode="nearest")
+    grid = grid / grid.flatten(1).amax(dim=1).clamp_min(1e-12)[:, None, None, None]
+    mask = (grid > threshold).view(2, maps.shape[0], 1, *size)
+    return mask[0] | mask[1]

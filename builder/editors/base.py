@@ -2,12 +2,15 @@
 
 An editor turns (images, source prompts, target prompts, severity, seeds) into edited images plus, per item,
 the metadata needed to regenerate the edit. Each editor family maps the severity levels of the prompt hierarchy
-(`prompts.yaml`, `severity.editors`) to its own knobs.
+(`prompts.yaml`, `severity.editors`) to its own knobs. One call may mix severities (one level per item), so all
+the edits of a source image go in one call and the editor shares what they have in common.
+
+Weights are pinned before they load (`builder.pins`): a Hub id loads at the commit its revision resolves to, and
+every item records that commit, never a branch name.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +18,11 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
-from imagenet_textcorrupt.checksums import update_with_file
 from imagenet_textcorrupt.errors import ImageNetTCError, UnknownNameError, closest
 from imagenet_textcorrupt.prompts import PromptHierarchy, load_prompts
 
 from builder.editors.preprocess import PreparedImage, prepare_image, tensor_to_images
+from builder.pins import ModelPin, pin_model
 
 EDITORS: dict[str, type[Editor]] = {}
 
@@ -59,26 +62,36 @@ def list_editors() -> list[str]:
     return sorted(EDITORS)
 
 
-def editor_family(name: str) -> str:
-    """The severity family (in prompts.yaml) of a registered editor."""
+def editor_class(name: str) -> type[Editor]:
+    """A registered editor's class (its family, default model, known parameters)."""
     _load_builtin_editors()
     if name not in EDITORS:
         raise UnknownNameError("editor", name, closest(name, EDITORS) or sorted(EDITORS))
-    return EDITORS[name].family
+    return EDITORS[name]
+
+
+def editor_family(name: str) -> str:
+    """The severity family (in prompts.yaml) of a registered editor."""
+    return editor_class(name).family
 
 
 def create_editor(name: str, model: str | None = None, device: str | None = None, dtype: str | None = None,
                   **params: Any) -> Editor:
     """An editor by registry name, with its model (Hub id or local folder), device, dtype and parameters."""
-    _load_builtin_editors()
-    if name not in EDITORS:
-        raise UnknownNameError("editor", name, closest(name, EDITORS) or sorted(EDITORS))
-    return EDITORS[name](model=model, device=device, dtype=dtype, **params)
+    return editor_class(name)(model=model, device=device, dtype=dtype, **params)
 
 
 def _load_builtin_editors() -> None:
     import builder.editors.p2p  # noqa: F401  (registers p2p-nulltext and p2p-direct)
     import builder.editors.pipelines  # noqa: F401  (registers instruct-pix2pix and sdedit)
+
+
+def severity_knobs(prompts: PromptHierarchy, family: str, level: int, params: dict[str, Any]) -> dict[str, float]:
+    """What a severity level means for an editor family: the hierarchy's knobs, overridden by explicit parameters
+    (a recipe's `cross_replace_steps: 0.5` applies to every level)."""
+    knobs = prompts.severity_parameters(family, level)
+    knobs.update({k: float(v) for k, v in params.items() if k in knobs and v is not None})
+    return knobs
 
 
 def resolve_device(device: str | None) -> str:
@@ -101,32 +114,13 @@ def resolve_dtype(dtype: str | None, device: str) -> Any:
     return getattr(torch, DTYPES[dtype])
 
 
-def model_identity(model: str, revision: str | None) -> str:
-    """A reproducible name for the weights: "id@commit" for a Hub model, "local:<sha256>" for a folder."""
-    path = Path(model)
-    if path.is_dir():
-        digest = hashlib.sha256()
-        for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in {".json", ".txt",
-                                                                                       ".safetensors"}):
-            digest.update(str(file.relative_to(path)).encode())
-            update_with_file(digest, file)
-        return f"local:{digest.hexdigest()[:16]}"
-    try:
-        from huggingface_hub import snapshot_download
-
-        snapshot = Path(snapshot_download(model, revision=revision, local_files_only=True))
-        return f"{model}@{snapshot.name}"
-    except Exception:  # not in the local cache under that revision: record what was asked for
-        return f"{model}@{revision or 'main'}"
-
-
-def load_pipeline(pipeline_class: Any, model: str, revision: str | None, device: str, dtype: Any) -> Any:
-    """A diffusers pipeline from a Hub id or a local folder: safetensors only, no remote code, no safety checker."""
+def load_pipeline(pipeline_class: Any, pin: ModelPin, device: str, dtype: Any) -> Any:
+    """A diffusers pipeline at its pinned commit (or folder): safetensors only, no remote code, no safety checker."""
     kwargs: dict[str, Any] = dict(dtype=dtype, use_safetensors=True, safety_checker=None,
                                   requires_safety_checker=False)
-    if revision:
-        kwargs["revision"] = revision
-    pipeline = pipeline_class.from_pretrained(model, **kwargs)
+    if pin.commit:
+        kwargs["revision"] = pin.commit
+    pipeline = pipeline_class.from_pretrained(pin.source, **kwargs)
     for module in pipeline.components.values():
         if hasattr(module, "requires_grad_"):  # null-text optimises an embedding, never the weights
             module.requires_grad_(False)
@@ -157,19 +151,24 @@ class Editor:
 
     def __init__(self, model: str | None = None, device: str | None = None, dtype: str | None = None,
                  revision: str | None = None, resolution: int = 512, steps: int | None = None,
-                 guidance: float | None = None, prompts: PromptHierarchy | None = None, **params: Any):
-        self.model = model or self.default_model
+                 guidance: float | None = None, prompts: PromptHierarchy | None = None, batch_size: int = 8,
+                 pin: ModelPin | None = None, **params: Any):
+        self.model = str(model or self.default_model)
         self.revision = revision
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.resolution = int(resolution)
         self.steps = int(steps if steps is not None else self.default_steps)
         self.guidance = float(guidance if guidance is not None else self.default_guidance)
+        self.batch_size = int(batch_size)
         if self.steps < 1:
             raise EditorError(f"steps must be at least 1, got {self.steps}")
+        if self.batch_size < 1:
+            raise EditorError(f"batch_size must be at least 1, got {self.batch_size}")
         self.prompts = prompts or load_prompts()
         self.params = self._check_params(params)
-        self.model_id = model_identity(self.model, revision)
+        self.pin = pin or pin_model(self.model, revision)  # the commit, before anything loads
+        self.model_id = self.pin.identity
         self._load()
 
     # -- what each editor provides ---------------------------------------------------------------------------
@@ -183,8 +182,9 @@ class Editor:
         raise NotImplementedError
 
     def _run(self, images: list[Image.Image], sources: list[str], targets: list[str],
-             knobs: dict[str, float], seeds: list[int]) -> tuple[Any, list[dict[str, Any]]]:
-        """Edit prepared images: a tensor [N, 3, H, W] in [-1, 1] and per-item extra metadata."""
+             knobs: list[dict[str, float]], seeds: list[int]) -> tuple[Any, list[dict[str, Any]]]:
+        """Edit prepared images, each item with its own severity knobs: a tensor [N, 3, H, W] in [-1, 1] and
+        per-item extra metadata."""
         raise NotImplementedError
 
     # -- shared ----------------------------------------------------------------------------------------------
@@ -198,14 +198,16 @@ class Editor:
         return {**self.known_params, **params}
 
     def severity_knobs(self, severity: int) -> dict[str, float]:
-        return self.prompts.severity_parameters(self.family, severity)
+        return severity_knobs(self.prompts, self.family, severity, self.params)
 
     def edit(self, images: Sequence[Image.Image | str | Path | PreparedImage], source_prompts: Sequence[str],
-             target_prompts: Sequence[str], severity: int, seeds: Sequence[int]) -> list[EditResult]:
-        """Edit a batch. All sequences have one entry per item; several items may share a source image."""
+             target_prompts: Sequence[str], severity: int | Sequence[int], seeds: Sequence[int]) -> list[EditResult]:
+        """Edit a batch. All sequences have one entry per item; several items may share a source image.
+        `severity` is one level for every item or one per item."""
         n = len(images)
+        severities = [severity] * n if isinstance(severity, int) else list(severity)
         for label, values in (("source_prompts", source_prompts), ("target_prompts", target_prompts),
-                              ("seeds", seeds)):
+                              ("seeds", seeds), ("severity", severities)):
             if len(values) != n:
                 raise EditorError(f"{self.name}: {label} has {len(values)} entries for {n} images")
         for label, values in (("source_prompts", source_prompts), ("target_prompts", target_prompts)):
@@ -215,12 +217,11 @@ class Editor:
         for i, seed in enumerate(seeds):
             if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
                 raise EditorError(f"{self.name}: seeds[{i}] = {seed!r} is not an integer in [0, 2**63)")
-        knobs = self.severity_knobs(severity)
-        knobs.update({k: v for k, v in self.params.items() if k in knobs and v is not None})
+        by_level = {level: self.severity_knobs(level) for level in sorted(set(severities))}
+        knobs = [by_level[level] for level in severities]
         if n == 0:
             return []
-        prepared = [p if isinstance(p, PreparedImage) else prepare_image(p, self.resolution, f"images[{i}]")
-                    for i, p in enumerate(images)]
+        prepared = [self._prepared(p, i) for i, p in enumerate(images)]
         pictures = [p.image for p in prepared]
         sources, targets, seed_list = list(source_prompts), list(target_prompts), list(seeds)
         output, extras = self._run(pictures, sources, targets, knobs, seed_list)
@@ -230,7 +231,7 @@ class Editor:
                                                               output, extras, problems)
         results = []
         for i in range(n):
-            metadata = self._metadata(sources[i], targets[i], severity, knobs, seed_list[i], prepared[i])
+            metadata = self._metadata(sources[i], targets[i], severities[i], knobs[i], seed_list[i], prepared[i])
             metadata.update(extras[i])
             metadata["retried_in_float32"] = bool(metadata.pop("_retried", False))
             if problems[i]:
@@ -239,9 +240,19 @@ class Editor:
                 results.append(EditResult(tensor_to_images(output[i:i + 1])[0], metadata))
         return results
 
+    def _prepared(self, image: Image.Image | str | Path | PreparedImage, index: int) -> PreparedImage:
+        """An input at this editor's resolution; a prepared one is used as it is (it knows if it was upsampled)."""
+        if isinstance(image, PreparedImage):
+            if image.image.size != (self.resolution, self.resolution):
+                raise EditorError(f"{self.name}: images[{index}] was prepared at {image.image.size[0]} px; this "
+                                  f"editor works at {self.resolution}")
+            return image
+        return prepare_image(image, self.resolution, f"images[{index}]")
+
     def _retry_in_float32(self, pictures: list[Image.Image], sources: list[str], targets: list[str],
-                          knobs: dict[str, float], seeds: list[int], output: Any, extras: list[dict[str, Any]],
-                          problems: list[str | None]) -> tuple[Any, list[dict[str, Any]], list[str | None]]:
+                          knobs: list[dict[str, float]], seeds: list[int], output: Any,
+                          extras: list[dict[str, Any]], problems: list[str | None]
+                          ) -> tuple[Any, list[dict[str, Any]], list[str | None]]:
         """Run the items with a bad frame again with every module in float32, then restore the dtype."""
         bad = [i for i, p in enumerate(problems) if p]
         original = self.dtype
@@ -251,7 +262,8 @@ class Editor:
                 module.to(_float32())
             self.dtype = _float32()
             again, again_extras = self._run([pictures[i] for i in bad], [sources[i] for i in bad],
-                                            [targets[i] for i in bad], knobs, [seeds[i] for i in bad])
+                                            [targets[i] for i in bad], [knobs[i] for i in bad],
+                                            [seeds[i] for i in bad])
         finally:
             for module in modules:
                 module.to(original)

@@ -1,15 +1,21 @@
 """Prompt-to-prompt editors: the source study's null-text inversion (`p2p-nulltext`) and a direct inversion that
 needs no optimisation (`p2p-direct`), on the components of a stock StableDiffusionPipeline.
 
-Both invert each source image once (DDIM, source prompt), then sample a batch that holds, per source image, its
-source branch and all its target branches from the inverted noise, with the targets' attention maps taken from
-the source (`attention`). They differ in how the source branch stays on the image's trajectory under guidance:
+Both invert each source image once (DDIM, source prompt; `inversion`), then sample every edit of the batch from
+the inverted noise with the target's attention maps taken from the source (`attention`). The source branch of
+an image is known before sampling starts: it is the path the inversion computed, so a pass runs only its
+conditional part (whose maps the edits take) and only while some edit takes them. Edits that agree (same image,
+same target, same injection schedule so far) share one path until their schedules part (`sharing`).
 
-- `p2p-nulltext` optimises the null-text embedding of every step (Mokady et al., 2023), 10 inner Adam steps with
-  early stop at 1e-5, as in the study; the optimised embeddings are the unconditional input of every branch;
-- `p2p-direct` samples with the plain empty-prompt embedding and, after every step, puts the source branch back
-  on the inverted latent of that level (the correction of "direct inversion", Ju et al., 2023). It needs no
-  backward passes: about one UNet evaluation per step for the inversion and one per step for the edit.
+- `p2p-nulltext` optimises the null-text embedding of every step (Mokady et al., 2023), with the authors'
+  settings (10 inner Adam steps, early stop at 1e-5 + i·2e-5); the optimised embeddings are the unconditional
+  input of every branch, and the source branch is the path sampled with them.
+- `p2p-direct` samples with the plain empty-prompt embedding and keeps the source branch on the DDIM-inverted
+  trajectory (the correction of "direct inversion", Ju et al., 2023). It needs no backward passes.
+
+Local blend (off unless `local_blend_words` is set) follows the authors' code: the blend words' cross-attention
+maps at 1/4 of the latent side (16x16 at 512 px), summed from the first step, blend each edit with its source
+from 20% of the steps on (`local_blend_start`), with a 3x3 max-pool and a 0.3 threshold.
 
 Both are deterministic functions of the image and prompts: the seed is recorded but draws no noise.
 """
@@ -23,11 +29,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from builder.editors.attention import AttentionControl, install, token_mapping
+from builder.determinism import optimisation_attention
+from builder.editors.attention import AttentionControl, CallPlan, blend_mask, install, token_mapping
 from builder.editors.base import Editor, EditorError, load_pipeline, register_editor
-from builder.editors.inversion import (Inversion, InversionCache, Schedule, ddim_invert, ddim_move, guided_eps,
-                                       inversion_key, null_text_optimise)
+from builder.editors.inversion import (Inversion, InversionCache, NullTextSettings, Schedule, ddim_invert,
+                                       ddim_move, inversion_key, null_text_optimise, predict_noise)
 from builder.editors.preprocess import image_to_tensor, prepare_image, tensor_to_images
+from builder.editors.sharing import EditSchedule, Lane, initial_lanes, passes, split
 
 
 @dataclass
@@ -40,10 +48,12 @@ class Reconstruction:
 
 
 @dataclass
-class _Group:
+class _Source:
+    """One source image under its source prompt, with the items that edit it."""
+
     key: str
     image: Image.Image
-    source: str
+    prompt: str
     items: list[int]
     inversion: Inversion | None = None
     cache_hit: bool = False
@@ -61,17 +71,18 @@ class PromptToPromptEditor(Editor):
         "cache_items": 64,
         "local_blend_words": None,  # e.g. ["cat"]: edit only where these words attend (source and target)
         "local_blend_threshold": 0.3,
+        "local_blend_start": 0.2,  # the fraction of the steps before blending starts
     }
 
     def _load(self) -> None:
         from diffusers import DDIMScheduler, StableDiffusionPipeline
 
-        pipeline = load_pipeline(StableDiffusionPipeline, self.model, self.revision, self.device, self.dtype)
+        pipeline = load_pipeline(StableDiffusionPipeline, self.pin, self.device, self.dtype)
         self.unet, self.vae = pipeline.unet, pipeline.vae
         self.text_encoder, self.tokenizer = pipeline.text_encoder, pipeline.tokenizer
         self.scheduler = DDIMScheduler.from_config(pipeline.scheduler.config, clip_sample=False,
                                                    set_alpha_to_one=False)
-        self.control = AttentionControl(self.steps, 0.0, 0.0, 0)
+        self.control = AttentionControl()
         install(self.unet, self.control)
         self.cache = InversionCache(self.params["cache_dir"], int(self.params["cache_items"]))
         self.scaling = float(self.vae.config.scaling_factor)
@@ -84,59 +95,54 @@ class PromptToPromptEditor(Editor):
     def _embed(self, prompts: list[str]) -> torch.Tensor:
         ids = self.tokenizer(prompts, padding="max_length", max_length=self.tokenizer.model_max_length,
                              truncation=True, return_tensors="pt").input_ids
-        return self.text_encoder(ids.to(self.device))[0].to(self.dtype)
+        return self.text_encoder(ids.to(self.device))[0].float()
 
     @torch.no_grad()
     def _encode(self, images: list[Image.Image]) -> torch.Tensor:
         pixels = image_to_tensor(images).to(self.device, self.dtype)
-        return self.vae.encode(pixels).latent_dist.mean * self.scaling
+        return self.vae.encode(pixels).latent_dist.mean.float() * self.scaling
 
     @torch.no_grad()
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.vae.decode(latents / self.scaling).sample.float()
+        chunks = [self.vae.decode((chunk / self.scaling).to(self.dtype)).sample.float()
+                  for chunk in latents.split(self.batch_size)]
+        return torch.cat(chunks)
 
     def _cache_extra(self) -> str:
         return ""
 
-    def _invert(self, groups: list[_Group], schedule: Schedule, uncond: torch.Tensor) -> list[Inversion]:
-        """DDIM-invert the groups' images in one batch (each under its own source prompt)."""
-        latents = self._encode([g.image for g in groups])
-        trajectory = ddim_invert(self.unet, schedule, latents, self._embed([g.source for g in groups]))
-        return [Inversion([z[i:i + 1] for z in trajectory], None) for i in range(len(groups))]
+    def _trajectories(self, sources: list[_Source], schedule: Schedule) -> torch.Tensor:
+        """DDIM-invert the sources' images in one batch, each under its own source prompt: [T+1, B, C, h, w]."""
+        latents = self._encode([s.image for s in sources])
+        return ddim_invert(self.unet, schedule, latents, self._embed([s.prompt for s in sources]))
 
-    def _groups(self, images: list[Image.Image], sources: list[str]) -> list[_Group]:
-        groups: dict[str, _Group] = {}
-        for i, (image, source) in enumerate(zip(images, sources)):
-            key = inversion_key(np.asarray(image).tobytes(), source, self.model_id, self.inversion_method,
+    def _invert(self, sources: list[_Source], schedule: Schedule, uncond: torch.Tensor) -> list[Inversion]:
+        trajectory = self._trajectories(sources, schedule)
+        return [Inversion(trajectory[:, i]) for i in range(len(sources))]
+
+    def _sources(self, images: list[Image.Image], prompts: list[str]) -> list[_Source]:
+        found: dict[str, _Source] = {}
+        for i, (image, prompt) in enumerate(zip(images, prompts)):
+            key = inversion_key(np.asarray(image).tobytes(), prompt, self.model_id, self.inversion_method,
                                 self.steps, self.guidance, self._cache_extra() + str(self.dtype))
-            if key not in groups:
-                groups[key] = _Group(key, image, source, [])
-            groups[key].items.append(i)
-        return list(groups.values())
+            if key not in found:
+                found[key] = _Source(key, image, prompt, [])
+            found[key].items.append(i)
+        return list(found.values())
 
-    def _prepare_groups(self, images: list[Image.Image], sources: list[str], schedule: Schedule,
-                        uncond: torch.Tensor) -> list[_Group]:
-        groups = self._groups(images, sources)
-        for group in groups:
-            group.inversion = self.cache.get(group.key, self.device)
-            group.cache_hit = group.inversion is not None
-        missing = [g for g in groups if g.inversion is None]
-        if missing:
-            for group, inversion in zip(missing, self._invert(missing, schedule, uncond)):
-                group.inversion = inversion
-                self.cache.put(group.key, inversion)
-        return groups
-
-    def _uncond_at(self, inversion: Inversion, step: int, uncond: torch.Tensor) -> torch.Tensor:
-        return uncond if inversion.null_embeddings is None else inversion.null_embeddings[step]
-
-    def _after_step(self, latents: torch.Tensor, rows: list[tuple[_Group, bool]], step: int) -> torch.Tensor:
-        mask = self.control.blend_mask(float(self.params["local_blend_threshold"]))
-        if mask is None:
-            return latents
-        assert self.control.source_rows is not None
-        sources = latents[self.control.source_rows.to(latents.device)]
-        return sources + mask.to(latents.dtype) * (latents - sources)
+    def _prepare_sources(self, images: list[Image.Image], prompts: list[str], schedule: Schedule,
+                         uncond: torch.Tensor) -> list[_Source]:
+        sources = self._sources(images, prompts)
+        for source in sources:
+            source.inversion = self.cache.get(source.key, self.device)
+            source.cache_hit = source.inversion is not None
+        missing = [s for s in sources if s.inversion is None]
+        for start in range(0, len(missing), self.batch_size):
+            chunk = missing[start:start + self.batch_size]
+            for source, inversion in zip(chunk, self._invert(chunk, schedule, uncond)):
+                source.inversion = inversion
+                self.cache.put(source.key, inversion)
+        return sources
 
     def _blend_tokens(self, prompts: list[str]) -> torch.Tensor | None:
         """Per prompt, 1 at the token positions of the local-blend words it contains."""
@@ -156,132 +162,224 @@ class PromptToPromptEditor(Editor):
             raise EditorError(f"{self.name}: no prompt contains the local blend words {list(words)}")
         return weights
 
+    # -- sampling ----------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def _sample(self, rows: list[tuple[_Group, bool]], cond: torch.Tensor, schedule: Schedule,
-                uncond: torch.Tensor) -> torch.Tensor:
-        """Sample every row (a source or a target branch of some group) from its group's inverted noise."""
-        latents = torch.cat([group.inversion.trajectory[-1] for group, _ in rows])  # type: ignore[union-attr]
-        for i, t in enumerate(schedule.timesteps):
-            t = int(t)
-            self.control.step = i
-            nulls = torch.cat([self._uncond_at(group.inversion, i, uncond) for group, _ in rows])  # type: ignore[arg-type]
-            eps = guided_eps(self.unet, latents, t, nulls, cond, self.guidance)
-            latents = ddim_move(latents, eps, schedule.alpha(t), schedule.alpha(schedule.previous(t)))
-            latents = self._after_step(latents, rows, i)
-        self.control.step = -1
-        return latents
+    def _sample(self, sources: list[_Source], edits: list[EditSchedule], schedule: Schedule, uncond: torch.Tensor,
+                mappings: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor, str]]) -> torch.Tensor:
+        """The final latents of every edit [N, C, h, w], sampled lane by lane (`sharing`); `mappings` holds the
+        token mapping of every (source prompt, target prompt)."""
+        steps = len(schedule)
+        latent_size = tuple(sources[0].inversion.trajectory.shape[-2:])  # type: ignore[union-attr]
+        prompts = list(dict.fromkeys([s.prompt for s in sources] + [e.prompt for e in edits]))
+        blend_tokens = self._blend_tokens(prompts)
+        run = _SamplingRun(self, sources, uncond, mappings, dict(zip(prompts, self._embed(prompts).split(1))),
+                           None if blend_tokens is None else dict(zip(prompts, blend_tokens)), latent_size)
+        blend_from = int(float(self.params["local_blend_start"]) * steps)
+        self.control.self_max_pixels = int(self.params["self_max_pixels"]
+                                           or (latent_size[0] // 2) * (latent_size[1] // 2))
+        self.control.log.clear()
+        lanes: list[Lane] = initial_lanes(edits)
+        states = [run.paths[lane.source][0][None] for lane in lanes]
+        maps: list[torch.Tensor | None] = [None] * len(lanes)  # local blend: each lane's maps so far
+        for step in range(steps):
+            lanes, parents = split(edits, lanes, step)
+            states, maps = [states[p] for p in parents], [maps[p] for p in parents]
+            run.begin_step()
+            for members, holds in passes(lanes, self.batch_size, run.tokens is not None):
+                moved, call_maps = run.sample_pass(schedule, step, [lanes[j] for j in members],
+                                                   [states[j] for j in members], holds)
+                if call_maps is not None:
+                    for k, j in enumerate(members):
+                        maps[j] = call_maps[k] if maps[j] is None else maps[j] + call_maps[k]
+                    if step >= blend_from:
+                        moved = run.blend(step, [lanes[j] for j in members], [maps[j] for j in members], moved)
+                for k, j in enumerate(members):
+                    states[j] = moved[k:k + 1]
+            if run.tokens is not None and step >= blend_from:
+                self.control.log.append((step, "blend"))
+        final = torch.empty(len(edits), *states[0].shape[1:], device=states[0].device)
+        for lane, state in zip(lanes, states):
+            final[list(lane.items)] = state
+        return final
 
     # -- the edit --------------------------------------------------------------------------------------------
-    def _run(self, images: list[Image.Image], sources: list[str], targets: list[str], knobs: dict[str, float],
-             seeds: list[int]) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+    def _run(self, images: list[Image.Image], sources: list[str], targets: list[str],
+             knobs: list[dict[str, float]], seeds: list[int]) -> tuple[torch.Tensor, list[dict[str, Any]]]:
         schedule = Schedule.from_scheduler(self.scheduler, self.steps)
         uncond = self._embed([""])
-        groups = self._prepare_groups(images, sources, schedule, uncond)
-        rows: list[tuple[_Group, bool]] = []
-        source_rows: list[int] = []
-        prompts: list[str] = []
-        mappers, alphas, modes = [], [], {}
-        length = self.tokenizer.model_max_length
-        target_row = {}
-        for group in groups:
-            own = len(rows)
-            rows.append((group, True))
-            source_rows.append(own)
-            prompts.append(group.source)
-            mappers.append(torch.arange(length))
-            alphas.append(torch.ones(length))
-            for i in group.items:
+        prepared = self._prepare_sources(images, sources, schedule, uncond)
+        source_of = {i: k for k, s in enumerate(prepared) for i in s.items}
+        mappings: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor, str]] = {}
+        for i, target in enumerate(targets):
+            if (sources[i], target) not in mappings:
                 try:
-                    mapper, alpha, mode = token_mapping(self.tokenizer, group.source, targets[i])
+                    mappings[(sources[i], target)] = token_mapping(self.tokenizer, sources[i], target)
                 except ValueError as error:
                     raise EditorError(f"{self.name}: item {i}: {error}") from None
-                target_row[i] = len(rows)
-                rows.append((group, False))
-                source_rows.append(own)
-                prompts.append(targets[i])
-                mappers.append(mapper)
-                alphas.append(alpha)
-                modes[i] = mode
-        cross = float(knobs["cross_replace_steps"])
-        self_steps = float(knobs["self_replace_steps"])
-        latent_h, latent_w = groups[0].inversion.trajectory[0].shape[-2:]  # type: ignore[union-attr]
-        max_pixels = self.params["self_max_pixels"] or (latent_h // 2) * (latent_w // 2)
-        self.control.steps, self.control.self_max_pixels = self.steps, int(max_pixels)
-        self.control.cross_replace_steps, self.control.self_replace_steps = cross, self_steps
-        self.control.configure(source_rows, torch.stack(mappers), torch.stack(alphas), self._blend_tokens(prompts),
-                               (int(latent_h), int(latent_w)))
-        try:
-            latents = self._sample(rows, self._embed(prompts), schedule, uncond)
-        finally:
-            self.control.disable()
-        order = [target_row[i] for i in range(len(images))]
-        decoded = self._decode(latents[order])
+        edits = [EditSchedule(source_of[i], targets[i], int(self.steps * float(k["cross_replace_steps"])),
+                              int(self.steps * float(k["self_replace_steps"]))) for i, k in enumerate(knobs)]
+        latents = self._sample(prepared, edits, schedule, uncond, mappings)
+        decoded = self._decode(latents)
+        latent_h, latent_w = latents.shape[-2:]
+        self_max = int(self.params["self_max_pixels"] or (latent_h // 2) * (latent_w // 2))
         extras = []
         for i in range(len(images)):
-            group = rows[target_row[i]][0]
+            source = prepared[source_of[i]]
             extra = {"scheduler": type(self.scheduler).__name__, "inversion": self.inversion_method,
                      "local_blend_words": list(self.params["local_blend_words"] or []),
-                     "attention_mapping": modes[i], "cross_replace_steps": cross,
-                     "self_replace_steps": self_steps, "self_max_pixels": int(max_pixels),
-                     "inversion_cached": group.cache_hit}
-            extra.update(self._inversion_metadata(group.inversion))  # type: ignore[arg-type]
+                     "attention_mapping": mappings[(sources[i], targets[i])][2],
+                     "cross_replace_steps": float(knobs[i]["cross_replace_steps"]),
+                     "self_replace_steps": float(knobs[i]["self_replace_steps"]), "self_max_pixels": self_max,
+                     "inversion_cached": source.cache_hit}
+            if self.params["local_blend_words"]:
+                extra.update(local_blend_threshold=float(self.params["local_blend_threshold"]),
+                             local_blend_start=float(self.params["local_blend_start"]))
+            extra.update(self._inversion_metadata(source.inversion))  # type: ignore[arg-type]
             extras.append(extra)
         return decoded, extras
 
     def _inversion_metadata(self, inversion: Inversion) -> dict[str, Any]:
         return {}
 
+    def _reconstruction(self, sources: list[_Source], schedule: Schedule, uncond: torch.Tensor) -> torch.Tensor:
+        """The source branches' final latents [B, C, h, w]."""
+        return torch.stack([s.inversion.source_path[-1] for s in sources])  # type: ignore[union-attr]
+
     @torch.no_grad()
     def reconstruct(self, images: list[Image.Image], source_prompts: list[str]) -> Reconstruction:
-        """Sample only the source branches: the edit's result when the target prompt equals the source prompt."""
+        """The source branches alone: the edit's result when the target prompt equals the source prompt."""
         prepared = [prepare_image(im, self.resolution).image for im in images]
         schedule = Schedule.from_scheduler(self.scheduler, self.steps)
         uncond = self._embed([""])
-        groups = self._prepare_groups(prepared, list(source_prompts), schedule, uncond)
-        self.control.disable()
-        rows = [(group, True) for group in groups]
-        latents = self._sample(rows, self._embed([g.source for g in groups]), schedule, uncond)
-        by_item = {i: j for j, group in enumerate(groups) for i in group.items}
+        sources = self._prepare_sources(prepared, list(source_prompts), schedule, uncond)
+        latents = self._reconstruction(sources, schedule, uncond)
+        by_item = {i: j for j, source in enumerate(sources) for i in source.items}
         order = [by_item[i] for i in range(len(prepared))]
-        inputs = torch.cat([g.inversion.trajectory[0] for g in groups])  # type: ignore[union-attr]
+        inputs = torch.stack([s.inversion.trajectory[0] for s in sources])  # type: ignore[union-attr]
         return Reconstruction(tensor_to_images(self._decode(latents[order])), latents[order], inputs[order])
+
+
+class _SamplingRun:
+    """What one sampling run of an editor shares across its steps and passes: the sources' paths, the prompts'
+    embeddings and token mappings, and, with local blend, the sources' accumulated maps."""
+
+    def __init__(self, editor: PromptToPromptEditor, sources: list[_Source], uncond: torch.Tensor,
+                 mappings: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor, str]],
+                 embedded: dict[str, torch.Tensor], tokens: dict[str, torch.Tensor] | None,
+                 latent_size: tuple[int, ...]):
+        self.editor, self.sources, self.uncond = editor, sources, uncond
+        self.mappings, self.embedded, self.tokens = mappings, embedded, tokens
+        self.paths = [s.inversion.source_path for s in sources]  # type: ignore[union-attr]
+        self.latent_size = latent_size
+        length = editor.tokenizer.model_max_length
+        self.identity = (torch.arange(length), torch.ones(length))
+        self.source_maps: dict[int, torch.Tensor] = {}
+        self._mapped: set[int] = set()
+
+    def begin_step(self) -> None:
+        self._mapped = set()  # a source held by several passes of a step adds its maps once
+
+    def _plan(self, own: list[Lane], holds: list[int]) -> CallPlan:
+        m = len(holds)
+        row_of = {source: r for r, source in enumerate(holds)}
+        mappers = [self.identity] * m + [self.mappings[(self.sources[lane.source].prompt, lane.prompt)][:2]
+                                         for lane in own]
+        return CallPlan(
+            cond_rows=m + len(own),
+            source=torch.tensor(list(range(m)) + [row_of.get(lane.source, m + k) for k, lane in enumerate(own)]),
+            cross=torch.tensor([False] * m + [lane.cross for lane in own]),
+            self_=torch.tensor([False] * m + [lane.self_ for lane in own]),
+            mappers=torch.stack([a for a, _ in mappers]), alphas=torch.stack([b for _, b in mappers]),
+            blend_tokens=None if self.tokens is None else torch.stack(
+                [self.tokens[self.sources[s].prompt] for s in holds] + [self.tokens[lane.prompt] for lane in own]),
+            blend_queries=(self.latent_size[0] // 4) * (self.latent_size[1] // 4))
+
+    def sample_pass(self, schedule: Schedule, step: int, own: list[Lane], states: list[torch.Tensor],
+                    holds: list[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One UNet pass: [branches' unconditional rows; held sources' conditional rows; branches' conditional
+        rows]. Returns the branches' next latents and, with local blend, their maps of this pass."""
+        editor, n, m = self.editor, len(own), len(holds)
+        t, alpha_from, alpha_to = schedule.move(step)
+        latents = torch.cat(states + [self.paths[s][step][None] for s in holds] + states)
+        context = torch.cat([self.sources[lane.source].inversion.null_at(step, self.uncond)  # type: ignore[union-attr]
+                             for lane in own] + [self.embedded[self.sources[s].prompt] for s in holds]
+                            + [self.embedded[lane.prompt] for lane in own])
+        editor.control.begin(self._plan(own, holds), step)
+        try:
+            eps = predict_noise(editor.unet, latents, t, context)
+            maps = editor.control.blend_maps
+        finally:
+            editor.control.end()
+        moved = ddim_move(latents[:n], eps[:n] + editor.guidance * (eps[n + m:] - eps[:n]), alpha_from, alpha_to)
+        if self.tokens is None:
+            return moved, None
+        if maps is None:
+            raise EditorError(f"{editor.name}: local blend needs cross-attention at {self.latent_size[0] // 4}x"
+                              f"{self.latent_size[1] // 4}; this UNet has none")
+        for r, source in enumerate(holds):
+            if source not in self._mapped:
+                self.source_maps[source] = self.source_maps[source] + maps[r] if source in self.source_maps \
+                    else maps[r]
+                self._mapped.add(source)
+        return moved, maps[m:]
+
+    def blend(self, step: int, own: list[Lane], maps: list[torch.Tensor | None], moved: torch.Tensor
+              ) -> torch.Tensor:
+        """Local blend: each branch keeps its own latents where its or its source's words are, the source's
+        (its next latents on its path) elsewhere."""
+        sources = torch.stack([self.source_maps[lane.source] for lane in own])
+        mask = blend_mask(torch.stack(maps), sources, self.latent_size,  # type: ignore[arg-type]
+                          float(self.editor.params["local_blend_threshold"]))
+        following = torch.stack([self.paths[lane.source][step + 1] for lane in own])
+        return following + mask.to(moved.dtype) * (moved - following)
 
 
 @register_editor("p2p-nulltext")
 class NullTextEditor(PromptToPromptEditor):
     inversion_method: ClassVar[str] = "null-text"
     known_params: ClassVar[dict[str, Any]] = {**PromptToPromptEditor.known_params, "inner_steps": 10,
-                                              "early_stop": 1e-5, "learning_rate": 1e-2}
+                                              "early_stop": 1e-5, "early_stop_slope": 2e-5, "learning_rate": 1e-2}
+    gradient_observer: Any = None  # called with every unscaled gradient of the optimisation (diagnostics)
+
+    @property
+    def settings(self) -> NullTextSettings:
+        return NullTextSettings(self.guidance, int(self.params["inner_steps"]), float(self.params["early_stop"]),
+                                float(self.params["early_stop_slope"]), float(self.params["learning_rate"]))
 
     def _cache_extra(self) -> str:
-        return f"{self.params['inner_steps']}/{self.params['early_stop']}/{self.params['learning_rate']}"
+        return self.settings.key()
 
-    def _invert(self, groups: list[_Group], schedule: Schedule, uncond: torch.Tensor) -> list[Inversion]:
-        """DDIM inversion in one batch, then the null-text optimisation image by image (each stops early on its
-        own, so a batch gives what its images give one by one)."""
-        inversions = super()._invert(groups, schedule, uncond)
-        for group, inversion in zip(groups, inversions):
-            with torch.enable_grad():
-                inversion.null_embeddings, inversion.inner_steps = null_text_optimise(
-                    self.unet, schedule, inversion.trajectory, self._embed([group.source]), uncond, self.guidance,
-                    int(self.params["inner_steps"]), float(self.params["early_stop"]),
-                    float(self.params["learning_rate"]))
-        return inversions
+    def _invert(self, sources: list[_Source], schedule: Schedule, uncond: torch.Tensor) -> list[Inversion]:
+        """DDIM inversion, then the null-text optimisation of the batch's images together (each stops early on
+        its own, so a batch gives what its images give one by one)."""
+        trajectory = self._trajectories(sources, schedule)
+        with torch.enable_grad():
+            results = null_text_optimise(self.unet, schedule, trajectory, self._embed([s.prompt for s in sources]),
+                                         uncond, self.settings, self.gradient_observer,
+                                         lambda: optimisation_attention(self.device))
+        return [Inversion(trajectory[:, i], r.embeddings, r.steps_taken, r.path) for i, r in enumerate(results)]
+
+    def _reconstruction(self, sources: list[_Source], schedule: Schedule, uncond: torch.Tensor) -> torch.Tensor:
+        """Guided DDIM sampling from z_T with the optimised null embeddings and the source prompts."""
+        latents = torch.stack([s.inversion.trajectory[-1] for s in sources])  # type: ignore[union-attr]
+        cond = self._embed([s.prompt for s in sources])
+        rows = len(sources)
+        for step in range(len(schedule)):
+            t, alpha_from, alpha_to = schedule.move(step)
+            nulls = torch.cat([s.inversion.null_at(step, uncond) for s in sources])  # type: ignore[union-attr]
+            eps = predict_noise(self.unet, torch.cat([latents, latents]), t, torch.cat([nulls, cond]))
+            latents = ddim_move(latents, eps[:rows] + self.guidance * (eps[rows:] - eps[:rows]), alpha_from,
+                                alpha_to)
+        return latents
 
     def _inversion_metadata(self, inversion: Inversion) -> dict[str, Any]:
-        used = inversion.inner_steps or []
-        return {"null_text_inner_steps": int(self.params["inner_steps"]),
-                "null_text_early_stop": float(self.params["early_stop"]),
-                "null_text_steps_taken": int(sum(used))}
+        settings = self.settings
+        return {"null_text_inner_steps": settings.inner_steps, "null_text_early_stop": settings.early_stop,
+                "null_text_early_stop_slope": settings.early_stop_slope,
+                "null_text_learning_rate": settings.learning_rate,
+                "null_text_steps_taken": int(sum(inversion.inner_steps or []))}
 
 
 @register_editor("p2p-direct")
 class DirectInversionEditor(PromptToPromptEditor):
     inversion_method: ClassVar[str] = "direct"
-
-    def _after_step(self, latents: torch.Tensor, rows: list[tuple[_Group, bool]], step: int) -> torch.Tensor:
-        levels = len(rows[0][0].inversion.trajectory) - 1  # type: ignore[union-attr]
-        for r, (group, is_source) in enumerate(rows):
-            if is_source:
-                latents[r] = group.inversion.trajectory[levels - 1 - step][0]  # type: ignore[union-attr]
-        return super()._after_step(latents, rows, step)  # local blend against the corrected sources

@@ -1,7 +1,8 @@
 """Editors that are one call of a stock diffusers pipeline: InstructPix2Pix and SDEdit (image-to-image).
 
 Each item gets its own torch.Generator seeded with its seed, so a batch gives what the items give one by one and
-another seed gives another edit.
+another seed gives another edit. Items are grouped by severity (a pipeline call takes one setting) and called in
+chunks of `batch_size`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ class _PipelineEditor(Editor):
     def _load(self) -> None:
         import diffusers
 
-        self.pipeline = load_pipeline(getattr(diffusers, self.pipeline_class), self.model, self.revision,
-                                      self.device, self.dtype)
+        self.pipeline = load_pipeline(getattr(diffusers, self.pipeline_class), self.pin, self.device, self.dtype)
 
     def _modules(self) -> list[Any]:
         return [self.pipeline.unet, self.pipeline.vae, self.pipeline.text_encoder]
@@ -33,12 +33,21 @@ class _PipelineEditor(Editor):
               seeds: list[int]) -> torch.Tensor:
         raise NotImplementedError
 
-    def _run(self, images: list[Image.Image], sources: list[str], targets: list[str], knobs: dict[str, float],
-             seeds: list[int]) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+    def _run(self, images: list[Image.Image], sources: list[str], targets: list[str],
+             knobs: list[dict[str, float]], seeds: list[int]) -> tuple[torch.Tensor, list[dict[str, Any]]]:
         prompts = self._prompts(sources, targets)
-        output = self._call(images, prompts, knobs, seeds)
+        groups: dict[tuple[tuple[str, float], ...], list[int]] = {}
+        for i, item_knobs in enumerate(knobs):
+            groups.setdefault(tuple(sorted(item_knobs.items())), []).append(i)
+        outputs: dict[int, torch.Tensor] = {}
+        for members in groups.values():
+            for start in range(0, len(members), self.batch_size):
+                chunk = members[start:start + self.batch_size]
+                result = self._call([images[i] for i in chunk], [prompts[i] for i in chunk], knobs[chunk[0]],
+                                    [seeds[i] for i in chunk])
+                outputs.update(zip(chunk, result))
         extras = [{"scheduler": type(self.pipeline.scheduler).__name__, "editor_prompt": p} for p in prompts]
-        return output, extras
+        return torch.stack([outputs[i] for i in range(len(images))]), extras
 
     def _prompts(self, sources: list[str], targets: list[str]) -> list[str]:
         return list(targets)
