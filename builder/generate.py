@@ -6,6 +6,8 @@
 
 Layout of the build folder:
     recipe.json               the recipe as parsed (a rerun with another recipe is refused)
+    models.json               every model the build uses, pinned to a commit (or a folder's hash) by the first
+                              process; every process loads exactly these, and a resume whose pins fail is refused
     shards/shard-00000.parquet  rows of whole source images, in the schema of `imagenet_textcorrupt.schema`
     done/shard-00000.json       written after its shard: rows, sha256, rejects, QC counts (the manifest entry)
     rejects/shard-00000.jsonl   inputs that could not be read or edited, with the reason
@@ -13,7 +15,11 @@ Layout of the build folder:
 
 Every file is written to a temporary name and renamed, so a kill at any moment loses at most the shard in
 progress; a rerun skips the shards whose entry exists and whose parquet still has the recorded sha256. A shard is
-a deterministic function of the recipe and its index, so the rerun's bytes equal an uninterrupted run's.
+a deterministic function of the recipe, its pinned models and its index, so the rerun's bytes equal an
+uninterrupted run's (on GPUs within the limits `builder.determinism` and the README state).
+
+All the edits of a source image go to the editor in one call (every severity), handed the prepared image, so the
+editor shares what they have in common and the rows say whether the source was upsampled.
 """
 
 from __future__ import annotations
@@ -34,8 +40,11 @@ from imagenet_textcorrupt.checksums import sha256_file
 from imagenet_textcorrupt.classes import get_class
 from imagenet_textcorrupt.errors import ImageNetTCError
 
+from builder.determinism import make_deterministic
 from builder.editors import create_editor
-from builder.editors.preprocess import prepare_image
+from builder.editors.base import resolve_device
+from builder.editors.preprocess import PreparedImage, prepare_image
+from builder.pins import ModelPin, pin_build_models
 from builder.plan import Shard, WorkItem, make_shards
 from builder.recipes import Recipe
 from builder.sources import create_source
@@ -83,6 +92,7 @@ class Builder:
     def __init__(self, recipe: Recipe, out: str | Path, device: str | None = None, progress: bool = True):
         self.recipe, self.out, self.progress = recipe, Path(out), progress
         self.device = device
+        self._pins: dict[str, ModelPin] | None = None
         self._editor: Any = None
         self._scorer: Any = None
         self.source = create_source(recipe.source)
@@ -113,18 +123,30 @@ class Builder:
             return False
         return json.loads(entry.read_text()).get("sha256") == sha256_file(shard)
 
-    # -- models, loaded once per process when first needed -----------------------------------------------------
+    # -- models, pinned once per build and loaded once per process when first needed ---------------------------
+    @property
+    def pins(self) -> dict[str, ModelPin]:
+        if self._pins is None:
+            from builder.editors.base import editor_class
+
+            spec = self.recipe.editor
+            wanted = {"editor": (spec.model or editor_class(spec.name).default_model, spec.revision)}
+            if self.recipe.qc.enabled:
+                wanted["qc"] = (self.recipe.qc.model, self.recipe.qc.revision)
+            self._pins = pin_build_models(self.out, wanted)
+        return self._pins
+
     @property
     def editor(self) -> Any:
         if self._editor is None:
             from builder.plan import prompt_hierarchy
-            from builder.tiny_models import resolve_model
 
             spec = self.recipe.editor
-            self._editor = create_editor(spec.name, model=resolve_model(spec.model) if spec.model else None,
-                                         device=self.device, dtype=spec.dtype, revision=spec.revision,
-                                         resolution=self.recipe.output.resolution, steps=spec.steps,
-                                         guidance=spec.guidance, prompts=prompt_hierarchy(self.recipe),
+            pin = self.pins["editor"]
+            self._editor = create_editor(spec.name, model=pin.model, device=self.device, dtype=spec.dtype,
+                                         revision=spec.revision, pin=pin, resolution=self.recipe.output.resolution,
+                                         steps=spec.steps, guidance=spec.guidance, batch_size=spec.batch_size,
+                                         prompts=prompt_hierarchy(self.recipe),
                                          **spec.params)  # severities from the recipe's prompt hierarchy
         return self._editor
 
@@ -133,7 +155,7 @@ class Builder:
         if self._scorer is None and self.recipe.qc.enabled:
             from builder.quality import QualityScorer
 
-            self._scorer = QualityScorer(self.recipe.qc, self.editor.device)
+            self._scorer = QualityScorer(self.recipe.qc, self.editor.device, self.pins["qc"])
         return self._scorer
 
     # -- one shard ---------------------------------------------------------------------------------------------
@@ -151,7 +173,7 @@ class Builder:
             try:
                 if isinstance(picture, Exception) or picture is None:
                     raise picture or ImageNetTCError("the source did not return the image")
-                original = prepare_image(picture, self.recipe.output.resolution, image.source_id).image
+                original = prepare_image(picture, self.recipe.output.resolution, image.source_id)
             except Exception as error:  # unreadable or unusable input: every row of it is a reject
                 rejects += [{"id": item.id, "source_id": image.source_id, "reason": f"{type(error).__name__}: "
                              f"{error}"} for item in items]
@@ -161,28 +183,25 @@ class Builder:
             rows += self._edit_image(original, items, rejects, bar)
         return self._write(shard, rows, rejects)
 
-    def _edit_image(self, original: Image.Image, items: list[WorkItem], rejects: list[dict[str, Any]],
+    def _edit_image(self, original: PreparedImage, items: list[WorkItem], rejects: list[dict[str, Any]],
                     bar: Any) -> list[dict[str, Any]]:
-        results: list[tuple[WorkItem, Image.Image, dict[str, Any]]] = []
         edits = [i for i in items if i.severity > 0]
         original_item = next(i for i in items if i.severity == 0)
-        results.append((original_item, original, {}))
-        size = self.recipe.editor.batch_size
-        for severity in sorted({i.severity for i in edits}):
-            level = [i for i in edits if i.severity == severity]
-            for start in range(0, len(level), size):
-                batch = level[start:start + size]
-                outcomes = self.editor.edit([original] * len(batch), [i.source_prompt for i in batch],
-                                            [i.prompt for i in batch], severity, [i.seed for i in batch])
-                for item, outcome in zip(batch, outcomes):
-                    if outcome.ok:
-                        results.append((item, outcome.image, outcome.metadata))
-                    else:
-                        rejects.append({"id": item.id, "source_id": item.source_id,
-                                        "reason": f"edit failed: {outcome.reason}"})
+        results: list[tuple[WorkItem, Image.Image, dict[str, Any]]] = [
+            (original_item, original.image, {"upsampled": original.upsampled})]
+        if edits:
+            outcomes = self.editor.edit([original] * len(edits), [i.source_prompt for i in edits],
+                                        [i.prompt for i in edits], [i.severity for i in edits],
+                                        [i.seed for i in edits])
+            for item, outcome in zip(edits, outcomes):
+                if outcome.ok:
+                    results.append((item, outcome.image, outcome.metadata))
+                else:
+                    rejects.append({"id": item.id, "source_id": item.source_id,
+                                    "reason": f"edit failed: {outcome.reason}"})
         if bar is not None:
             bar.update(len(items))
-        return self._rows(original, results)
+        return self._rows(original.image, results)
 
     def _rows(self, original: Image.Image, results: list[tuple[WorkItem, Image.Image, dict[str, Any]]]
               ) -> list[dict[str, Any]]:
@@ -207,7 +226,8 @@ class Builder:
                 "severity": item.severity, "editor": spec.name if item.severity else "",
                 "model": meta.get("model", ""), "seed": item.seed, "steps": spec.steps if item.severity else 0,
                 "guidance": spec.guidance if item.severity else 0.0,
-                "edit_parameters": json.dumps(knobs, sort_keys=True) if item.severity else "{}",
+                "edit_parameters": json.dumps(knobs, sort_keys=True) if item.severity else json.dumps(
+                    {"upsampled": meta["upsampled"]}),
                 "prompts_version": self.recipe.prompts.version,
                 "clip_label_rank": score.label_rank if score else 0,
                 "clip_label_prob": score.label_prob if score else 0.0,
@@ -244,6 +264,8 @@ class Builder:
         mine = my_shards(len(shards), num_shards, shard_index, world, rank)
         summary = BuildSummary(len(shards), mine)
         self.claim_folder()
+        self.pins  # noqa: B018  (pin every model, or read the pins, before any shard is built)
+        make_deterministic(resolve_device(self.device))
         todo = [shards[i] for i in mine if not (resume and self.is_done(i))]
         summary.shards_skipped = [i for i in mine if i not in {s.index for s in todo}]
         bar = None

@@ -17,6 +17,7 @@ from PIL import Image
 
 from imagenet_textcorrupt.classes import load_classes
 
+from builder.pins import ModelPin, pin_model
 from builder.recipes import QCSpec
 
 CLASS_PROMPT = "a photo of {}"
@@ -41,17 +42,17 @@ def ssim(a: Image.Image, b: Image.Image) -> float:
 
 
 class QualityScorer:
-    def __init__(self, spec: QCSpec, device: str = "cpu"):
+    def __init__(self, spec: QCSpec, device: str = "cpu", pin: ModelPin | None = None):
         from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizer
-
-        from builder.tiny_models import resolve_model
 
         self.spec = spec
         self.device = device
-        path = resolve_model(spec.model)
-        self.model = CLIPModel.from_pretrained(path, use_safetensors=True).to(device).eval().requires_grad_(False)
-        self.tokenizer = CLIPTokenizer.from_pretrained(path)
-        self.processor = CLIPImageProcessor.from_pretrained(path)
+        self.pin = pin or pin_model(spec.model, spec.revision)
+        where = dict(revision=self.pin.commit) if self.pin.commit else {}
+        self.model = CLIPModel.from_pretrained(self.pin.source, use_safetensors=True, **where)
+        self.model = self.model.to(device).eval().requires_grad_(False)
+        self.tokenizer = CLIPTokenizer.from_pretrained(self.pin.source, **where)
+        self.processor = CLIPImageProcessor.from_pretrained(self.pin.source, **where)
         names = [CLASS_PROMPT.format(c.name_with_article) for c in load_classes()]
         self.class_embeddings = self._text(names)
 
@@ -72,31 +73,32 @@ class QualityScorer:
 
     def score(self, images: list[Image.Image], labels: list[int], sources: list[Image.Image | None],
               source_prompts: list[str], target_prompts: list[str]) -> list[Scores]:
-        """Scores for a batch; `sources[i]` is None for an original (then it is its own source)."""
-        embedded = self._images(images)
+        """Scores for a batch; `sources[i]` is None for an original (then it is its own source). Each distinct
+        image (an original and the source of its edits are one object) and prompt is embedded once."""
+        distinct: dict[int, Image.Image] = {}
+        for image in [*images, *(s for s in sources if s is not None)]:
+            distinct.setdefault(id(image), image)
+        embedded = dict(zip(distinct, self._images(list(distinct.values()))))
         scale = float(self.model.logit_scale.exp())
-        probs = (scale * embedded @ self.class_embeddings.T).softmax(dim=-1)
-        source_images = [s for s in sources if s is not None]
-        source_embedded = iter(self._images(source_images)) if source_images else iter(())
+        probs = (scale * torch.stack([embedded[id(im)] for im in images]) @ self.class_embeddings.T).softmax(dim=-1)
         edited = [i for i, s in enumerate(sources) if s is not None]
-        text_change = {}
-        if edited:
-            src_text = self._text([source_prompts[i] for i in edited])
-            tgt_text = self._text([target_prompts[i] for i in edited])
-            text_change = {i: tgt_text[j] - src_text[j] for j, i in enumerate(edited)}
+        prompts = list(dict.fromkeys([source_prompts[i] for i in edited] + [target_prompts[i] for i in edited]))
+        texts = dict(zip(prompts, self._text(prompts))) if prompts else {}
         results = []
         for i, image in enumerate(images):
             true = probs[i, labels[i]]
             rank = int((probs[i] > true).sum()) + 1
-            if sources[i] is None:
+            source = sources[i]
+            if source is None:
                 direction, structure = 0.0, 1.0
                 passed = rank <= self.spec.label_rank_max
             else:
-                image_change = embedded[i] - next(source_embedded)
+                image_change = embedded[id(image)] - embedded[id(source)]
+                text_change = texts[target_prompts[i]] - texts[source_prompts[i]]
                 # an image that did not change has no direction (its difference is rounding noise)
                 direction = 0.0 if float(image_change.norm()) < 1e-4 else float(
-                    torch.nn.functional.cosine_similarity(image_change, text_change[i], dim=0))
-                structure = ssim(image, sources[i])  # type: ignore[arg-type]
+                    torch.nn.functional.cosine_similarity(image_change, text_change, dim=0))
+                structure = ssim(image, source)
                 passed = (rank <= self.spec.label_rank_max and direction >= self.spec.edit_direction_min
                           and structure >= self.spec.ssim_min)
             results.append(Scores(rank, float(true), direction, structure, passed))

@@ -53,11 +53,11 @@ class PromptSpec:
 class EditorSpec:
     name: str
     model: str | None = None  # Hub id, local folder, or tiny:sd / tiny:ip2p (a tiny random pipeline)
-    revision: str | None = None
+    revision: str | None = None  # a branch, tag or commit; the build pins it to a commit (models.json)
     dtype: str | None = None
     steps: int = 50
     guidance: float = 7.5
-    batch_size: int = 8
+    batch_size: int = 8  # most edit branches (or pipeline items) in one UNet pass
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -73,6 +73,7 @@ class OutputSpec:
 class QCSpec:
     enabled: bool = True
     model: str = "openai/clip-vit-large-patch14"  # or tiny:clip
+    revision: str | None = None  # a branch, tag or commit; the build pins it to a commit (models.json)
     label_rank_max: int = 5
     edit_direction_min: float = 0.0
     ssim_min: float = 0.2
@@ -215,7 +216,7 @@ def parse_recipe(raw: Any, file: str) -> Recipe:
                         out.get("shard_size", int, 500, check=_positive))
 
     q = _Reader(file, "qc", top.raw.get("qc"), [f for f in QCSpec.__dataclass_fields__])
-    qc = QCSpec(q.get("enabled", bool, True), q.get("model", str, QCSpec.model),
+    qc = QCSpec(q.get("enabled", bool, True), q.get("model", str, QCSpec.model), q.get("revision", str, None),
                 q.get("label_rank_max", int, 5, check=_positive), q.get("edit_direction_min", float, 0.0),
                 q.get("ssim_min", float, 0.2))
     return Recipe(name, version, seed, source, selection, prompts, tuple(severities), editor, output, qc, file)

@@ -152,7 +152,8 @@ def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE
         everything.files = [f for s in stats.values() for f in s.files]
         everything.download_bytes = sum(s.download_bytes for s in stats.values())
         stats = {DEFAULT_CONFIG: everything, **stats}
-        release = _release_summary(recipe, manifest, stats, models)
+        pins = json.loads((build / "models.json").read_text()) if (build / "models.json").exists() else {}
+        release = _release_summary(recipe, manifest, stats, models, pins)
         atomic_write_text(staging / "release.json", json.dumps(release, indent=2, sort_keys=True) + "\n")
         from builder.card import render_card, render_eval_yaml
 
@@ -186,7 +187,7 @@ def _count(stats: ConfigStats, table: Any) -> None:
 
 
 def _release_summary(recipe: dict[str, Any], manifest: dict[str, Any], stats: dict[str, ConfigStats],
-                     models: Counter) -> dict[str, Any]:
+                     models: Counter, pins: dict[str, Any]) -> dict[str, Any]:
     configs = {}
     for name, s in stats.items():
         configs[name] = {"rows": s.rows, "num_bytes": s.num_bytes, "download_bytes": s.download_bytes,
@@ -194,5 +195,6 @@ def _release_summary(recipe: dict[str, Any], manifest: dict[str, Any], stats: di
                          "by_severity": {str(k): v for k, v in sorted(s.by_severity.items())},
                          "qc_pass_rate": {d: s.passed[d] / n for d, n in sorted(s.by_domain.items())}}
     return {"name": recipe["name"], "version": recipe["version"], "recipe": recipe, "configs": configs,
-            "models": sorted(models), "rejects": manifest["rejects"], "libraries": library_versions(RELEASE_LIBRARIES),
+            "models": sorted(models), "pinned_models": {role: pin["identity"] for role, pin in sorted(pins.items())},
+            "rejects": manifest["rejects"], "libraries": library_versions(RELEASE_LIBRARIES),
             "build_shards": [{"file": e["file"], "sha256": e["sha256"]} for e in manifest["shards"]]}

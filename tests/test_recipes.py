@@ -12,7 +12,7 @@ from imagenet_textcorrupt.errors import DataFileError
 @pytest.mark.parametrize("name", ["smoke", "v1"])
 def test_shipped_recipes_load(name):
     recipe = load_recipe(name)
-    assert recipe.prompts.version == "1.0.0"
+    assert recipe.prompts.version == "1.1.0"
     assert set(recipe.prompts.domains) == {"drawing", "weather", "color", "texture", "context"}
     assert recipe.severities == (1, 2, 3)
 
