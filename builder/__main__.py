@@ -62,11 +62,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"\nrows by {title}:")
         for name, count in summary[key].items():
             print(f"  {name!s:<12} {count:8d}")
-    print(f"\nUNet evaluations ({recipe.editor.name}, {recipe.editor.steps} steps): {summary['unet_evaluations']:,}")
+    print(f"\nUNet work ({recipe.editor.name}, {recipe.editor.steps} steps, batch {recipe.editor.batch_size}): "
+          f"{summary['unet_evaluations']:,} rows in {summary['unet_calls']:,} calls "
+          f"({summary['unet_rows_per_edit']:.1f} rows per edit), {summary['unet_backward_rows']:,} rows also "
+          "backward" + (" (every null-text step at its full inner steps: an upper bound)"
+                        if recipe.editor.name == "p2p-nulltext" else ""))
     if "gpu_hours" in summary:
-        print(f"GPU-hours at {args.throughput:g} UNet evaluations/s: {summary['gpu_hours']:.2f}")
+        print(f"GPU-hours at {args.throughput:g} UNet rows/s: {summary['gpu_hours']:.2f}")
     else:
-        print("GPU-hours: pass --throughput (UNet evaluations per second of your GPU, see bench/editors.py)")
+        print("GPU-hours: pass --throughput (UNet rows per second of your GPU, see bench/gpu.py)")
     return 0
 
 
@@ -179,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="expand a recipe into work items: counts, UNet evaluations, GPU-hours")
     plan.add_argument("--recipe", required=True, help="a recipe file, or the name of a shipped one (smoke, v1)")
-    plan.add_argument("--throughput", type=float, help="UNet evaluations per second, for a GPU-hour estimate")
+    plan.add_argument("--throughput", type=float,
+                      help="UNet rows per second of your GPU (bench/gpu.py prints it), for a GPU-hour estimate")
     plan.add_argument("--json", action="store_true", help="print the summary as JSON")
     plan.set_defaults(run=cmd_plan)
 

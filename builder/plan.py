@@ -98,38 +98,82 @@ def make_shards(recipe: Recipe, images: Iterable[SourceImage]) -> list[Shard]:
     return shards
 
 
-def unet_evaluations(recipe: Recipe, items: list[WorkItem]) -> int:
-    """UNet evaluations (one per image in a batch, per step) the recipe's editor needs for these items."""
-    editor, steps = recipe.editor.name, recipe.editor.steps
-    edits = [i for i in items if i.severity > 0]
-    images = {i.source_id for i in items}
-    batches = {(i.source_id, i.severity) for i in edits}  # each holds the source branch and its edits
-    if editor in ("p2p-nulltext", "p2p-direct"):
-        inversion = steps
-        if editor == "p2p-nulltext":
-            inner = int(recipe.editor.params.get("inner_steps", 10))
-            inversion += steps * (1 + inner + 2)  # at most: cond, inner uncond steps, the final guided step
-        return len(images) * inversion + 2 * steps * (len(batches) + len(edits))
-    if editor == "instruct-pix2pix":
-        return 3 * steps * len(edits)
-    if editor == "sdedit":
-        prompts = prompt_hierarchy(recipe)
-        return sum(int(2 * steps * prompts.severity_parameters("sdedit", i.severity)["strength"]) for i in edits)
-    return 0
+@dataclass
+class UNetWork:
+    """UNet work: batch rows run forward (one image at one step), the rows that also ran backward (null-text
+    optimisation; a backward pass costs about two forward rows), and the calls (passes) that held them."""
+
+    rows: int = 0
+    backward_rows: int = 0
+    calls: int = 0
+
+    def add(self, rows: int, calls: int, backward: int = 0) -> None:
+        self.rows += rows
+        self.calls += calls
+        self.backward_rows += backward
+
+    @property
+    def forward_equivalent(self) -> int:
+        return self.rows + 2 * self.backward_rows
+
+
+def unet_work(recipe: Recipe, items: list[WorkItem]) -> UNetWork:
+    """The UNet work the recipe's editor runs for these items, counted the way the editors run it: one call per
+    source image with all its edits (`Builder`), packed into passes of `batch_size` (`editors.sharing`). For
+    p2p-nulltext every timestep is counted at its full `inner_steps` (early stops make it less)."""
+    from builder.editors.base import editor_family, severity_knobs
+    from builder.editors.sharing import EditSchedule, count_sampling
+
+    spec, steps = recipe.editor, recipe.editor.steps
+    prompts = prompt_hierarchy(recipe)
+    family = editor_family(spec.name)
+    knobs = {level: severity_knobs(prompts, family, level, spec.params) for level in recipe.severities}
+    by_image: dict[str, list[WorkItem]] = {}
+    for item in items:
+        if item.severity > 0:
+            by_image.setdefault(item.source_id, []).append(item)
+    work = UNetWork()
+    sampling: dict[tuple[tuple[int, int, int], ...], Any] = {}  # images with the same shape of edits count alike
+    for edits in by_image.values():
+        if spec.name in ("p2p-nulltext", "p2p-direct"):
+            work.add(steps, steps)  # DDIM inversion: the conditional branch of one image
+            if spec.name == "p2p-nulltext":
+                inner = int(spec.params.get("inner_steps", 10))
+                work.add(steps * (inner + 2), steps * (inner + 2), steps * inner)  # cond, inner steps, final uncond
+            order = {prompt: i for i, prompt in enumerate(dict.fromkeys(e.prompt for e in edits))}
+            shape = tuple((order[e.prompt], int(steps * knobs[e.severity]["cross_replace_steps"]),
+                           int(steps * knobs[e.severity]["self_replace_steps"])) for e in edits)
+            if shape not in sampling:
+                sampling[shape] = count_sampling([EditSchedule(0, str(p), c, s) for p, c, s in shape], steps,
+                                                 spec.batch_size, bool(spec.params.get("local_blend_words")))
+            work.add(sampling[shape].rows, sampling[shape].calls)
+            continue
+        for level in sorted({e.severity for e in edits}):  # one pipeline call per severity and chunk
+            count = sum(e.severity == level for e in edits)
+            chunks = -(-count // spec.batch_size)
+            if spec.name == "instruct-pix2pix":  # text, image and unconditional branches
+                work.add(3 * steps * count, steps * chunks)
+            elif spec.name == "sdedit":
+                run = int(steps * knobs[level]["strength"])
+                work.add(2 * run * count, run * chunks)
+    return work
 
 
 def summarize(recipe: Recipe, shards: list[Shard], throughput: float | None = None) -> dict[str, Any]:
     items = [item for shard in shards for item in shard.items]
     edits = [i for i in items if i.severity > 0]
-    evaluations = unet_evaluations(recipe, items)
+    work = unet_work(recipe, items)
     summary: dict[str, Any] = {
         "recipe": recipe.name, "version": recipe.version, "images": len({i.source_id for i in items}),
         "rows": len(items), "edits": len(edits), "shards": len(shards),
         "by_group": dict(sorted(Counter(i.group for i in items).items())),
         "by_domain": dict(Counter(i.domain for i in items)),
         "by_severity": dict(sorted(Counter(i.severity for i in items).items())),
-        "unet_evaluations": evaluations,
+        "unet_evaluations": work.rows,  # UNet batch rows run forward
+        "unet_backward_rows": work.backward_rows,
+        "unet_calls": work.calls,
+        "unet_rows_per_edit": work.rows / max(1, len(edits)),
     }
-    if throughput:
-        summary["gpu_hours"] = evaluations / throughput / 3600
+    if throughput:  # UNet rows per second; a backward row costs about two forward rows
+        summary["gpu_hours"] = work.forward_equivalent / throughput / 3600
     return summary

@@ -66,6 +66,16 @@ def tiny_ip2p(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
+def smoke_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped smoke recipe built once, as a newcomer runs it (tests read it and never write into it)."""
+    from builder.__main__ import main
+
+    out = tmp_path_factory.mktemp("smoke_build") / "smoke"
+    assert main(["build", "--recipe", "smoke", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
 def photos():
     """Real photographs shipped with scikit-image: a tabby cat and an espresso."""
     from PIL import Image

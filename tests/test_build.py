@@ -20,7 +20,7 @@ from builder.plan import make_shards, summarize
 from builder.recipes import RECIPES_DIR, load_recipe, parse_recipe
 from builder.sources import create_source
 
-QUICK = {"prompts": {"version": "1.0.0", "domains": ["color", "weather"], "templates_per_domain": 1},
+QUICK = {"prompts": {"version": "1.1.0", "domains": ["color", "weather"], "templates_per_domain": 1},
          "severities": [1, 2],
          "editor": {"name": "p2p-direct", "model": "tiny:sd", "dtype": "float32", "steps": 4, "batch_size": 4},
          "output": {"resolution": 64, "format": "png", "shard_size": 5},
@@ -75,8 +75,11 @@ def test_plan_is_deterministic_and_counts(quick_recipe):
     assert (summary["images"], summary["rows"], summary["edits"], summary["shards"]) == (5, 25, 20, 5)
     assert summary["by_domain"] == {"original": 5, "color": 10, "weather": 10}
     assert summary["by_severity"] == {0: 5, 1: 10, 2: 10}
-    # p2p-direct: one inversion per image, then per severity a batch of the source branch and its edits
-    assert summary["unet_evaluations"] == 5 * 4 + 2 * 4 * (10 + 20)
+    # p2p-direct, 4 steps: per image one inversion row per step, then one pass per step: two rows per lane (2
+    # prompts; severities 1 and 2 share their path until severity 2 stops injecting self-attention at step 1)
+    # and the source's conditional row while edits take its maps (until step 3)
+    assert summary["unet_evaluations"] == 5 * (4 + (2 * 2 + 1) + (2 * 4 + 1) * 2 + 2 * 4)
+    assert (summary["unet_calls"], summary["unet_backward_rows"]) == (5 * (4 + 4), 0)
     assert summary["gpu_hours"] == pytest.approx(summary["unet_evaluations"] / 100 / 3600)
     ids = [item.id for shard in first for item in shard.items]
     assert len(ids) == len(set(ids))
@@ -207,7 +210,7 @@ def test_bad_inputs_become_rejects_with_reasons(imagefolder, tmp_path, monkeypat
     recipe_path = write_recipe(tmp_path, source={"type": "imagefolder", "path": str(imagefolder)},
                                selection={"classes": ["n02123045", "n07920052"], "images_per_class": 10},
                                output={"resolution": 64, "format": "jpeg", "shard_size": 50},
-                               prompts={"version": "1.0.0", "domains": ["color"], "templates_per_domain": 1},
+                               prompts={"version": "1.1.0", "domains": ["color"], "templates_per_domain": 1},
                                severities=[1])
     recipe = load_recipe(recipe_path)
     selected = create_source(recipe.source).select(recipe)
@@ -280,12 +283,9 @@ def test_hub_source_streams_a_local_dataset(tmp_path):
     assert all(isinstance(picture, Image.Image) and picture.size == (32, 32) for _, picture in opened)
 
 
-def test_smoke_recipe_end_to_end(tmp_path):
+def test_smoke_recipe_end_to_end(smoke_build):
     """The shipped smoke recipe, as a newcomer runs it: five sample photos, every domain, three severities."""
-    from builder.__main__ import main
-
-    assert main(["build", "--recipe", "smoke", "--out", str(tmp_path / "smoke"), "--no-progress"]) == 0
-    manifest = json.loads((tmp_path / "smoke" / "manifest.json").read_text())
+    manifest = json.loads((smoke_build / "manifest.json").read_text())
     assert manifest["complete"] and manifest["rows"] == 80 and manifest["rejects"] == 0
     assert manifest["shards_total"] == 3
 
@@ -313,7 +313,7 @@ def test_recipe_prompt_file_drives_the_severities(tmp_path):
     prompts_file = tmp_path / "prompts.yaml"
     prompts_file.write_text(data_path(PROMPTS_FILE).read_text().replace(
         "1: {cross_replace_steps: 0.8, self_replace_steps: 0.6}", "1: {cross_replace_steps: 0.5, self_replace_steps: 0.1}"))
-    recipe = write_recipe(tmp_path, prompts={"version": "1.0.0", "file": str(prompts_file), "domains": ["color"],
+    recipe = write_recipe(tmp_path, prompts={"version": "1.1.0", "file": str(prompts_file), "domains": ["color"],
                                              "templates_per_domain": 1},
                           selection={"classes": ["n07920052"], "images_per_class": 1}, severities=[1])
     out = tmp_path / "build"
@@ -322,3 +322,88 @@ def test_recipe_prompt_file_drives_the_severities(tmp_path):
     edit = next(r for r in rows if r["severity"] == 1)
     assert json.loads(edit["edit_parameters"])["cross_replace_steps"] == 0.5
     assert json.loads(edit["edit_parameters"])["self_replace_steps"] == 0.1
+
+
+# -- pinned models, work counts, upsampling, determinism -------------------------------------------------------------
+
+def test_models_are_pinned_and_a_changed_folder_is_refused(tmp_path):
+    from builder.pins import PinError, folder_identity
+    from builder.tiny_models import save_tiny_pipeline
+
+    model = save_tiny_pipeline(tmp_path / "model", "sd")
+    recipe = load_recipe(write_recipe(tmp_path, editor={**QUICK["editor"], "model": str(model)},
+                                      selection={"classes": ["n07920052"], "images_per_class": 1}, severities=[1]))
+    out = tmp_path / "build"
+    Builder(recipe, out, progress=False).run()
+    pins = json.loads((out / "models.json").read_text())
+    assert set(pins) == {"editor", "qc"}
+    assert pins["editor"]["identity"] == folder_identity(model) and pins["editor"]["commit"] is None
+    assert pins["qc"]["model"] == "tiny:clip" and pins["qc"]["identity"].startswith("local:")
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(next((out / "shards").glob("*.parquet"))).to_pylist()
+    assert {r["model"] for r in rows if r["severity"]} == {pins["editor"]["identity"]}
+    save_tiny_pipeline(model, "sd", seed=1)  # the folder's weights change under the build
+    with pytest.raises(PinError, match=r"the editor model folder .* changed since this build started \(pinned "
+                                       r"local:[0-9a-f]{16}, now local:[0-9a-f]{16}\)"):
+        Builder(recipe, out, progress=False).run()
+
+
+@pytest.mark.parametrize("editor", [
+    {"name": "p2p-direct", "batch_size": 3},
+    {"name": "p2p-nulltext", "batch_size": 8, "params": {"inner_steps": 2, "early_stop": -1.0}},
+])
+def test_plan_counts_the_unet_rows_a_build_runs(tmp_path, editor):
+    recipe = load_recipe(write_recipe(tmp_path, editor={**QUICK["editor"], **editor}, severities=[1, 2, 3],
+                                      selection={"classes": ["n07920052", "n02123045"], "images_per_class": 1}))
+    import torch
+
+    builder = Builder(recipe, tmp_path / "build", progress=False)
+    rows, backward = [], []
+
+    def count(module, args, kwargs):
+        rows.append(args[0].shape[0])
+        if torch.is_grad_enabled() and kwargs["encoder_hidden_states"].requires_grad:
+            backward.append(args[0].shape[0])
+
+    builder.editor.unet.register_forward_pre_hook(count, with_kwargs=True)
+    builder.run()
+    planned = summarize(recipe, make_shards(recipe, create_source(recipe.source).select(recipe)))
+    assert planned["unet_evaluations"] == pytest.approx(sum(rows), rel=0.15)
+    assert planned["unet_calls"] == pytest.approx(len(rows), rel=0.15)
+    assert planned["unet_backward_rows"] == sum(backward)
+    assert planned["unet_evaluations"] == sum(rows)  # exact here: no null-text step stops early
+
+
+def test_a_small_source_is_upsampled_and_says_so(tmp_path):
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "val" / "n07920052"
+    root.mkdir(parents=True)
+    _photo("coffee").resize((48, 48)).save(root / "a_small.JPEG", quality=95)
+    _photo("coffee").save(root / "b_large.JPEG", quality=95)
+    recipe = load_recipe(write_recipe(tmp_path, source={"type": "imagefolder", "path": str(tmp_path / "val")},
+                                      selection={"classes": ["n07920052"], "images_per_class": 2}, severities=[1]))
+    Builder(recipe, tmp_path / "build", progress=False).run()
+    rows = [r for shard in sorted((tmp_path / "build" / "shards").glob("*.parquet"))
+            for r in pq.read_table(shard).to_pylist()]
+    upsampled = {(r["source_id"], r["severity"]): json.loads(r["edit_parameters"])["upsampled"] for r in rows}
+    assert upsampled == {("a_small", 0): True, ("a_small", 1): True, ("b_large", 0): False, ("b_large", 1): False}
+
+
+def test_gpu_determinism_settings():
+    """What a CUDA build asks of PyTorch (set in a subprocess: the settings are process-wide)."""
+    code = ("import json, torch; from builder.determinism import make_deterministic, optimisation_attention\n"
+            "assert make_deterministic('cpu') == {} and not torch.are_deterministic_algorithms_enabled()\n"
+            "settings = make_deterministic('cuda')\n"
+            "with optimisation_attention('cuda'):\n"
+            "    backends = [torch.backends.cuda.flash_sdp_enabled(), torch.backends.cuda.mem_efficient_sdp_enabled(),"
+            " torch.backends.cuda.math_sdp_enabled()]\n"
+            "print(json.dumps({**settings, 'inside': backends, 'after': torch.backends.cuda.flash_sdp_enabled()}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if k != "CUBLAS_WORKSPACE_CONFIG"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    settings = json.loads(done.stdout.strip().splitlines()[-1])
+    assert settings == {"CUBLAS_WORKSPACE_CONFIG": ":4096:8", "deterministic_algorithms": True,
+                        "cudnn.deterministic": True, "cudnn.benchmark": False, "inside": [False, False, True],
+                        "after": True}

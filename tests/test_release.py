@@ -18,11 +18,9 @@ from builder.validate import card_header, validate
 
 
 @pytest.fixture(scope="module")
-def build(tmp_path_factory):
-    """The smoke recipe built once: 5 photos, 80 rows in 4 groups."""
-    out = tmp_path_factory.mktemp("build") / "smoke"
-    assert main(["build", "--recipe", "smoke", "--out", str(out), "--no-progress"]) == 0
-    return out
+def build(smoke_build):
+    """The smoke recipe's build: 5 photos, 80 rows in 4 groups."""
+    return smoke_build
 
 
 @pytest.fixture(scope="module")
