@@ -154,6 +154,18 @@ def save_tiny_clip(path: str | Path, seed: int = 0) -> Path:
 TINY_KINDS = ("sd", "ip2p", "clip")
 
 
+def tiny_fingerprint() -> str:
+    """What the tiny models are made from: this module's code and the libraries that build and save them. A cached
+    tiny model is only reused under the same fingerprint, so a change of geometry never meets a stale copy."""
+    import hashlib
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for package in ("torch", "diffusers", "transformers"):
+        digest.update(f"{package}={version(package)}".encode())
+    return digest.hexdigest()[:12]
+
+
 def resolve_model(model: str) -> str:
     """`tiny:<kind>` -> a folder holding that tiny model (built once into the cache); anything else unchanged."""
     if not model.startswith("tiny:"):
@@ -165,7 +177,8 @@ def resolve_model(model: str) -> str:
 
     from imagenet_textcorrupt.atomic import atomic_write_text
 
-    cache = Path(os.environ.get("IMAGENET_TC_CACHE", Path.home() / ".cache" / "imagenet-tc")) / "tiny" / kind
+    cache = (Path(os.environ.get("IMAGENET_TC_CACHE", Path.home() / ".cache" / "imagenet-tc")) / "tiny"
+             / f"{kind}-{tiny_fingerprint()}")
     done = cache / ".complete"
     if not done.exists():
         import shutil

@@ -49,6 +49,12 @@ def _build(out: Path, progress: bool, log: Callable[[str], None]) -> Path:
     return build
 
 
+def _resolution() -> int:
+    from builder.recipes import load_recipe
+
+    return load_recipe(RECIPE).output.resolution
+
+
 def _shards(build: Path) -> list[tuple[str, str]]:
     return sorted((e["file"], e["sha256"]) for e in json.loads((build / "manifest.json").read_text())["shards"])
 
@@ -150,7 +156,8 @@ def _summary(out: Path, release: Path, results: dict[str, Any], pretrained: bool
             "is a real pretrained EfficientNet-Lite0" if pretrained else
             "has RANDOM weights (its package is missing), so every accuracy above is chance") +
         ", the photos are the five scikit-image samples (a tabby cat, an espresso, a tripod, a rocket, a "
-        "motorcycle) centre-cropped to 64 pixels, and with five photos the intervals are very wide.",
+        f"motorcycle) centre-cropped to {_resolution()} pixels (the classifier sees its own 224-pixel crop of "
+        "them), and with five photos the intervals are very wide.",
         "",
         "**The edits are not corruptions.** The smoke recipe runs a tiny diffusion model with random weights, so the "
         "edited images are noise shaped by the pipeline, not drawings, snow or red cats: the drop measures how the "

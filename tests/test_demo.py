@@ -38,7 +38,7 @@ def test_the_results_hold_the_metrics(demo):
     clean = results["metrics"]["clean"]["top1"]
     assert clean["ci_low"] <= clean["value"] <= clean["ci_high"]
     predictions = {r["id"]: r for r in read_predictions(predictions_path(demo / "results" / "results.json"))}
-    assert predictions["sample-coffee"]["top5"][0] == 967  # espresso, even at 64 pixels
+    assert predictions["sample-coffee"]["top5"][0] == 967  # espresso
 
 
 def test_the_plots_are_real_images(demo):
@@ -54,7 +54,7 @@ def test_the_plots_are_real_images(demo):
 
 def test_the_summary_says_what_the_numbers_mean(demo):
     text = (demo / "SUMMARY.md").read_text()
-    assert "a real pretrained EfficientNet-Lite0" in text
+    assert "a real pretrained EfficientNet-Lite0" in text and "centre-cropped to 256 pixels" in text
     assert "**The edits are not corruptions.**" in text
     assert "python -m builder build --recipe v1" in text
     assert str(demo / "results" / "results.json") in text

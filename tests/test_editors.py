@@ -9,6 +9,8 @@ tests/test_sharing.py.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -398,6 +400,23 @@ def test_tiny_models_have_stable_diffusions_geometry(direct, photos):
     assert result.image.size == (RES, RES)
     assert {latent ** 2, (latent // 2) ** 2, (latent // 4) ** 2} <= seen["fused"]  # three levels with attention
     assert seen["explicit"] == {(latent // 2) ** 2, (latent // 4) ** 2, (latent // 8) ** 2}  # <= half the side
+
+
+def test_cached_tiny_models_follow_their_definition(tmp_path, monkeypatch):
+    """tiny:<kind> is built once into the cache under a fingerprint of its code and libraries: a changed
+    definition builds a new copy instead of reusing one of another geometry."""
+    import json
+
+    from builder import tiny_models
+
+    monkeypatch.setenv("IMAGENET_TC_CACHE", str(tmp_path))
+    first = Path(tiny_models.resolve_model("tiny:sd"))
+    assert first.parent == tmp_path / "tiny" and first.name == f"sd-{tiny_models.tiny_fingerprint()}"
+    assert tiny_models.resolve_model("tiny:sd") == str(first)  # reused
+    vae = json.loads((first / "vae" / "config.json").read_text())
+    assert len(vae["block_out_channels"]) == 4  # the geometry of this code, VAE x8
+    monkeypatch.setattr(tiny_models, "tiny_fingerprint", lambda: "changed")
+    assert Path(tiny_models.resolve_model("tiny:sd")) == tmp_path / "tiny" / "sd-changed"
 
 
 def test_prepared_images_keep_whether_they_were_upsampled(direct, photos):
