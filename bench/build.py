@@ -1,9 +1,9 @@
 """The build loop against a bare loop that calls the same editor on the same items, and memory against size.
 
 Each measurement runs in a fresh process over an ImageFolder of N images (crops of the sample photos): first a
-bare loop (open, preprocess, editor.edit in the same batches; nothing scored, encoded or written), then the full
-`Builder.run` (plus QC scoring, PNG encoding, parquet shards, manifest), both on the same items in the same
-process. items/s full / bare is what rejects, QC bookkeeping and shard writing cost; it is given with QC scoring
+bare loop (open, preprocess, one editor.edit with all of an image's edits; nothing scored, encoded or written),
+then the full `Builder.run` (plus QC scoring, PNG encoding, parquet shards, manifest), both on the same items in
+the same process. items/s full / bare is what rejects, QC bookkeeping and shard writing cost; it is given with QC scoring
 off too (QC is model work of its own). Peak RSS at 2N and 3N images over N says whether memory grows with the
 release.
 
@@ -29,7 +29,7 @@ import yaml
 RECIPE = {
     "name": "bench", "version": "0.0.1", "seed": 0,
     "selection": {"classes": ["n02123045", "n07920052", "n04485082", "n03773504"], "images_per_class": 1000},
-    "prompts": {"version": "1.0.0", "domains": ["drawing", "color"], "templates_per_domain": 1},
+    "prompts": {"version": "1.1.0", "domains": ["drawing", "color"], "templates_per_domain": 1},
     "severities": [1, 2],
     "editor": {"name": "p2p-direct", "model": "tiny:sd", "dtype": "float32", "steps": 4, "batch_size": 4},
     "output": {"resolution": 64, "format": "png", "shard_size": 20},
@@ -70,18 +70,14 @@ def child(images: int, qc: bool) -> dict:
         if qc:
             builder.scorer  # load before timing, as the bare loop's editor is
         start = time.perf_counter()
-        for shard in shards:  # the bare loop: the same editor calls in the same batches
+        for shard in shards:  # the bare loop: the same editor calls (all edits of an image in one)
             for image, picture in builder.source.iter_open(list(shard.images)):
-                original = prepare_image(picture, recipe.output.resolution).image
+                original = prepare_image(picture, recipe.output.resolution)
                 edits = [i for i in shard.items if i.source_id == image.source_id and i.severity > 0]
-                for severity in sorted({i.severity for i in edits}):
-                    level = [i for i in edits if i.severity == severity]
-                    for k in range(0, len(level), recipe.editor.batch_size):
-                        batch = level[k:k + recipe.editor.batch_size]
-                        editor.edit([original] * len(batch), [i.source_prompt for i in batch],
-                                    [i.prompt for i in batch], severity, [i.seed for i in batch])
+                editor.edit([original] * len(edits), [i.source_prompt for i in edits], [i.prompt for i in edits],
+                            [i.severity for i in edits], [i.seed for i in edits])
         bare = time.perf_counter() - start
-        editor.cache._memory.clear()
+        editor.cache.clear()
         start = time.perf_counter()
         builder.run()
         full = time.perf_counter() - start

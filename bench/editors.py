@@ -1,16 +1,20 @@
-"""Editors on a tiny pipeline: UNet evaluations per edited image, and wall time against the bare model work.
+"""Editors on a tiny pipeline: UNet rows per edited image, seconds per edit, and wall time against the bare model
+work.
 
-For each editor, every call of the UNet (batch shape, whether it needed gradients), the text encoder and the VAE
-during an edit is recorded with forward hooks; the baseline replays exactly those calls on the same models, with
-diffusers' default attention and no editor around them (forward, plus backward where the method needed one). The ratio editor time / replay time is
-what our wrapper costs beyond the UNet work the method needs. SDEdit and InstructPix2Pix are also timed against
-a bare call of their diffusers pipeline with the same arguments. For the prompt-to-prompt editors the
-reconstruction error (target prompt = source prompt) is measured in latent space and in pixels.
+Each source image gets `--targets` edits the way a build makes them: distinct target prompts, each at severities
+1, 2 and 3 (30 targets = 10 prompts x 3 severities), in one editor call. Every call of the UNet (batch rows,
+whether it ran backward), the text encoder and the VAE is recorded with forward hooks; `unet_rows_per_edit` is
+the UNet batch rows per edited image, inversion included, and the baseline replays exactly those calls on the same
+models with diffusers' default attention and no editor around them (forward, plus backward where the method needed
+one): `over_bare_models` is what our wrapper costs beyond the UNet work the method needs. SDEdit and
+InstructPix2Pix are also timed against a bare call of their diffusers pipeline. For the prompt-to-prompt editors
+the reconstruction error (target prompt = source prompt) is measured in latent space and in pixels, and the rows
+are compared with what `python -m builder plan` predicts for the same edits.
 
-    python bench/editors.py [--steps 10] [--targets 1] [--repeats 3]
+    python bench/editors.py [--targets 30] [--steps 50] [--resolution 128] [--repeats 1]
 
-Goals: over_bare_models <= 1.05; p2p-direct UNet evaluations <= 1/5 of p2p-nulltext's; p2p-direct's pixel reconstruction
-error within 10% of p2p-nulltext's. Ends with one line: BENCH {json}.
+Goals at 30 targets: p2p-direct <= 85 UNet rows per edit, p2p-nulltext <= 105; over_bare_models <= 1.05.
+Ends with one line: BENCH {json}.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,84 +34,58 @@ from skimage import data
 
 from builder.editors import create_editor
 from builder.editors.preprocess import prepare_image
+from builder.editors.sharing import EditSchedule, count_sampling
 from builder.tiny_models import save_tiny_pipeline
 
-TARGETS = ["a watercolor painting of a tabby cat", "a tabby cat in the snow", "an orange tabby cat",
-           "a knitted tabby cat", "a tabby cat on the moon"]
+sys.path.insert(0, str(Path(__file__).parent))
+from unet_calls import ModelCalls, replay  # noqa: E402
+
+PROMPTS = ["a watercolor painting of a tabby cat", "a tabby cat in the snow", "an orange tabby cat",
+           "a knitted tabby cat", "a tabby cat on the moon", "a pencil drawing of a tabby cat",
+           "a tabby cat in the fog", "a blue tabby cat", "a tabby cat carved from wood", "a tabby cat on mars",
+           "a crayon sketch of a tabby cat", "a tabby cat in the rain"]
 
 
-class ModelCalls:
-    """Records every call of the UNet (shape, and whether gradients were on), the text encoder and the VAE."""
-
-    def __init__(self, unet, text_encoder, vae):
-        self.unet: list[tuple[tuple[int, ...], tuple[int, ...], bool]] = []
-        self.other: list[tuple[object, tuple[int, ...]]] = []
-        self.handles = [unet.register_forward_pre_hook(self._record_unet, with_kwargs=True)]
-        for module in (text_encoder, vae.encoder, vae.decoder):
-            self.handles.append(module.register_forward_pre_hook(self._recorder(module), with_kwargs=True))
-
-    def _record_unet(self, module, args, kwargs):
-        context = kwargs.get("encoder_hidden_states", args[2] if len(args) > 2 else None)
-        needs_grad = torch.is_grad_enabled() and context is not None and context.requires_grad
-        self.unet.append((tuple(args[0].shape), tuple(context.shape), needs_grad))
-
-    def _recorder(self, module):
-        def record(_, args, kwargs):
-            first = args[0] if args else next(iter(kwargs.values()))
-            self.other.append((module, tuple(first.shape)))
-        return record
-
-    def close(self):
-        for handle in self.handles:
-            handle.remove()
+def edits(count: int) -> tuple[list[str], list[int]]:
+    """`count` edits: prompts in order, each at severities 1, 2, 3."""
+    targets, severities = [], []
+    for k in range(count):
+        targets.append(PROMPTS[(k // 3) % len(PROMPTS)])
+        severities.append(k % 3 + 1)
+    return targets, severities
 
 
-@torch.no_grad()
-def _replay_other(calls, dtype) -> None:
-    for module, shape in calls:
-        if module.__class__.__name__.startswith("CLIPText"):
-            module(torch.randint(0, module.config.vocab_size, shape))
-        else:
-            module(torch.randn(shape, dtype=dtype))
-
-
-def replay(unet, calls: ModelCalls, dtype) -> float:
-    """Seconds for the same model calls with the default attention and nothing around them."""
-    from diffusers.models.attention_processor import AttnProcessor2_0
-
-    saved = dict(unet.attn_processors)
-    unet.set_attn_processor(AttnProcessor2_0())  # what a stock pipeline runs
-    try:
-        start = time.perf_counter()
-        _replay_other(calls.other, dtype)
-        for sample_shape, context_shape, needs_grad in calls.unet:
-            sample = torch.randn(sample_shape, dtype=dtype)
-            context = torch.randn(context_shape, dtype=dtype, requires_grad=needs_grad)
-            with torch.set_grad_enabled(needs_grad):
-                out = unet(sample, 500, encoder_hidden_states=context).sample
-                if needs_grad:
-                    out.float().pow(2).mean().backward()
-        return time.perf_counter() - start
-    finally:
-        unet.set_attn_processor(saved)
-
-
-def measure(editor, image, source, targets, repeats):
+def measure(editor, image, source, count, repeats):
     parts = editor if hasattr(editor, "unet") else editor.pipeline
+    targets, severities = edits(count)
     times, replays = [], []
     for _ in range(repeats):
         if hasattr(editor, "cache"):
-            editor.cache._memory.clear()  # pay the inversion every time
+            editor.cache.clear()  # pay the inversion every time
         calls = ModelCalls(parts.unet, parts.text_encoder, parts.vae)
         start = time.perf_counter()
-        editor.edit([image] * len(targets), [source] * len(targets), targets, 2, list(range(len(targets))))
+        editor.edit([image] * count, [source] * count, targets, severities, list(range(count)))
         times.append(time.perf_counter() - start)
         calls.close()
         replays.append(replay(parts.unet, calls, editor.dtype))
-    return {"unet_calls_per_image": len(calls.unet) / len(targets),
-            "unet_samples_per_image": sum(c[0][0] for c in calls.unet) / len(targets),
-            "seconds_per_image": statistics.median(times) / len(targets),
+    return {"unet_rows_per_edit": calls.rows / count, "unet_calls_per_edit": len(calls.unet) / count,
+            "backward_rows_per_edit": sum(s[0] for s, _, grad in calls.unet if grad) / count,
+            "seconds_per_edit": statistics.median(times) / count,
             "over_bare_models": statistics.median(times) / statistics.median(replays)}
+
+
+def planned_rows_per_edit(editor, count: int) -> float:
+    """What the plan counts for these edits (inversion at full inner steps for null-text)."""
+    targets, severities = edits(count)
+    schedules = []
+    for target, level in zip(targets, severities):
+        knobs = editor.severity_knobs(level)
+        schedules.append(EditSchedule(0, target, int(editor.steps * knobs["cross_replace_steps"]),
+                                      int(editor.steps * knobs["self_replace_steps"])))
+    rows = count_sampling(schedules, editor.steps, editor.batch_size, False).rows + editor.steps
+    if editor.name == "p2p-nulltext":
+        rows += editor.steps * (int(editor.params["inner_steps"]) + 2)
+    return rows / count
 
 
 def bare_pipeline_ratio(editor, image, source, target, repeats) -> float:
@@ -140,36 +119,42 @@ def reconstruction_errors(editor, image, source):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--targets", type=int, default=1, help="edits per source image (1..5)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--targets", type=int, default=30, help="edits per source image")
+    parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=32, help="most edit branches per UNet pass")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--editors", default="p2p-direct,p2p-nulltext,sdedit,instruct-pix2pix")
     args = parser.parse_args()
     torch.manual_seed(0)
     image = Image.fromarray(data.chelsea())
-    source, targets = "a tabby cat", TARGETS[: args.targets]
+    source = "a tabby cat"
     figures: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        sd = str(save_tiny_pipeline(Path(tmp) / "sd", "sd"))
-        ip2p = str(save_tiny_pipeline(Path(tmp) / "ip2p", "ip2p"))
-        for name, model in (("p2p-nulltext", sd), ("p2p-direct", sd), ("sdedit", sd), ("instruct-pix2pix", ip2p)):
-            editor = create_editor(name, model=model, resolution=64, steps=args.steps)
-            figures[name] = measure(editor, image, source, targets, args.repeats)
+        models = {"sd": str(save_tiny_pipeline(Path(tmp) / "sd", "sd")),
+                  "ip2p": str(save_tiny_pipeline(Path(tmp) / "ip2p", "ip2p"))}
+        for name in args.editors.split(","):
+            model = models["ip2p" if name == "instruct-pix2pix" else "sd"]
+            editor = create_editor(name, model=model, resolution=args.resolution, steps=args.steps,
+                                   batch_size=args.batch_size)
+            figures[name] = measure(editor, image, source, args.targets, args.repeats)
             if name.startswith("p2p"):
+                figures[name]["planned_rows_per_edit"] = planned_rows_per_edit(editor, args.targets)
                 figures[name].update(reconstruction_errors(editor, image, source))
             else:
-                figures[name]["over_bare_pipeline"] = bare_pipeline_ratio(editor, image, source, targets[0],
-                                                                          args.repeats)
+                figures[name]["over_bare_pipeline"] = bare_pipeline_ratio(editor, image, source,
+                                                                          PROMPTS[0], args.repeats)
     for name, values in figures.items():
         shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items())
         print(f"{name:17s} {shown}")
-    null, direct = figures["p2p-nulltext"], figures["p2p-direct"]
-    summary = {
-        "direct_over_nulltext_unet_calls": direct["unet_calls_per_image"] / null["unet_calls_per_image"],
-        "direct_over_nulltext_pixel_error": direct["pixel_mse"] / null["pixel_mse"],
-        "worst_over_bare_models": max(v["over_bare_models"] for v in figures.values()),
-    }
+    summary = {"worst_over_bare_models": max(v["over_bare_models"] for v in figures.values())}
+    if {"p2p-direct", "p2p-nulltext"} <= set(figures):
+        null, direct = figures["p2p-nulltext"], figures["p2p-direct"]
+        summary["direct_over_nulltext_rows"] = direct["unet_rows_per_edit"] / null["unet_rows_per_edit"]
+        summary["direct_over_nulltext_pixel_error"] = direct["pixel_mse"] / null["pixel_mse"]
     print(", ".join(f"{k}={v:.3f}" for k, v in summary.items()))
-    print("BENCH " + json.dumps({"steps": args.steps, "targets": args.targets, "editors": figures, **summary}))
+    print("BENCH " + json.dumps({"steps": args.steps, "targets": args.targets, "resolution": args.resolution,
+                                 "batch_size": args.batch_size, "editors": figures, **summary}))
 
 
 if __name__ == "__main__":
