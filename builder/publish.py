@@ -156,8 +156,8 @@ def make_plan(release: Path, repo_id: str, tag: str) -> PublishPlan:
     plan = PublishPlan(repo_id, tag, files, message=f"ImageNet-TC {tag}", digests=digests)
     batch: list[str] = []
     size = 0
-    data_last = sorted(files, key=lambda f: (not f[0].startswith("data/"), f[0]))  # the card goes in last
-    for path, nbytes in data_last:
+    data_first = sorted(files, key=lambda f: (not f[0].startswith("data/"), f[0]))  # the card goes in last
+    for path, nbytes in data_first:
         if path == EVAL_YAML:
             plan.benchmark = path
             continue

@@ -26,7 +26,7 @@ from typing import Any
 
 from imagenet_textcorrupt.atomic import atomic_write_text
 from imagenet_textcorrupt.errors import ImageNetTCError
-from imagenet_textcorrupt.evaluation import library_versions
+from imagenet_textcorrupt.provenance import library_versions
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG, features, shard_file
 
 TARGET_FILE_BYTES = 500 * 1024 * 1024

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from imagenet_textcorrupt.schema import ORIGINAL_DOMAIN, SPLIT, features
+from imagenet_textcorrupt.schema import DEFAULT_CONFIG, ORIGINAL_DOMAIN, SPLIT, features
 
 from builder.benchmark import EVAL_YAML, eval_yaml_problems
 
@@ -41,8 +41,8 @@ def validate(release: str | Path, progress: bool = False) -> list[str]:
     configs = [c["config_name"] for c in header.get("configs", [])]
     infos = {i["config_name"]: i for i in header.get("dataset_info", [])}
     defaults = [c["config_name"] for c in header.get("configs", []) if c.get("default")]
-    if defaults != ["all"]:
-        problems.append(f"README.md: the default config must be 'all', found {defaults}")
+    if defaults != [DEFAULT_CONFIG]:
+        problems.append(f"README.md: the default config must be '{DEFAULT_CONFIG}', found {defaults}")
     if set(configs) != set(summary["configs"]):
         problems.append(f"README.md: configs {sorted(configs)} differ from release.json {sorted(summary['configs'])}")
     try:

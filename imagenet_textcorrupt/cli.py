@@ -14,6 +14,7 @@ from typing import Any
 
 from imagenet_textcorrupt import __version__
 from imagenet_textcorrupt.errors import ImageNetTCError, UnknownNameError
+from imagenet_textcorrupt.schema import DEFAULT_CONFIG
 
 EXIT_USAGE = 2
 
@@ -63,7 +64,7 @@ def cmd_hierarchy(args: argparse.Namespace) -> int:
         print(f"{'group':<{width}}  classes  title")
         for group in hierarchy.groups:
             print(f"{group.name:<{width}}  {counts[group.name]:7d}  {group.title}")
-        print(f"{'all':<{width}}  {sum(counts.values()):7d}  every group (the default config)")
+        print(f"{DEFAULT_CONFIG:<{width}}  {sum(counts.values()):7d}  every group (the default config)")
     return 0
 
 
@@ -87,25 +88,25 @@ def _show_class(cls: Any, hierarchy: Any) -> None:
 def cmd_prompts(args: argparse.Namespace) -> int:
     from imagenet_textcorrupt.prompts import load_prompts
 
-    hierarchy_file = load_prompts(args.prompts_file) if args.prompts_file else load_prompts()
-    resolved = hierarchy_file.for_class(args.wnid)
+    prompt_hierarchy = load_prompts(args.prompts_file) if args.prompts_file else load_prompts()
+    resolved = prompt_hierarchy.for_class(args.wnid)
     if args.domain:
-        unknown = [d for d in args.domain if d not in hierarchy_file.domains]
+        unknown = [d for d in args.domain if d not in prompt_hierarchy.domains]
         if unknown:
             from imagenet_textcorrupt.errors import closest
-            raise UnknownNameError("domain", unknown[0], closest(unknown[0], hierarchy_file.domains))
-    wanted = args.domain or list(hierarchy_file.domains)
+            raise UnknownNameError("domain", unknown[0], closest(unknown[0], prompt_hierarchy.domains))
+    wanted = args.domain or list(prompt_hierarchy.domains)
     if args.json:
         entry = resolved.to_json()
         entry["domains"] = {d: v for d, v in entry["domains"].items() if d in wanted}
         entry["source_prompt"] = resolved.source_prompt
-        entry["prompts_version"] = hierarchy_file.version
+        entry["prompts_version"] = prompt_hierarchy.version
         entry["not_applicable"] = {d: r for d, r in resolved.not_applicable.items() if d in wanted}
         entry["dropped"] = [{"prompt": p, "reason": r} for p, r in resolved.dropped]
         _print_json(entry)
         return 0
     print(f"{resolved.wnid}  {resolved.name}  (group {resolved.group}, prompt hierarchy "
-          f"v{hierarchy_file.version})")
+          f"v{prompt_hierarchy.version})")
     print(f"source prompt: {resolved.source_prompt}")
     for domain in wanted:
         if domain in resolved.not_applicable:
@@ -172,8 +173,12 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from imagenet_textcorrupt.demo import run_demo
-
+    try:
+        from builder.demo import run_demo  # the maintainers' package ships in the same distribution
+    except ImportError as error:
+        print(f"error: the demo needs the builder package ({error}): install the repository with "
+              "pip install -c constraints.txt '.[all]'", file=sys.stderr)
+        return 1
     run_demo(args.out, progress=not args.no_progress)
     return 0
 
@@ -218,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="timm:NAME, hf:ID (a Hub id or a folder saved with save_pretrained), or a local "
                                "model folder")
     evaluate.add_argument("--dataset", required=True, help="a Hub dataset id or a local release folder")
-    evaluate.add_argument("--config", default="all", help="a group, or all (the default)")
+    evaluate.add_argument("--config", default=DEFAULT_CONFIG, help=f"a group, or {DEFAULT_CONFIG} (the default)")
     evaluate.add_argument("--revision", help="a tag (v1.0.0), branch or commit of the dataset repository")
     evaluate.add_argument("--output", required=True, help="the results file to write (*.json)")
     evaluate.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")

@@ -8,10 +8,8 @@ classes only. Predictions are written next to the results so any metric can be r
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import os
-import platform
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from imagenet_textcorrupt.checksums import update_with_file
+from imagenet_textcorrupt.classes import NUM_CLASSES
 from imagenet_textcorrupt.errors import ImageNetTCError
+from imagenet_textcorrupt.provenance import library_versions, utc_timestamp
 from imagenet_textcorrupt.results import (FORMAT_VERSION, RESULTS_FORMAT, metrics_from_predictions, predictions_path,
                                           write_predictions, write_results)
-from imagenet_textcorrupt.schema import DEFAULT_CONFIG, SPLIT
+from imagenet_textcorrupt.schema import DEFAULT_CONFIG, ORIGINAL_DOMAIN, SPLIT
 
 DTYPES = ("float32", "float16", "bfloat16")
 META_COLUMNS = ("id", "source_id", "label", "domain", "severity", "group", "template")
@@ -52,27 +52,13 @@ class EvaluationSettings:
     seed: int = 0
 
 
-def library_versions(names: tuple[str, ...] = ("imagenet-textcorrupt", "torch", "torchvision", "timm",
-                                               "transformers", "datasets", "numpy", "pillow")) -> dict[str, str]:
-    """Python's version and the installed versions of the libraries that shape a result (or a release)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": platform.python_version()}
-    for name in names:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found
-
-
 def config_classes(config: str) -> list[int]:
     """The class indices of a config: its group's members, or all 1000 for "all"."""
     from imagenet_textcorrupt.hierarchy import load_hierarchy
 
     hierarchy = load_hierarchy()
     if config == DEFAULT_CONFIG:
-        return list(range(1000))
+        return list(range(NUM_CLASSES))
     group = hierarchy.group(config)  # an unknown name raises UnknownNameError with suggestions
     return sorted(c.index for c in hierarchy.members(group.name))
 
@@ -238,7 +224,7 @@ def predict(classifier: Any, batches: Any, allowed: list[int], device: str, dtyp
     from tqdm import tqdm
 
     torch_dtype = getattr(torch, dtype)
-    mask = torch.full((1000,), float("-inf"), device=device)
+    mask = torch.full((NUM_CLASSES,), float("-inf"), device=device)
     mask[torch.tensor(allowed, device=device)] = 0.0
     k_config = min(TOP_K, len(allowed))
     bar = tqdm(total=total, unit="img", desc="evaluate", disable=not progress, dynamic_ncols=True)
@@ -318,7 +304,7 @@ def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = 
         raise EvaluationError(f"--dataset {settings.dataset!r}: row ids repeat; the release is corrupt "
                               f"(python -m builder validate finds out where)")
 
-    if not any(r["domain"] != "original" for r in records):
+    if not any(r["domain"] != ORIGINAL_DOMAIN for r in records):
         raise EvaluationError(f"--dataset {settings.dataset!r} config {settings.config!r} has no edits, only "
                               f"originals: there is no robustness to score")
     metrics = metrics_from_predictions(records, settings.resamples, settings.seed)
@@ -328,7 +314,7 @@ def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = 
     results = {
         "format": RESULTS_FORMAT,
         "format_version": FORMAT_VERSION,
-        "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "created": utc_timestamp(),
         "dataset": provenance,
         "model": classifier.describe(),
         "preprocessing": classifier.preprocessing,

