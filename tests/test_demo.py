@@ -14,10 +14,21 @@ from imagenet_textcorrupt.results import load_results, predictions_path, read_pr
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, smoke_build):
+    """The demo in a folder where the smoke build already stands (copied from the suite's shared build): the demo
+    resumes it, as a rerun does, and does every later step. The README's first command, which CI runs, makes the
+    build from scratch."""
     out = tmp_path_factory.mktemp("demo") / "run"
+    shutil.copytree(smoke_build, out / "build")
     assert main(["demo", "--out", str(out), "--no-progress"]) == 0
     return out
+
+
+def test_the_demo_resumed_the_finished_build(demo, smoke_build):
+    assert sorted(p.name for p in (demo / "build" / "shards").iterdir()) == \
+        sorted(p.name for p in (smoke_build / "shards").iterdir())
+    for shard in (smoke_build / "shards").iterdir():  # the copies (copytree keeps times) were not rewritten
+        assert (demo / "build" / "shards" / shard.name).stat().st_mtime_ns == shard.stat().st_mtime_ns
 
 
 def test_the_release_loads(demo):
