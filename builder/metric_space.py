@@ -88,7 +88,7 @@ def write_core(space: str | Path, check: bool = False) -> tuple[Path, bool]:
 def set_dataset(space: str | Path, dataset: str) -> Path:
     """Name `dataset` (ORG/NAME) in the Space card's `datasets:` list; the rest of the card stays as it is."""
     from imagenet_textcorrupt.atomic import atomic_write_text
-    from imagenet_textcorrupt.results import HUB_ID
+    from imagenet_textcorrupt.hub import HUB_ID
 
     if not HUB_ID.match(dataset):
         raise MetricSpaceError(f"--dataset {dataset!r}: expected the dataset's Hub id, ORG/NAME")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,8 @@ from typing import Any
 from imagenet_textcorrupt.atomic import atomic_write_text
 from imagenet_textcorrupt.checksums import update_with_file
 from imagenet_textcorrupt.errors import ImageNetTCError
+from imagenet_textcorrupt.hub import COMMIT_SHA, resolve_commit as resolve_hub_commit
 
-COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _HASHED_SUFFIXES = {".json", ".txt", ".safetensors", ".model"}
 
 
@@ -55,16 +54,14 @@ def folder_identity(folder: str | Path) -> str:
 
 def resolve_commit(repo_id: str, revision: str | None) -> str:
     """The commit a Hub model's revision points to: asked of the Hub, or read from the cache when offline."""
-    if revision and COMMIT.match(revision):
+    if revision and COMMIT_SHA.match(revision):
         return revision
-    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub import snapshot_download
 
     problems = []
     if os.environ.get("HF_HUB_OFFLINE", "").lower() not in {"1", "true", "yes", "on"}:
         try:
-            sha = HfApi().model_info(repo_id, revision=revision).sha
-            if sha:
-                return sha
+            return resolve_hub_commit(repo_id, revision, "model")
         except Exception as error:  # noqa: BLE001  (HTTP errors, connection errors: the cache may still know)
             problems.append(f"the Hub: {type(error).__name__}: {(str(error).splitlines() or [''])[0]}")
     try:

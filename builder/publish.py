@@ -24,32 +24,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from imagenet_textcorrupt.errors import ImageNetTCError
+from imagenet_textcorrupt.hub import VERSION_TAG, is_transient, with_retries
 
 from builder.benchmark import EVAL_YAML
 from builder.card import REPO_PLACEHOLDER
 
-TAG = re.compile(r"^v\d+\.\d+\.\d+$")
 COMMIT_BYTES = 2 * 1024**3  # at most this much per commit
 COMMIT_FILES = 200
 GATED = ("auto", "manual")
 READ_BYTES = 16 * 1024 * 1024
-# error classes of the HTTP stacks huggingface_hub has used (httpx, requests) that mean "the network failed"
-TRANSIENT_NAMES = {"TransportError", "NetworkError", "TimeoutException", "ConnectError", "ConnectTimeout",
-                   "ReadError", "ReadTimeout", "WriteError", "WriteTimeout", "PoolTimeout", "RemoteProtocolError",
-                   "ConnectionError", "Timeout", "ChunkedEncodingError"}
 UNGATED_WARNING = ("warning: publishing ungated: anyone can download these images without accepting the ImageNet "
                    "terms of access; do this only for a release whose images are not derived from ImageNet")
-T = TypeVar("T")
 
 
 class PublishError(ImageNetTCError):
@@ -82,33 +75,6 @@ class PublishPlan:
                  f"commit message: {self.message}"]
         lines += [f"  {path}  {size:,} bytes" for path, size in self.files]
         return "\n".join(lines)
-
-
-def is_transient(error: BaseException) -> bool:
-    """A failure worth retrying: the connection, a timeout, or the Hub saying 429 or 5xx. A missing file, a
-    refused permission or any other 4xx is not: retrying it only delays the error."""
-    status = getattr(getattr(error, "response", None), "status_code", None)
-    if isinstance(status, int):
-        return status == 429 or status >= 500
-    names = {cls.__name__ for cls in type(error).__mro__}
-    if "OfflineModeIsEnabled" in names:  # HF_HUB_OFFLINE is set: it will not come back by itself
-        return False
-    return isinstance(error, (ConnectionError, TimeoutError)) or bool(names & TRANSIENT_NAMES)
-
-
-def with_retries(action: Callable[[], T], what: str, attempts: int = 5, base_delay: float = 1.0,
-                 log: Callable[[str], None] = print) -> T:
-    """Run `action`, retrying transient failures with exponential backoff."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return action()
-        except Exception as error:  # only transient errors are retried; the rest propagate
-            if attempt == attempts or not is_transient(error):
-                raise
-            delay = base_delay * 2 ** (attempt - 1)
-            log(f"{what}: {type(error).__name__} (attempt {attempt} of {attempts}); retrying in {delay:.0f} s")
-            time.sleep(delay)
-    raise AssertionError("unreachable")
 
 
 def _published_files(folder: Path) -> list[Path]:
@@ -203,7 +169,7 @@ def publish(release: str | Path, repo_id: str, tag: str, *, private: bool = Fals
 
     warn = warn or log
     release = Path(release)
-    if not TAG.match(tag):
+    if not VERSION_TAG.match(tag):
         raise PublishError(f"--version {tag!r} must look like v1.0.0")
     try:
         summary = json.loads((release / "release.json").read_text())
@@ -237,7 +203,7 @@ def _upload(staged: Path, plan: PublishPlan, private: bool, gating: str | bool, 
 
     repo_id, tag = plan.repo_id, plan.tag
 
-    def retried(action: Callable[[], T], what: str) -> T:
+    def retried(action: Callable[[], Any], what: str) -> Any:
         return with_retries(action, what, log=log, base_delay=retry_delay)
 
     api = HfApi(token=token)

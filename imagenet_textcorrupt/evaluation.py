@@ -19,6 +19,7 @@ from typing import Any
 from imagenet_textcorrupt.checksums import update_with_file
 from imagenet_textcorrupt.classes import NUM_CLASSES
 from imagenet_textcorrupt.errors import ImageNetTCError
+from imagenet_textcorrupt.hub import resolve_commit
 from imagenet_textcorrupt.provenance import library_versions, utc_timestamp
 from imagenet_textcorrupt.results import (FORMAT_VERSION, RESULTS_FORMAT, metrics_from_predictions, predictions_path,
                                           write_predictions, write_results)
@@ -87,14 +88,10 @@ def dataset_provenance(dataset: str, config: str, revision: str | None) -> dict[
             update_with_file(digest, file)
         info["fingerprint"] = "sha256:" + digest.hexdigest()
         return info
-    from huggingface_hub import HfApi
-
     try:
-        remote = HfApi().dataset_info(dataset, revision=revision)
+        info["sha"] = resolve_commit(dataset, revision, "dataset", trust_sha=False)
     except Exception as error:  # noqa: BLE001 - offline, gated or missing: the load itself will say more
         info["sha_error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-        return info
-    info["sha"] = remote.sha
     return info
 
 
@@ -149,7 +146,7 @@ def open_rows(dataset: str, config: str, revision: str | None, streaming: bool) 
             raise EvaluationError(f"--config {config!r}: {error}") from None
         raise EvaluationError(f"--dataset {dataset!r}: {error}") from None
     except Exception as error:  # noqa: BLE001 - missing, gated, offline: say which of them it was
-        from imagenet_textcorrupt.hub_access import gated_message, gated_status
+        from imagenet_textcorrupt.hub import gated_message, gated_status
 
         status = gated_status(error)
         if status is not None:

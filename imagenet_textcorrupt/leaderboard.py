@@ -26,8 +26,9 @@ from imagenet_textcorrupt.atomic import atomic_write_text
 from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.provenance import utc_timestamp
 from imagenet_textcorrupt.report import format_estimate, write_report
-from imagenet_textcorrupt.results import (CHECKED, COMMIT_SHA, HUB_ID, PREDICTIONS_SUFFIX, RESULTS_FORMAT,
-                                          ResultsError, comparability_problems, verify_results)
+from imagenet_textcorrupt.hub import HUB_ID, resolve_commit
+from imagenet_textcorrupt.results import (CHECKED, PREDICTIONS_SUFFIX, RESULTS_FORMAT, ResultsError,
+                                          comparability_problems, verify_results)
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG
 
 # the figures of a table row, in column order
@@ -116,12 +117,10 @@ def _looks_like_results(path: Path) -> bool:
 
 def resolve_revision(dataset_id: str, revision: str, token: str | None = None) -> str:
     """A tag or branch of a Hub dataset as its commit sha (a sha is returned as is)."""
-    if COMMIT_SHA.match(revision):
-        return revision
     from huggingface_hub import HfApi
 
     try:
-        return HfApi(token=token).dataset_info(dataset_id, revision=revision).sha
+        return resolve_commit(dataset_id, revision, "dataset", HfApi(token=token))
     except Exception as error:  # noqa: BLE001 - offline, unknown revision, missing repo
         raise LeaderboardError(f"--revision {revision}: cannot resolve it on {dataset_id} "
                                f"({type(error).__name__}); pass the commit sha instead") from None

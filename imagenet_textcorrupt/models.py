@@ -154,7 +154,7 @@ def load_classifier(spec: str, pretrained: bool = True, checkpoint: str | Path |
 
 def _refuse_if_gated(error: BaseException, repo_id: str) -> None:
     """A gated model repo refused us: say how to get in (log in, or accept its terms)."""
-    from imagenet_textcorrupt.hub_access import gated_message, gated_status
+    from imagenet_textcorrupt.hub import gated_message, gated_status
 
     status = gated_status(error)
     if status is not None:

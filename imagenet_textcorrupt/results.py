@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,6 @@ from imagenet_textcorrupt.atomic import atomic_write_text
 from imagenet_textcorrupt.errors import ImageNetTCError
 
 RESULTS_FORMAT = "imagenet-tc-results"
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # ORG/NAME on the Hub
-COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 FORMAT_VERSION = 1
 PREDICTIONS_SUFFIX = ".predictions.jsonl"
 # one JSON object per line, sorted by id

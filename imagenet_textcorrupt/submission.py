@@ -22,12 +22,12 @@ from urllib.parse import quote
 import yaml
 
 from imagenet_textcorrupt.errors import ImageNetTCError
-from imagenet_textcorrupt.results import (COMMIT_SHA, HUB_ID, NO_PREDICTIONS, OTHER_METRICS_VERSION,
-                                          comparability_problems, predictions_path, verify_results)
+from imagenet_textcorrupt.hub import COMMIT_SHA, HUB_ID, VERSION_TAG, resolve_commit
+from imagenet_textcorrupt.results import (NO_PREDICTIONS, OTHER_METRICS_VERSION, comparability_problems,
+                                          predictions_path, verify_results)
 
 EVAL_RESULTS_FILE = ".eval_results/imagenet-tc.yaml"
 MODEL_CARD = "README.md"
-VERSION_TAG = re.compile(r"^v\d+\.\d+\.\d+$")
 
 
 class SubmissionError(ImageNetTCError):
@@ -232,7 +232,7 @@ def check_revision(api: Any, results: dict[str, Any]) -> None:
     dataset = results["dataset"]
     tag = dataset.get("revision") if VERSION_TAG.match(str(dataset.get("revision") or "")) else None
     try:
-        actual = api.dataset_info(dataset["id"], revision=tag or dataset["sha"]).sha
+        actual = resolve_commit(dataset["id"], tag or dataset["sha"], "dataset", api, trust_sha=False)
     except RevisionNotFoundError:
         raise SubmissionError(f"wrong dataset revision: {dataset['id']} has no revision "
                               f"{tag or dataset['sha']}") from None

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from builder.__main__ import main
-from builder.publish import is_transient, with_retries
+from imagenet_textcorrupt.hub import is_transient, with_retries
 from builder.recipes import RECIPES_DIR
 from builder.release import assemble
 from hub_server import client_environment
