@@ -15,16 +15,17 @@ from typing import Any
 
 import yaml
 
+from imagenet_textcorrupt.hub import card_metadata
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG, ORIGINAL_DOMAIN, SPLIT, features
 
 from builder.benchmark import EVAL_YAML, eval_yaml_problems
 
 
 def card_header(readme: Path) -> dict[str, Any]:
-    text = readme.read_text(encoding="utf-8")
-    if not text.startswith("---\n") or "\n---\n" not in text[4:]:
+    header = card_metadata(readme)
+    if header is None:
         raise ValueError("README.md has no YAML header between --- lines")
-    return yaml.safe_load(text[4:text.index("\n---\n", 4)])
+    return header
 
 
 def validate(release: str | Path, progress: bool = False) -> list[str]:

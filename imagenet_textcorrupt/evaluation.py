@@ -19,7 +19,7 @@ from typing import Any
 from imagenet_textcorrupt.checksums import update_with_file
 from imagenet_textcorrupt.classes import NUM_CLASSES
 from imagenet_textcorrupt.errors import ImageNetTCError
-from imagenet_textcorrupt.hub import resolve_commit
+from imagenet_textcorrupt.hub import card_metadata, resolve_commit
 from imagenet_textcorrupt.provenance import library_versions, utc_timestamp
 from imagenet_textcorrupt.results import (FORMAT_VERSION, RESULTS_FORMAT, metrics_from_predictions, predictions_path,
                                           write_predictions, write_results)
@@ -98,14 +98,11 @@ def dataset_provenance(dataset: str, config: str, revision: str | None) -> dict[
 def local_data_files(root: Path, config: str) -> list[str]:
     """The data files of one config of a local release folder, from its card's `configs` (the Hub layout's
     `data/<config>/test-*.parquet` when the card has none)."""
-    import yaml
-
     patterns = None
     readme = root / "README.md"
     if readme.is_file():
-        text = readme.read_text(encoding="utf-8")
-        if text.startswith("---"):
-            header = yaml.safe_load(text.split("---", 2)[1]) or {}
+        header = card_metadata(readme)
+        if header is not None:
             for entry in header.get("configs") or []:
                 if entry.get("config_name") == config:
                     files = entry.get("data_files")

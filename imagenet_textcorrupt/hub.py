@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # ORG/NAME on the Hub
@@ -38,6 +39,13 @@ def resolve_commit(repo_id: str, revision: str | None, repo_type: str = "dataset
     if not sha:
         raise ValueError(f"the Hub gave no commit for {repo_id}@{revision or 'main'}")
     return sha
+
+
+def card_metadata(readme: str | Path) -> dict[str, Any] | None:
+    """The YAML header of a card file as the Hub reads it (huggingface_hub's parser); None when it has none."""
+    from huggingface_hub import metadata_load
+
+    return metadata_load(readme)
 
 
 def is_transient(error: BaseException) -> bool:

@@ -48,3 +48,16 @@ def test_hub_ids(name, ok):
                                      ("main", False)])
 def test_version_tags(tag, ok):
     assert bool(VERSION_TAG.match(tag)) is ok
+
+
+def test_card_metadata_is_read_as_the_hub_reads_it(tmp_path):
+    from imagenet_textcorrupt.hub import card_metadata
+
+    card = tmp_path / "README.md"
+    card.write_text("---\nlicense: other\nconfigs:\n- config_name: all\n  default: true\n---\n\n# ImageNet-TC\n")
+    assert card_metadata(card) == {"license": "other", "configs": [{"config_name": "all", "default": True}]}
+    card.write_text("# no header\n\n---\nnot: metadata\n")
+    assert card_metadata(card) is None
+    card.write_text("---\n- a list\n---\n")
+    with pytest.raises(ValueError, match="repo card metadata block should be a dict"):
+        card_metadata(card)
