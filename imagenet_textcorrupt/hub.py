@@ -1,5 +1,6 @@
 """What we ask of the Hugging Face Hub, in one place: the shapes of its names (repo ids, commits, version tags),
-which commit a revision is, which failures are worth retrying, and what to tell a user whom it refused a gated repo.
+which commit a revision is, a card's metadata as the Hub reads it, which failures are worth retrying, and what to
+tell a user whom it refused a gated repo.
 
 Gated repos: the clients wrap the Hub's answer. transformers raises an OSError from huggingface_hub's
 GatedRepoError, found by walking the exception's causes; `datasets` raises a DatasetNotFoundError that drops the
