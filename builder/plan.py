@@ -133,7 +133,7 @@ def unet_work(recipe: Recipe, items: list[WorkItem]) -> UNetWork:
         if item.severity > 0:
             by_image.setdefault(item.source_id, []).append(item)
     work = UNetWork()
-    sampling: dict[tuple[tuple[int, int, int], ...], Any] = {}  # images with the same shape of edits count alike
+    sampling: dict[tuple[EditSchedule, ...], Any] = {}  # images with the same shape of edits count alike
     for edits in by_image.values():
         if spec.name in ("p2p-nulltext", "p2p-direct"):
             work.add(steps, steps)  # DDIM inversion: the conditional branch of one image
@@ -141,11 +141,10 @@ def unet_work(recipe: Recipe, items: list[WorkItem]) -> UNetWork:
                 inner = int(spec.params.get("inner_steps", 10))
                 work.add(steps * (inner + 2), steps * (inner + 2), steps * inner)  # cond, inner steps, final uncond
             order = {prompt: i for i, prompt in enumerate(dict.fromkeys(e.prompt for e in edits))}
-            shape = tuple((order[e.prompt], int(steps * knobs[e.severity]["cross_replace_steps"]),
-                           int(steps * knobs[e.severity]["self_replace_steps"])) for e in edits)
+            shape = tuple(EditSchedule.from_knobs(0, str(order[e.prompt]), steps, knobs[e.severity]) for e in edits)
             if shape not in sampling:
-                sampling[shape] = count_sampling([EditSchedule(0, str(p), c, s) for p, c, s in shape], steps,
-                                                 spec.batch_size, bool(spec.params.get("local_blend_words")))
+                sampling[shape] = count_sampling(shape, steps, spec.batch_size,
+                                                 bool(spec.params.get("local_blend_words")))
             work.add(sampling[shape].rows, sampling[shape].calls)
             continue
         for level in sorted({e.severity for e in edits}):  # one pipeline call per severity and chunk

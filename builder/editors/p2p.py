@@ -216,12 +216,9 @@ class PromptToPromptEditor(Editor):
                     mappings[(sources[i], target)] = token_mapping(self.tokenizer, sources[i], target)
                 except ValueError as error:
                     raise EditorError(f"{self.name}: item {i}: {error}") from None
-        edits = [EditSchedule(source_of[i], targets[i], int(self.steps * float(k["cross_replace_steps"])),
-                              int(self.steps * float(k["self_replace_steps"]))) for i, k in enumerate(knobs)]
+        edits = [EditSchedule.from_knobs(source_of[i], targets[i], self.steps, k) for i, k in enumerate(knobs)]
         latents = self._sample(prepared, edits, schedule, uncond, mappings)
         decoded = self._decode(latents)
-        latent_h, latent_w = latents.shape[-2:]
-        self_max = int(self.params["self_max_pixels"] or (latent_h // 2) * (latent_w // 2))
         extras = []
         for i in range(len(images)):
             source = prepared[source_of[i]]
@@ -229,7 +226,7 @@ class PromptToPromptEditor(Editor):
                      "local_blend_words": list(self.params["local_blend_words"] or []),
                      "attention_mapping": mappings[(sources[i], targets[i])][2],
                      "cross_replace_steps": float(knobs[i]["cross_replace_steps"]),
-                     "self_replace_steps": float(knobs[i]["self_replace_steps"]), "self_max_pixels": self_max,
+                     "self_replace_steps": float(knobs[i]["self_replace_steps"]), "self_max_pixels": self.control.self_max_pixels,
                      "inversion_cached": source.cache_hit}
             if self.params["local_blend_words"]:
                 extra.update(local_blend_threshold=float(self.params["local_blend_threshold"]),
@@ -241,18 +238,14 @@ class PromptToPromptEditor(Editor):
     def _inversion_metadata(self, inversion: Inversion) -> dict[str, Any]:
         return {}
 
-    def _reconstruction(self, sources: list[_Source], schedule: Schedule, uncond: torch.Tensor) -> torch.Tensor:
-        """The source branches' final latents [B, C, h, w]."""
-        return torch.stack([s.inversion.source_path[-1] for s in sources])  # type: ignore[union-attr]
-
     @torch.no_grad()
     def reconstruct(self, images: list[Image.Image], source_prompts: list[str]) -> Reconstruction:
-        """The source branches alone: the edit's result when the target prompt equals the source prompt."""
+        """The source branches alone: the edit's result when the target prompt equals the source prompt (for
+        null-text, guided sampling with the optimised embeddings: the path the optimisation sampled)."""
         prepared = [prepare_image(im, self.resolution).image for im in images]
         schedule = Schedule.from_scheduler(self.scheduler, self.steps)
-        uncond = self._embed([""])
-        sources = self._prepare_sources(prepared, list(source_prompts), schedule, uncond)
-        latents = self._reconstruction(sources, schedule, uncond)
+        sources = self._prepare_sources(prepared, list(source_prompts), schedule, self._embed([""]))
+        latents = torch.stack([s.inversion.source_path[-1] for s in sources])  # type: ignore[union-attr]
         by_item = {i: j for j, source in enumerate(sources) for i in source.items}
         order = [by_item[i] for i in range(len(prepared))]
         inputs = torch.stack([s.inversion.trajectory[0] for s in sources])  # type: ignore[union-attr]
@@ -358,19 +351,6 @@ class NullTextEditor(PromptToPromptEditor):
                                          uncond, self.settings, self.gradient_observer,
                                          lambda: optimisation_attention(self.device))
         return [Inversion(trajectory[:, i], r.embeddings, r.steps_taken, r.path) for i, r in enumerate(results)]
-
-    def _reconstruction(self, sources: list[_Source], schedule: Schedule, uncond: torch.Tensor) -> torch.Tensor:
-        """Guided DDIM sampling from z_T with the optimised null embeddings and the source prompts."""
-        latents = torch.stack([s.inversion.trajectory[-1] for s in sources])  # type: ignore[union-attr]
-        cond = self._embed([s.prompt for s in sources])
-        rows = len(sources)
-        for step in range(len(schedule)):
-            t, alpha_from, alpha_to = schedule.move(step)
-            nulls = torch.cat([s.inversion.null_at(step, uncond) for s in sources])  # type: ignore[union-attr]
-            eps = predict_noise(self.unet, torch.cat([latents, latents]), t, torch.cat([nulls, cond]))
-            latents = ddim_move(latents, eps[:rows] + self.guidance * (eps[rows:] - eps[:rows]), alpha_from,
-                                alpha_to)
-        return latents
 
     def _inversion_metadata(self, inversion: Inversion) -> dict[str, Any]:
         settings = self.settings

@@ -27,6 +27,12 @@ class EditSchedule:
     cross_until: int  # sampling steps < cross_until take the source's cross-attention maps
     self_until: int  # sampling steps < self_until take the source's self-attention maps
 
+    @classmethod
+    def from_knobs(cls, source: int, prompt: str, steps: int, knobs: dict[str, float]) -> EditSchedule:
+        """The windows of a severity's knobs (fractions of the steps), rounded as the editors round them."""
+        return cls(source, prompt, int(steps * float(knobs["cross_replace_steps"])),
+                   int(steps * float(knobs["self_replace_steps"])))
+
     def injects(self, step: int) -> tuple[bool, bool]:
         return step < self.cross_until, step < self.self_until
 
