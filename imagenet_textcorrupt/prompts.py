@@ -19,7 +19,6 @@ import functools
 import hashlib
 import itertools
 import re
-import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,10 @@ import yaml
 from imagenet_textcorrupt.classes import ImageNetClass, get_class, load_classes
 from imagenet_textcorrupt.errors import DataFileError, UnknownNameError, closest
 from imagenet_textcorrupt.hierarchy import Hierarchy, load_hierarchy
+from imagenet_textcorrupt.prompt_text import render, repeated_word, slots_of
 from imagenet_textcorrupt.resources import PROMPTS_FILE, data_path
+from imagenet_textcorrupt.schema import DOMAINS
 
-DOMAINS = ("drawing", "weather", "color", "texture", "context")
 BUILTIN_SLOTS = ("a", "name")
 OPERATIONS = ("replace", "remove", "add", "not_applicable")
 TOP_LEVEL_KEYS = {"version", "source_prompt", "slots", "domains", "severity", "templates", "nodes"}
@@ -43,28 +43,6 @@ SEVERITY_PARAMETERS: dict[str, dict[str, tuple[float, float]]] = {
     "instruct_pix2pix": {"image_guidance_scale": (0.0, 20.0), "guidance_scale": (0.0, 30.0)},
     "sdedit": {"strength": (0.0, 1.0)},
 }
-
-# Words a template may share with a class name without repeating it: articles and prepositions.
-_FUNCTION_WORDS = {"a", "an", "the", "of", "in", "on", "at", "by", "for", "from", "to", "with", "and", "under"}
-
-# Words that end the class's noun phrase when they stand between {a} and {name} ("a statue OF a cat").
-_PHRASE_BREAKS = {"of", "in", "on", "with", "made", "from", "for", "at", "by", "under", "and", "dressed", "carved",
-                  "sculpted"}
-_A_BEFORE_VOWEL = ("uni", "use", "usu", "uti", "ure", "uro", "eu", "ewe", "one", "once", "ouija")
-_AN_BEFORE_CONSONANT = ("hour", "honest", "honor", "honour", "heir")
-_ARTICLE_MARK = "\x00a\x00"
-_NAME_MARK = "\x00name\x00"
-
-
-def indefinite_article(word: str) -> str:
-    """ "a" or "an" for an English word, by its spelling (with the usual exceptions: "a unicorn", "an hour")."""
-    lower = word.lower()
-    if lower.startswith(_AN_BEFORE_CONSONANT):
-        return "an"
-    if lower.startswith(_A_BEFORE_VOWEL):
-        return "a"
-    return "an" if lower[:1] in "aeiou" else "a"
-
 
 @dataclass(frozen=True)
 class Prompt:
@@ -92,46 +70,6 @@ class ClassPrompts:
     def to_json(self) -> dict[str, Any]:
         return {"wnid": self.wnid, "name": self.name, "group": self.group,
                 "domains": {d: [p.text for p in prompts] for d, prompts in self.domains.items()}}
-
-
-@functools.cache
-def _slots_of(template: str) -> tuple[str, ...]:
-    names = []
-    for _, field_name, _, _ in string.Formatter().parse(template):
-        if field_name is not None and field_name not in names:
-            names.append(field_name)
-    return tuple(names)
-
-
-def content_words(text: str) -> list[str]:
-    """The lowercase words of a text that carry meaning (letters only, hyphens split, function words out)."""
-    return [w for w in re.findall(r"[a-z]+", text.lower()) if w not in _FUNCTION_WORDS]
-
-
-def repeated_word(target: str, name: str) -> str | None:
-    """A word the target adds around the class name that the name already holds, or None."""
-    outside = re.sub(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", " ", target, count=1)
-    name_words = set(content_words(name))
-    return next((w for w in content_words(outside) if w in name_words), None)
-
-
-def _render(template: str, cls: ImageNetClass, values: dict[str, str]) -> str:
-    """Fill a template for a class, then choose each {a} by the word that follows it."""
-    text = template.format(a=_ARTICLE_MARK, name=_NAME_MARK, **values)
-
-    def article(match: re.Match[str]) -> str:
-        rest = text[match.end():]
-        before_name = rest.split(_NAME_MARK, 1)[0] if _NAME_MARK in rest else None
-        in_class_phrase = before_name is not None and not (set(before_name.split()) & _PHRASE_BREAKS)
-        if in_class_phrase and not cls.article:
-            return ""  # plural or mass noun: "red hay", "golden sunglasses"
-        if rest.startswith(_NAME_MARK):
-            return cls.article + " "
-        next_word = rest.split(None, 1)[0] if rest.strip() else ""
-        return indefinite_article(next_word) + " "
-
-    text = re.sub(re.escape(_ARTICLE_MARK) + r"\s*", article, text)
-    return " ".join(text.replace(_NAME_MARK, cls.name).split())
 
 
 class PromptHierarchy:
@@ -236,7 +174,7 @@ class PromptHierarchy:
         if not isinstance(template, str) or not template.strip():
             raise self._error(where, "expected a non-empty template string")
         try:
-            slots = _slots_of(template)
+            slots = slots_of(template)
         except ValueError as error:
             raise self._error(where, f"malformed template {template!r}: {error}") from None
         for slot in slots:
@@ -354,7 +292,7 @@ class PromptHierarchy:
 
     def _render_class(self, cls: ImageNetClass) -> ClassPrompts:
         templates, reasons = self._templates[cls.wnid]
-        source = _render(self.source_prompt_template, cls, {})
+        source = render(self.source_prompt_template, cls, {})
         domains: dict[str, tuple[Prompt, ...]] = {}
         dropped: list[tuple[str, str]] = []
         reasons = dict(reasons)
@@ -383,11 +321,11 @@ class PromptHierarchy:
         return f"repeats {word!r} of the class name" if word else None
 
     def _expand(self, domain: str, template: str, node: str, cls: ImageNetClass) -> list[Prompt]:
-        names = [s for s in _slots_of(template) if s not in BUILTIN_SLOTS]
+        names = [s for s in slots_of(template) if s not in BUILTIN_SLOTS]
         prompts = []
         for values in itertools.product(*(self.slots[s] for s in names)):
             bound = dict(zip(names, values))
-            prompts.append(Prompt(domain, template, tuple(bound.items()), _render(template, cls, bound), node))
+            prompts.append(Prompt(domain, template, tuple(bound.items()), render(template, cls, bound), node))
         return prompts
 
     # -- public ----------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from imagenet_textcorrupt import prompts
 from imagenet_textcorrupt.classes import load_classes
 from imagenet_textcorrupt.errors import DataFileError, UnknownNameError
 from imagenet_textcorrupt.hierarchy import load_hierarchy
-from imagenet_textcorrupt.prompts import DOMAINS, indefinite_article, load_prompts
+from imagenet_textcorrupt.prompt_text import indefinite_article
+from imagenet_textcorrupt.prompts import DOMAINS, load_prompts
 from imagenet_textcorrupt.resources import PROMPTS_FILE, data_path
 
 # Where a domain is declared not to apply, and to which classes that reaches.
