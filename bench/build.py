@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 
 RECIPE = {
     "name": "bench", "version": "0.0.1", "seed": 0,

@@ -161,7 +161,7 @@ def cmd_metric_space(args: argparse.Namespace) -> int:
         print(f"{path} is current")
         return 0
     if args.check:
-        print(f"{path} differs from imagenet_textcorrupt/metrics.py: regenerate it with python -m builder "
+        print(f"{path} differs from imagenet_textcorrupt/metrics/paired.py: regenerate it with python -m builder "
               f"metric-space --space {args.space}", file=sys.stderr)
         return 1
     print(f"wrote {path}")
@@ -227,8 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     space = commands.add_parser(
         "metric-space", help="regenerate the metric Space's standalone copy of the metrics",
-        description="Writes imagenet_tc_core.py, the copy of imagenet_textcorrupt/metrics.py that the evaluate module "
-                    "in eval/imagenet_tc/ imports (imagenet-textcorrupt is not on PyPI, so a Space cannot install it).")
+        description="Writes imagenet_tc_core.py, the copy of imagenet_textcorrupt/metrics/paired.py that the evaluate "
+                    "module in eval/imagenet_tc/ imports (imagenet-textcorrupt is not on PyPI, so a Space cannot install it).")
     space.add_argument("--space", default="eval/imagenet_tc", help="the Space folder (default eval/imagenet_tc)")
     space.add_argument("--dataset", help="the published dataset (ORG/NAME) to name in the Space card's datasets:")
     space.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 when it differs")

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from imagenet_textcorrupt.errors import ImageNetTCError
+from imagenet_textcorrupt.estimate import format_estimate
+from imagenet_textcorrupt.results import Figures, Results
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG, ORIGINAL_DOMAIN, SPLIT
 
 RECIPE = "smoke"
@@ -100,7 +102,7 @@ def _load(release: Path, log: Callable[[str], None]) -> dict[str, Any]:
     return {"rows": len(rows)}
 
 
-def _evaluate(out: Path, release: Path, progress: bool, log: Callable[[str], None]) -> tuple[dict[str, Any], bool]:
+def _evaluate(out: Path, release: Path, progress: bool, log: Callable[[str], None]) -> tuple[Results, bool]:
     from imagenet_textcorrupt.evaluation import EvaluationSettings, evaluate
     from imagenet_textcorrupt.models import LITE0_MODEL, efficientnet_lite0_checkpoint
 
@@ -119,18 +121,12 @@ def _evaluate(out: Path, release: Path, progress: bool, log: Callable[[str], Non
     return results, pretrained
 
 
-def _summary(out: Path, release: Path, results: dict[str, Any], pretrained: bool, report: dict[str, Path],
+def _summary(out: Path, release: Path, results: Results, pretrained: bool, report: dict[str, Path],
              seconds: float) -> str:
-    m = results["metrics"]
+    m = results.metrics
 
-    def pct(block: dict[str, Any], key: str) -> str:
-        estimate = block.get(key) or {}
-        if estimate.get("value") is None:
-            return "–"
-        text = f"{100 * estimate['value']:.1f}%"
-        if estimate.get("ci_low") is not None:
-            text += f" (95% CI {100 * estimate['ci_low']:.1f}–{100 * estimate['ci_high']:.1f})"
-        return text
+    def pct(figures: Figures, name: str) -> str:
+        return format_estimate(figures.get(name))
 
     plots = [p for p in report.values() if p.suffix == ".png"]
     lines = [
@@ -147,12 +143,13 @@ def _summary(out: Path, release: Path, results: dict[str, Any], pretrained: bool
         f"| report (tables) | `{report['report.md']}` |",
         f"| plots | {', '.join(f'`{p.name}`' for p in plots)} in `{out / 'report'}` |",
         "",
-        f"## The numbers ({m['counts']['sources']} photos, {m['counts']['edits']} edits)",
+        f"## The numbers ({m.sources} photos, {m.edits} edits; in %, {100 * (m.confidence or 0.95):g}% "
+        f"bootstrap intervals in brackets)",
         "",
-        f"- clean top-1 accuracy: {pct(m['clean'], 'top1')}; top-5: {pct(m['clean'], 'top5')}",
-        f"- edited top-1 accuracy: {pct(m['edited'], 'top1')}",
-        f"- drop (clean minus edited, on the same photos, in points): {pct(m['edited'], 'drop')}",
-        f"- flip rate (prediction changed by the edit): {pct(m['edited'], 'flip_rate')}",
+        f"- clean top-1 accuracy: {pct(m.clean, 'top1')}; top-5: {pct(m.clean, 'top5')}",
+        f"- edited top-1 accuracy: {pct(m.edited, 'top1')}",
+        f"- drop (clean minus edited, on the same photos, in points): {pct(m.edited, 'drop')}",
+        f"- flip rate (prediction changed by the edit): {pct(m.edited, 'flip_rate')}",
         "",
         "What they mean here: the classifier " + (
             "is a real pretrained EfficientNet-Lite0" if pretrained else

@@ -1,5 +1,5 @@
 """The metric Space's copy of the metrics: `eval/imagenet_tc/imagenet_tc_core.py`, generated from
-`imagenet_textcorrupt/metrics.py`.
+`imagenet_textcorrupt/metrics/paired.py`.
 
     python -m builder metric-space [--space eval/imagenet_tc] [--dataset ORG/imagenet-tc] [--check]
 
@@ -39,16 +39,16 @@ def _replacement(module: str, name: str) -> tuple[str, str]:
         return "class", f'class {name}(Exception):\n    """{module}.{name}, in this standalone copy."""\n'
     if isinstance(value, (str, int, float, tuple)) and ast.literal_eval(repr(value)) == value:
         return "constant", f"{name} = {value!r}  # {module}.{name}\n"
-    raise MetricSpaceError(f"imagenet_textcorrupt/metrics.py imports {module}.{name}, which a standalone copy "
+    raise MetricSpaceError(f"imagenet_textcorrupt/metrics/paired.py imports {module}.{name}, which a standalone copy "
                            f"cannot carry as a value: keep the metrics' imports from the package to constants and "
                            f"exception base classes")
 
 
 def vendored_core() -> str:
-    """The text of the Space's copy of imagenet_textcorrupt/metrics.py."""
-    from imagenet_textcorrupt import metrics
+    """The text of the Space's copy of imagenet_textcorrupt/metrics/paired.py."""
+    from imagenet_textcorrupt.metrics import paired
 
-    source = inspect.getsource(metrics)
+    source = inspect.getsource(paired)
     lines = source.splitlines(keepends=True)
     dropped: set[int] = set()
     definitions: dict[str, list[str]] = {"constant": [], "class": []}
@@ -66,8 +66,8 @@ def vendored_core() -> str:
             raise MetricSpaceError(f"line {node.lineno}: {ast.unparse(node)} cannot be made standalone")
     block = "".join(definitions["constant"]) + "".join(f"\n\n{text}" for text in definitions["class"])
     block += "\n" if definitions["class"] else ""  # two blank lines after a class, with the one that follows
-    header = ("# Generated from imagenet_textcorrupt/metrics.py by `python -m builder metric-space`: do not edit;\n"
-              "# the test suite checks that it is current.\n")
+    header = ("# Generated from imagenet_textcorrupt/metrics/paired.py by `python -m builder metric-space`:\n"
+              "# do not edit; the test suite checks that it is current.\n")
     body = "".join((block if number == first else "") + ("" if number in dropped else line)
                    for number, line in enumerate(lines))
     return header + body

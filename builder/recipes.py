@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from imagenet_textcorrupt.errors import DataFileError, closest
-from imagenet_textcorrupt.prompts import DOMAINS
+from imagenet_textcorrupt.schema import DOMAINS
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 SOURCE_TYPES = ("samples", "imagefolder", "flat", "hub")

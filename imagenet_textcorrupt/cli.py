@@ -10,11 +10,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imagenet_textcorrupt import __version__
 from imagenet_textcorrupt.errors import ImageNetTCError, UnknownNameError
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG
+
+if TYPE_CHECKING:
+    from imagenet_textcorrupt.results import Results
 
 EXIT_USAGE = 2
 
@@ -121,21 +124,21 @@ def cmd_prompts(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_summary(results: dict[str, Any]) -> None:
+def print_summary(results: Results) -> None:
     """The headline figures of a results file, for the terminal."""
-    from imagenet_textcorrupt.report import format_estimate as _percent
+    from imagenet_textcorrupt.estimate import format_estimate
 
-    m = results["metrics"]
-    dataset = results["dataset"]
-    revision = dataset.get("sha") or dataset.get("version") or dataset.get("revision") or "unknown revision"
-    print(f"{results['model']['id']} on {dataset['id']} [{dataset['config']}] @ {revision}: "
-          f"{m['counts']['sources']} source images, {m['counts']['edits']} edits")
-    print(f"  clean top-1   {_percent(m['clean'].get('top1'))}")
-    print(f"  edited top-1  {_percent(m['edited'].get('top1'))}   (paired clean "
-          f"{_percent(m['edited'].get('clean_top1'))})")
-    print(f"  drop          {_percent(m['edited'].get('drop'))}   flip rate {_percent(m['edited'].get('flip_rate'))}")
-    for domain, block in m["by_domain"].items():
-        print(f"  {domain:<12}  {_percent(block.get('top1'))}   drop {_percent(block.get('drop'))}")
+    m, dataset = results.metrics, results.dataset
+    level = f"{100 * m.confidence:g}% intervals" if m.confidence else "no intervals"
+    print(f"{results.model.id} on {dataset.id} [{dataset.config}] @ {dataset.revision_label}: "
+          f"{m.sources} source images, {m.edits} edits; top-1 in % ({level})")
+    print(f"  clean top-1   {format_estimate(m.clean.get('top1'))}")
+    print(f"  edited top-1  {format_estimate(m.edited.get('top1'))}   (paired clean "
+          f"{format_estimate(m.edited.get('clean_top1'))})")
+    print(f"  drop          {format_estimate(m.edited.get('drop'))}   flip rate "
+          f"{format_estimate(m.edited.get('flip_rate'))}")
+    for domain, figures in m.by_domain.items():
+        print(f"  {domain:<12}  {format_estimate(figures.get('top1'))}   drop {format_estimate(figures.get('drop'))}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

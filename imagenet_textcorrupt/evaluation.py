@@ -21,8 +21,8 @@ from imagenet_textcorrupt.classes import NUM_CLASSES
 from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.hub import card_metadata, resolve_commit
 from imagenet_textcorrupt.provenance import library_versions, utc_timestamp
-from imagenet_textcorrupt.results import (FORMAT_VERSION, RESULTS_FORMAT, metrics_from_predictions, predictions_path,
-                                          write_predictions, write_results)
+from imagenet_textcorrupt.results import (FORMAT_VERSION, RESULTS_FORMAT, Results, metrics_from_predictions,
+                                          predictions_path, write_predictions, write_results)
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG, ORIGINAL_DOMAIN, SPLIT
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -246,7 +246,7 @@ def _count_rows(rows: Any) -> int | None:
         return None
 
 
-def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = True) -> dict[str, Any]:
+def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = True) -> Results:
     """Runs the evaluation and writes the results JSON and its predictions file; returns the results."""
     import torch
 
@@ -320,4 +320,4 @@ def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = 
         "metrics": metrics,
     }
     write_results(output, results)
-    return results
+    return Results.parse(results, str(output))

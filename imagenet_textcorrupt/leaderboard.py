@@ -25,10 +25,11 @@ from typing import Any
 from imagenet_textcorrupt.atomic import atomic_write_text
 from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.provenance import utc_timestamp
-from imagenet_textcorrupt.report import format_estimate, write_report
+from imagenet_textcorrupt.estimate import MISSING, format_estimate
 from imagenet_textcorrupt.hub import HUB_ID, resolve_commit
-from imagenet_textcorrupt.results import (CHECKED, PREDICTIONS_SUFFIX, RESULTS_FORMAT, ResultsError,
-                                          comparability_problems, verify_results)
+from imagenet_textcorrupt.report import markdown_table, write_report
+from imagenet_textcorrupt.results import (CHECKED, PREDICTIONS_SUFFIX, RESULTS_FORMAT, Results, ResultsError,
+                                          verify_results)
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG
 
 # the figures of a table row, in column order
@@ -40,9 +41,11 @@ class LeaderboardError(ImageNetTCError):
 
 
 @dataclass
-class Entry:
+class Candidate:
+    """A results file that passed its checks, and how far it was checked."""
+
     file: str
-    results: dict[str, Any]
+    results: Results
     status: str  # results.verify_results' status: checked, no predictions file, other metrics version
 
     @property
@@ -50,10 +53,10 @@ class Entry:
         return self.status == CHECKED
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        d = self.results["dataset"]
-        revision = d.get("sha") or d.get("fingerprint") or (f"version {d['version']}" if d.get("version") else "")
-        return d["id"], revision or "unknown revision", self.results["metrics"]["metrics_version"]
+    def section_key(self) -> tuple[str, str, str]:
+        """The leaderboard section it belongs to: (dataset id, revision, metrics version)."""
+        dataset = self.results.dataset
+        return dataset.id, dataset.revision_key or "unknown revision", self.results.metrics.version
 
 
 @dataclass
@@ -61,7 +64,7 @@ class Board:
     sections: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
     superseded: list[dict[str, Any]] = field(default_factory=list)
-    accepted: list[Entry] = field(default_factory=list)
+    accepted: list[Candidate] = field(default_factory=list)
     hub: list[dict[str, Any]] = field(default_factory=list)  # the Hub's own leaderboards, as it ranks them
 
 
@@ -126,28 +129,28 @@ def resolve_revision(dataset_id: str, revision: str, token: str | None = None) -
                                f"({type(error).__name__}); pass the commit sha instead") from None
 
 
-def _newest_per_model(entries: list[Entry], board: Board) -> list[Entry]:
-    latest: dict[tuple[str, str], Entry] = {}
-    for entry in sorted(entries, key=lambda e: e.results["created"]):
-        key = (entry.results["model"]["id"], entry.results["dataset"]["config"])
+def _newest_per_model(entries: list[Candidate], board: Board) -> list[Candidate]:
+    latest: dict[tuple[str, str], Candidate] = {}
+    for entry in sorted(entries, key=lambda e: e.results.created):
+        key = (entry.results.model.id, entry.results.dataset.config)
         if key in latest:
             board.superseded.append({"file": latest[key].file, "by": entry.file})
         latest[key] = entry
     return list(latest.values())
 
 
-def _complete(entries: list[Entry], board: Board) -> list[Entry]:
+def _complete(entries: list[Candidate], board: Board) -> list[Candidate]:
     """Refuses results that cover fewer (or more) rows of a config than the others on the same revision do."""
-    by_config: dict[str, list[Entry]] = {}
+    by_config: dict[str, list[Candidate]] = {}
     for entry in entries:
-        by_config.setdefault(entry.results["dataset"]["config"], []).append(entry)
+        by_config.setdefault(entry.results.dataset.config, []).append(entry)
     kept = []
     for config, members in by_config.items():
-        counts = Counter(e.results["dataset"]["rows"] for e in members)
+        counts = Counter(e.results.dataset.rows for e in members)
         usual = max(counts.values())
         expected = max(rows for rows, n in counts.items() if n == usual)  # the most common; the largest on a tie
         for entry in members:
-            rows = entry.results["dataset"]["rows"]
+            rows = entry.results.dataset.rows
             if rows == expected:
                 kept.append(entry)
             else:
@@ -156,24 +159,30 @@ def _complete(entries: list[Entry], board: Board) -> list[Entry]:
     return kept
 
 
-def _row(rank: int, entry: Entry) -> dict[str, Any]:
+# (column of the table, where the estimate is in the metrics)
+_ESTIMATE_SOURCES = {"edited_top1": ("edited", "top1"), "clean_top1": ("clean", "top1"), "drop": ("edited", "drop"),
+                     "relative_robustness": ("edited", "relative_robustness"), "flip_rate": ("edited", "flip_rate"),
+                     "edited_top1_config": ("edited", "top1_config")}
+
+
+def _row(rank: int, entry: Candidate) -> dict[str, Any]:
     r = entry.results
-    m = r["metrics"]
-    return {"rank": rank, "model": r["model"]["id"], "family": r["model"]["family"],
-            "parameters": r["model"].get("parameters"), "edited_top1": m["edited"].get("top1"),
-            "clean_top1": m["clean"].get("top1"), "drop": m["edited"].get("drop"),
-            "relative_robustness": m["edited"].get("relative_robustness"),
-            "flip_rate": m["edited"].get("flip_rate"), "edited_top1_config": m["edited"].get("top1_config"),
-            "verified": entry.verified, "check": entry.status, "created": r["created"], "file": entry.file}
+    row: dict[str, Any] = {"rank": rank, "model": r.model.id, "family": r.model.family,
+                           "parameters": r.model.parameters}
+    for name in ESTIMATES:
+        part, metric = _ESTIMATE_SOURCES[name]
+        estimate = getattr(r.metrics, part).get(metric)
+        row[name] = estimate.to_json() if estimate else None
+    return row | {"verified": entry.verified, "check": entry.status, "created": r.created, "file": entry.file}
 
 
-def _ranked(entries: list[Entry]) -> list[dict[str, Any]]:
-    def score(entry: Entry) -> tuple[float, float]:
-        m = entry.results["metrics"]
-        return (-(m["edited"]["top1"]["value"] or 0.0), -(m["clean"]["top1"]["value"] or 0.0))
+def _ranked(entries: list[Candidate]) -> list[dict[str, Any]]:
+    def score(entry: Candidate) -> tuple[float, float]:
+        m = entry.results.metrics
+        return (-(m.edited["top1"].value or 0.0), -(m.clean["top1"].value or 0.0))
 
     rows, previous, rank = [], None, 0
-    for position, entry in enumerate(sorted(entries, key=lambda e: (score(e), e.results["model"]["id"])), 1):
+    for position, entry in enumerate(sorted(entries, key=lambda e: (score(e), e.results.model.id)), 1):
         if score(entry) != previous:  # ties share a rank
             rank, previous = position, score(entry)
         rows.append(_row(rank, entry))
@@ -205,18 +214,18 @@ def build(source: str, revision: str | None = None, token: str | None = None) ->
         except Exception as error:  # noqa: BLE001 - one malformed file must not stop the others being ranked
             board.refused.append({"file": shown, "problems": [f"unreadable: {type(error).__name__}: {error}"]})
             continue
-        problems = comparability_problems(results)
+        problems = results.comparability_problems()
         if problems:
             board.refused.append({"file": shown, "problems": problems})
             continue
-        entries.append(Entry(shown, results, status))
+        entries.append(Candidate(shown, results, status))
     if revision is not None:
-        datasets = sorted({e.results["dataset"]["id"] for e in entries})
+        datasets = sorted({e.results.dataset.id for e in entries})
         wanted = {resolve_revision(d, revision, token) if HUB_ID.match(d) else revision
                   for d in datasets}
         kept = []
         for entry in entries:
-            sha = entry.results["dataset"].get("sha")
+            sha = entry.results.dataset.sha
             if sha in wanted:
                 kept.append(entry)
             else:
@@ -224,15 +233,15 @@ def build(source: str, revision: str | None = None, token: str | None = None) ->
                     f"computed on dataset revision {sha or 'unknown'}; this leaderboard is for {revision}"
                     + (f" ({', '.join(sorted(wanted))})" if wanted != {revision} else "")]})
         entries = kept
-    groups: dict[tuple[str, str, str], list[Entry]] = {}
+    groups: dict[tuple[str, str, str], list[Candidate]] = {}
     for entry in entries:
-        groups.setdefault(entry.key, []).append(entry)
+        groups.setdefault(entry.section_key, []).append(entry)
     for (dataset, rev, metrics_version), members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         members = _complete(_newest_per_model(members, board), board)
         board.accepted += members
-        configs: dict[str, list[Entry]] = {}
+        configs: dict[str, list[Candidate]] = {}
         for entry in members:
-            configs.setdefault(entry.results["dataset"]["config"], []).append(entry)
+            configs.setdefault(entry.results.dataset.config, []).append(entry)
         order = sorted(configs, key=lambda c: (c != DEFAULT_CONFIG, c))
         board.sections.append({"dataset": dataset, "revision": rev, "metrics_version": metrics_version,
                                "configs": {c: _ranked(configs[c]) for c in order},
@@ -241,16 +250,16 @@ def build(source: str, revision: str | None = None, token: str | None = None) ->
 
 
 # ------------------------------------------------------------------------------------------------------- output
+_HEADER = ["#", "model", "family", "params (M)", "edited top-1", "clean top-1", "drop", "rel. robustness",
+           "flip rate", "top-1, config classes", "checked"]
+
+
 def _markdown_table(rows: list[dict[str, Any]]) -> list[str]:
-    lines = ["| # | model | family | params (M) | edited top-1 | clean top-1 | drop | rel. robustness | flip rate "
-             "| top-1, config classes | checked |",
-             "|---:|:---|:---|---:|---:|---:|---:|---:|---:|---:|:---:|"]
-    for row in rows:
-        params = f"{row['parameters'] / 1e6:.1f}" if row.get("parameters") else "–"
-        figures = " | ".join(format_estimate(row[name]) for name in ESTIMATES)
-        lines.append(f"| {row['rank']} | {row['model']} | {row['family']} | {params} | {figures} "
-                     f"| {'✓' if row['verified'] else '–'} |")
-    return lines
+    cells = [[row["rank"], row["model"], row["family"],
+              f"{row['parameters'] / 1e6:.1f}" if row.get("parameters") else MISSING,
+              *(format_estimate(row[name]) for name in ESTIMATES), "✓" if row["verified"] else MISSING]
+             for row in rows]
+    return markdown_table(_HEADER, cells, align="rllrrrrrrrc").splitlines()
 
 
 def to_markdown(board: Board) -> str:
@@ -271,10 +280,11 @@ def to_markdown(board: Board) -> str:
     for ranked in board.hub:
         lines += [f"## The Hub's leaderboard of {ranked['dataset']}", "",
                   "As the Hub ranks the models' `.eval_results` entries (edited top-1 accuracy in %). These entries "
-                  "carry no predictions, so nothing here was recomputed; the Hub's own *verified* flag is shown.", "",
-                  "| # | model | value | verified | source | notes |", "|---:|:---|---:|:---:|:---|:---|"]
-        lines += [f"| {e['rank']} | {e['model']} | {e['value']} | {'✓' if e['verified'] else '–'} | "
-                  f"{e['source'] or '–'} | {(e['notes'] or '–').replace('|', '/')} |" for e in ranked["entries"]]
+                  "carry no predictions, so nothing here was recomputed; the Hub's own *verified* flag is shown.", ""]
+        cells = [[e["rank"], e["model"], e["value"], "✓" if e["verified"] else MISSING, e["source"] or MISSING,
+                  e["notes"] or MISSING] for e in ranked["entries"]]
+        lines += markdown_table(["#", "model", "value", "verified", "source", "notes"], cells, align="rlrcll"
+                                ).splitlines()
         lines += ["" if ranked["entries"] else "No entries yet.", ""]
     if not board.sections and not board.hub:
         lines += ["No accepted results.", ""]

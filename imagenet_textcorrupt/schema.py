@@ -7,9 +7,12 @@ built lazily (`features()`), so the core stays importable without `datasets`.
 
 from __future__ import annotations
 
+import re
+import sys
 from typing import Any
 
 ORIGINAL_DOMAIN = "original"
+DOMAINS = ("drawing", "weather", "color", "texture", "context")  # the domains of edits, in the order tables show them
 DEFAULT_CONFIG = "all"
 SPLIT = "test"
 
@@ -67,3 +70,23 @@ def edit_id(source_id: str, domain: str, prompt_index: int, severity: int) -> st
 def shard_file(config: str, index: int, count: int) -> str:
     """A data file's path inside a release, in the Hub's layout."""
     return f"data/{config}/{SPLIT}-{index:05d}-of-{count:05d}.parquet"
+
+
+def domain_order(domain: str) -> tuple[int, str]:
+    """Sort key: the edit domains in their usual order, then any other name alphabetically."""
+    return (DOMAINS.index(domain), "") if domain in DOMAINS else (len(DOMAINS), domain)
+
+
+def severity_order(severity: Any) -> tuple[int, str]:
+    """Sort key: severities by number (they are strings in JSON), then anything that is not a number."""
+    try:
+        return int(severity), ""
+    except ValueError:
+        return sys.maxsize, str(severity)
+
+
+def path_component(text: str) -> str:
+    """A file or folder name made from free text (a config, a model id): letters, digits, dots, hyphens and
+    underscores kept, any other run of characters one underscore; it never starts with a dot, so it cannot be `..`
+    or hidden, and it is never empty."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "_"

@@ -23,8 +23,9 @@ import yaml
 
 from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.hub import COMMIT_SHA, HUB_ID, VERSION_TAG, resolve_commit
-from imagenet_textcorrupt.results import (NO_PREDICTIONS, OTHER_METRICS_VERSION, comparability_problems,
-                                          predictions_path, verify_results)
+from imagenet_textcorrupt.results import (NO_PREDICTIONS, OTHER_METRICS_VERSION, Results, predictions_path,
+                                          verify_results)
+from imagenet_textcorrupt.schema import path_component
 
 EVAL_RESULTS_FILE = ".eval_results/imagenet-tc.yaml"
 MODEL_CARD = "README.md"
@@ -39,7 +40,7 @@ class Submission:
     """What a submission writes: files per repository, and where they went."""
 
     model_repo: str
-    results: list[dict[str, Any]]
+    results: list[Results]
     results_repo: str | None = None
     results_files: dict[str, Path] = field(default_factory=dict)  # path in the results repo -> local file
     existing: dict[str, str | None] = field(default_factory=dict)  # the model repo's current files
@@ -59,51 +60,56 @@ class Submission:
                                                        source_url)
 
 
-def _percent(estimate: dict[str, Any] | None) -> float | None:
-    return None if not estimate or estimate.get("value") is None else round(100 * estimate["value"], 2)
+HUB_DIGITS = 2  # decimals of the percentages the Hub's entries hold
 
 
-def check_submittable(results: dict[str, Any], source: str) -> None:
+def _top1_percent(results: Results, part: str) -> float | None:
+    estimate = getattr(results.metrics, part).get("top1")
+    return estimate.percent(HUB_DIGITS) if estimate else None
+
+
+def check_submittable(results: Results, source: str) -> None:
     """Refuses results that a leaderboard cannot trust or compare."""
-    dataset = results["dataset"]
+    dataset = results.dataset
     problems = []
-    if not HUB_ID.match(str(dataset["id"])):
-        problems.append(f"it was computed on a local dataset ({dataset['id']}); submissions are scored on the Hub "
+    if not HUB_ID.match(dataset.id):
+        problems.append(f"it was computed on a local dataset ({dataset.id}); submissions are scored on the Hub "
                         f"dataset at a tagged revision (imagenet-tc evaluate --dataset ORG/imagenet-tc --revision "
                         f"vX.Y.Z)")
-    elif not COMMIT_SHA.match(str(dataset.get("sha") or "")):
+    elif not COMMIT_SHA.match(dataset.sha or ""):
         problems.append("the dataset revision was not resolved to a commit sha (was the evaluation offline?); "
                         "rerun it with network access")
-    problems += comparability_problems(results)
+    problems += results.comparability_problems()
     if problems:
         raise SubmissionError(f"{source}: cannot be submitted: " + "; ".join(problems))
 
 
-def _describe(results: dict[str, Any]) -> str:
-    m = results["metrics"]
-    parts = [f"edited top-1 accuracy (%) on config {results['dataset']['config']}"]
-    edited = m["edited"].get("top1") or {}
-    if edited.get("ci_low") is not None:
-        parts.append(f"95% CI [{100 * edited['ci_low']:.2f}, {100 * edited['ci_high']:.2f}] over source images")
-    parts.append(f"clean top-1 {_percent(m['clean'].get('top1'))}")
-    parts.append(f"drop {_percent(m['edited'].get('drop'))} points")
-    parts.append(f"imagenet-textcorrupt {results['versions'].get('imagenet-textcorrupt', '?')}, "
-                 f"metrics {m['metrics_version']}")
+def _describe(results: Results) -> str:
+    m = results.metrics
+    parts = [f"edited top-1 accuracy (%) on config {results.dataset.config}"]
+    edited = m.edited["top1"]
+    if edited.ci_low is not None and edited.ci_high is not None:
+        parts.append(f"{100 * (m.confidence or 0.95):g}% CI [{100 * edited.ci_low:.{HUB_DIGITS}f}, "
+                     f"{100 * edited.ci_high:.{HUB_DIGITS}f}] over source images")
+    drop = m.edited.get("drop")
+    parts.append(f"clean top-1 {_top1_percent(results, 'clean')}")
+    parts.append(f"drop {drop.percent(HUB_DIGITS) if drop else None} points")
+    parts.append(f"imagenet-textcorrupt {results.versions.get('imagenet-textcorrupt', '?')}, metrics {m.version}")
     return "; ".join(parts)
 
 
-def eval_result_entries(results_list: list[dict[str, Any]], source_url: str | None = None) -> list[Any]:
+def eval_result_entries(results_list: list[Results], source_url: str | None = None) -> list[Any]:
     """One `.eval_results` entry per results file: task id = config, value = edited top-1 accuracy in %."""
     from huggingface_hub import EvalResultEntry
 
-    return [EvalResultEntry(dataset_id=r["dataset"]["id"], task_id=r["dataset"]["config"],
-                            value=_percent(r["metrics"]["edited"]["top1"]), dataset_revision=r["dataset"]["sha"],
-                            date=r["created"], source_url=source_url,
+    return [EvalResultEntry(dataset_id=r.dataset.id, task_id=r.dataset.config,
+                            value=_top1_percent(r, "edited"), dataset_revision=r.dataset.sha,
+                            date=r.created, source_url=source_url,
                             source_name="imagenet-tc evaluate" if source_url else None, notes=_describe(r))
             for r in results_list]
 
 
-def merged_eval_results(existing: str | None, results_list: list[dict[str, Any]], source_url: str | None = None
+def merged_eval_results(existing: str | None, results_list: list[Results], source_url: str | None = None
                         ) -> str:
     """The `.eval_results` file: the repo's entries for other datasets or configs kept, ours replaced."""
     from huggingface_hub import eval_result_entries_to_yaml
@@ -181,7 +187,7 @@ def card_problem(existing: str | None) -> str | None:
     return None
 
 
-def merged_model_card(existing: str | None, results_list: list[dict[str, Any]], model_repo: str,
+def merged_model_card(existing: str | None, results_list: list[Results], model_repo: str,
                       source_url: str | None = None) -> str:
     """The model card with a `model-index` holding our results (edited and clean top-1 per config)."""
     from huggingface_hub import EvalResult, ModelCard
@@ -189,13 +195,13 @@ def merged_model_card(existing: str | None, results_list: list[dict[str, Any]], 
     card = ModelCard(existing if existing else f"---\n{{}}\n---\n\n# {model_repo.split('/')[-1]}\n")
     ours = []
     for r in results_list:
-        d = r["dataset"]
-        for name, block in (("edited top-1 accuracy", "edited"), ("clean top-1 accuracy", "clean")):
-            ours.append(EvalResult(task_type="image-classification", dataset_type=d["id"],
-                                   dataset_name=f"ImageNet-TC ({d['config']})", dataset_config=d["config"],
-                                   dataset_split=d.get("split", "test"), dataset_revision=d["sha"],
+        d = r.dataset
+        for name, part in (("edited top-1 accuracy", "edited"), ("clean top-1 accuracy", "clean")):
+            ours.append(EvalResult(task_type="image-classification", dataset_type=d.id,
+                                   dataset_name=f"ImageNet-TC ({d.config})", dataset_config=d.config,
+                                   dataset_split=d.split, dataset_revision=d.sha,
                                    metric_type="accuracy", metric_name=name,
-                                   metric_value=_percent(r["metrics"][block]["top1"]),
+                                   metric_value=_top1_percent(r, part),
                                    source_name="imagenet-tc evaluate" if source_url else None,
                                    source_url=source_url))
     replaced = {(e.dataset_type, e.dataset_config, e.metric_name) for e in ours}
@@ -207,16 +213,11 @@ def merged_model_card(existing: str | None, results_list: list[dict[str, Any]], 
     return str(card)
 
 
-def _slug(text: str) -> str:
-    """A path component that cannot escape its folder."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "model"
-
-
-def results_repo_paths(results: dict[str, Any], results_file: Path) -> dict[str, Path]:
+def results_repo_paths(results: Results, results_file: Path) -> dict[str, Path]:
     """Where a results file (and its predictions) go in a results dataset repository:
     results/<config>/<model>/<created>.json."""
-    stamp = re.sub(r"[^0-9TZ]", "", results["created"])
-    stem = f"results/{_slug(results['dataset']['config'])}/{_slug(results['model']['id'])}/{stamp}"
+    stamp = re.sub(r"[^0-9TZ]", "", results.created)
+    stem = f"results/{path_component(results.dataset.config)}/{path_component(results.model.id)}/{stamp}"
     files = {f"{stem}.json": results_file}
     predictions = predictions_path(results_file)
     if predictions.is_file():
@@ -224,29 +225,29 @@ def results_repo_paths(results: dict[str, Any], results_file: Path) -> dict[str,
     return files
 
 
-def check_revision(api: Any, results: dict[str, Any]) -> None:
+def check_revision(api: Any, results: Results) -> None:
     """Refuses results whose dataset commit is not on the Hub, or whose version tag (tags never move) points at
     another commit than the one they were computed on."""
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
-    dataset = results["dataset"]
-    tag = dataset.get("revision") if VERSION_TAG.match(str(dataset.get("revision") or "")) else None
+    dataset = results.dataset
+    tag = dataset.revision if VERSION_TAG.match(dataset.revision or "") else None
+    sha = dataset.sha or ""  # check_submittable has made sure it is a commit sha
     try:
-        actual = resolve_commit(dataset["id"], tag or dataset["sha"], "dataset", api, trust_sha=False)
+        actual = resolve_commit(dataset.id, tag or sha, "dataset", api, trust_sha=False)
     except RevisionNotFoundError:
-        raise SubmissionError(f"wrong dataset revision: {dataset['id']} has no revision "
-                              f"{tag or dataset['sha']}") from None
+        raise SubmissionError(f"wrong dataset revision: {dataset.id} has no revision {tag or sha}") from None
     except RepositoryNotFoundError:
-        raise SubmissionError(f"dataset {dataset['id']!r} not found on the Hub (or the token cannot see it)") from None
-    if actual != dataset["sha"]:
-        raise SubmissionError(f"wrong dataset revision: the results say {dataset['id']}@{tag} is {dataset['sha']}, "
+        raise SubmissionError(f"dataset {dataset.id!r} not found on the Hub (or the token cannot see it)") from None
+    if actual != sha:
+        raise SubmissionError(f"wrong dataset revision: the results say {dataset.id}@{tag} is {sha}, "
                               f"but on the Hub {tag} is {actual}")
-    summary = _read_remote(api, dataset["id"], "release.json", repo_type="dataset", revision=dataset["sha"])
+    summary = _read_remote(api, dataset.id, "release.json", repo_type="dataset", revision=sha)
     if summary is not None:
-        expected = (json.loads(summary).get("configs", {}).get(dataset["config"]) or {}).get("rows")
-        if expected is not None and expected != dataset["rows"]:
-            raise SubmissionError(f"the results cover {dataset['rows']} rows, but config {dataset['config']} of "
-                                  f"{dataset['id']}@{dataset['sha'][:12]} has {expected}")
+        expected = (json.loads(summary).get("configs", {}).get(dataset.config) or {}).get("rows")
+        if expected is not None and expected != dataset.rows:
+            raise SubmissionError(f"the results cover {dataset.rows} rows, but config {dataset.config} of "
+                                  f"{dataset.id}@{sha[:12]} has {expected}")
 
 
 def _read_remote(api: Any, repo_id: str, path: str, repo_type: str = "model", revision: str | None = None
@@ -277,16 +278,16 @@ def prepare(paths: list[str | Path], model_repo: str, results_repo: str | None =
     for path in map(Path, paths):
         results, status = verify_results(path)
         if status == OTHER_METRICS_VERSION:
-            raise SubmissionError(f"{path}: computed with metrics version {results['metrics']['metrics_version']}, "
+            raise SubmissionError(f"{path}: computed with metrics version {results.metrics.version}, "
                                   f"which this imagenet-textcorrupt cannot recompute to check; evaluate again with "
                                   f"this version")
         check_submittable(results, str(path))
         checked.append((path, results, status))
-    models = sorted({r["model"]["id"] for _, r, _ in checked})
+    models = sorted({r.model.id for _, r, _ in checked})
     if len(models) > 1:
         raise SubmissionError(f"the results are for several models ({', '.join(models)}); submit each model's "
                               f"results to its own repository")
-    tasks = [(r["dataset"]["id"], r["dataset"]["config"]) for _, r, _ in checked]
+    tasks = [(r.dataset.id, r.dataset.config) for _, r, _ in checked]
     if len(set(tasks)) != len(tasks):
         raise SubmissionError("two results files are for the same dataset and config; submit one of them")
     submission = Submission(model_repo, [r for _, r, _ in checked], results_repo)

@@ -42,7 +42,7 @@ def test_the_release_loads(demo):
 
 
 def test_the_results_hold_the_metrics(demo):
-    results = load_results(demo / "results" / "results.json")
+    results = load_results(demo / "results" / "results.json").data
     assert results["model"]["pretrained"] is True and results["model"]["name"] == "tf_efficientnet_lite0"
     assert results["metrics"]["counts"] == {"rows": 80, "sources": 5, "originals": 5, "edits": 75}
     assert set(results["metrics"]["by_domain"]) == {"drawing", "weather", "color", "texture", "context"}
@@ -81,6 +81,6 @@ def test_without_the_pretrained_package_it_says_so(demo, tmp_path, monkeypatch, 
     printed = capsys.readouterr().out
     assert "80 rows in 0 new shards (3 already done)" in printed
     assert "EfficientNet-Lite0 with RANDOM weights" in printed
-    assert load_results(out / "results" / "results.json")["model"]["pretrained"] is False
+    assert load_results(out / "results" / "results.json").model.pretrained is False
     assert "has RANDOM weights (its package is missing), so every accuracy above is chance" in \
         (out / "SUMMARY.md").read_text()

@@ -56,7 +56,7 @@ def tiny_vit(tmp_path_factory) -> Path:
 def _evaluate(tmp_path: Path, *args: str, name: str = "results.json") -> dict:
     output = tmp_path / name
     assert main(["evaluate", *args, "--output", str(output), "--quiet", "--resamples", "200"]) == 0
-    return load_results(output)
+    return load_results(output).data
 
 
 def _predictions(results_file: Path) -> dict[str, dict]:

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from imagenet_textcorrupt import metrics
-from imagenet_textcorrupt.report import format_estimate, model_labels, report_main, write_report
+from imagenet_textcorrupt.estimate import format_estimate
+from imagenet_textcorrupt.report import model_labels, report_main, write_report
 from imagenet_textcorrupt.results import check_results, write_results
 
 # Four source images. s0..s2 have five edits each, s3 only one, so the paired clean accuracy of the edits differs

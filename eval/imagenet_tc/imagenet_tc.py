@@ -1,7 +1,7 @@
 """ImageNet-TC as an `evaluate` metric module: a thin layer that declares the input features (which `evaluate`
 checks) and calls the metrics' `compute` (which validates the values, naming the field and row), so
 `evaluate.load(...)` and `imagenet-tc evaluate` give the same numbers from one implementation.
-imagenet_tc_core.py beside it is `imagenet_textcorrupt/metrics.py`, copied standalone by `python -m builder
+imagenet_tc_core.py beside it is `imagenet_textcorrupt/metrics/paired.py`, copied standalone by `python -m builder
 metric-space` (imagenet-textcorrupt is not on PyPI, so a Space cannot install it); the tests check the copy."""
 
 import datasets

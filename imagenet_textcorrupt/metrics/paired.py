@@ -1,5 +1,6 @@
-"""The robustness metrics of ImageNet-TC, in pure numpy: one implementation behind `imagenet-tc evaluate`, the
-`evaluate` module in `eval/imagenet_tc/`, the report and the leaderboard.
+"""The paired robustness metrics of one model on one config, in pure numpy: one implementation behind
+`imagenet-tc evaluate`, the `evaluate` module in `eval/imagenet_tc/` (which carries a generated standalone copy of
+this file), the report and the leaderboard.
 
 Inputs are one entry per dataset row (`compute`). Every edit is scored against its own clean image (the row whose
 `source_id` it shares and whose domain is "original"), so a subset of edits is always compared with the originals
@@ -12,10 +13,8 @@ Formulas (E = the edits of a subset, s(e) = the original of edit e, c(x) = 1 whe
 - relative robustness: edited accuracy / paired clean accuracy;
 - flip rate: share of edits whose top-1 differs from their original's top-1, right or wrong
   (the flip probability of Hendrycks & Dietterich, ICLR 2019, for a single perturbation);
-- corruption error and mCE (ImageNet-C, Hendrycks & Dietterich 2019): CE_d = sum_s E_{s,d} / sum_s E^ref_{s,d} per
-  domain d over severities s, mCE = 100 x the mean of CE_d over domains; relative mCE uses E_{s,d} - E_clean;
-- effective robustness (Taori et al., NeurIPS 2020): edited accuracy minus the accuracy predicted from clean
-  accuracy by a linear fit in logit space over a population of models.
+- top-1 errors by domain and severity: the inputs of the corruption errors (`metrics.corruption`); effective
+  robustness, which needs several models, is in `metrics.effective`.
 
 Confidence intervals are percentile bootstrap intervals (Efron & Tibshirani 1993) that resample *source images*
 with replacement, so the edits of one image move together (a cluster bootstrap): edits of one photo are not
@@ -26,7 +25,7 @@ weights gives all intervals at once, consistently.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +33,7 @@ import numpy as np
 
 from imagenet_textcorrupt.classes import NUM_CLASSES
 from imagenet_textcorrupt.errors import ImageNetTCError
-from imagenet_textcorrupt.prompts import DOMAINS
-from imagenet_textcorrupt.schema import ORIGINAL_DOMAIN
+from imagenet_textcorrupt.schema import DOMAINS, ORIGINAL_DOMAIN
 
 METRICS_VERSION = "1.0.0"  # bump when a formula or the layout of `compute`'s result changes
 DEFAULT_RESAMPLES = 1000
@@ -322,106 +320,3 @@ def errors_by_domain(result: Mapping[str, Any]) -> dict[str, dict[str, float]]:
         errors[domain] = {s: 1.0 - block["top1"]["value"] for s, block in severities.items()
                           if block["top1"]["value"] is not None}
     return errors
-
-
-# ---------------------------------------------------------------------------------------------------- ImageNet-C
-ErrorTable = Mapping[str, "Sequence[float] | Mapping[Any, float]"]
-
-
-def _aligned(errors: ErrorTable, reference_errors: ErrorTable) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """Per domain the model's and the reference's errors over the same severities."""
-    if not errors:
-        raise MetricInputError("errors is empty: no domain to score")
-    missing = sorted(set(errors) - set(reference_errors))
-    if missing:
-        raise MetricInputError(f"the reference has no errors for domain {missing[0]!r}; it has "
-                               f"{', '.join(sorted(reference_errors)) or 'none'}")
-    table = []
-    for domain in errors:
-        ours, theirs = errors[domain], reference_errors[domain]
-        if isinstance(ours, Mapping) != isinstance(theirs, Mapping):
-            raise MetricInputError(f"domain {domain!r}: give both error lists by severity, or both as mappings")
-        if isinstance(ours, Mapping):
-            keys = sorted(ours, key=str)
-            absent = [k for k in keys if k not in theirs]
-            if absent or len(theirs) != len(ours):
-                raise MetricInputError(f"domain {domain!r}: severities differ: {sorted(map(str, ours))} against the "
-                                       f"reference's {sorted(map(str, theirs))}")
-            pair = (np.array([ours[k] for k in keys], float), np.array([theirs[k] for k in keys], float))
-        else:
-            pair = (np.asarray(ours, float), np.asarray(theirs, float))
-            if pair[0].shape != pair[1].shape:
-                raise MetricInputError(f"domain {domain!r}: {len(pair[0])} severities against the reference's "
-                                       f"{len(pair[1])}")
-        for name, values in zip(("errors", "reference_errors"), pair):
-            if not np.all(np.isfinite(values)) or np.any((values < 0) | (values > 1)):
-                raise MetricInputError(f"{name}[{domain!r}]: error rates are fractions in [0, 1], got "
-                                       f"{values.tolist()}")
-        table.append((domain, *pair))
-    return table
-
-
-def corruption_errors(errors: ErrorTable, reference_errors: ErrorTable) -> dict[str, float]:
-    """CE per domain: the model's errors summed over severities over the reference model's sum, times 100."""
-    out = {}
-    for domain, ours, theirs in _aligned(errors, reference_errors):
-        if theirs.sum() == 0:
-            raise MetricInputError(f"reference_errors[{domain!r}] are all zero: the corruption error is undefined")
-        out[domain] = 100.0 * float(ours.sum() / theirs.sum())
-    return out
-
-
-def mean_corruption_error(errors: ErrorTable, reference_errors: ErrorTable) -> float:
-    """ImageNet-C's mCE: the mean over domains of CE_d = sum_s E_{s,d} / sum_s E^ref_{s,d}, times 100.
-
-    errors, reference_errors: domain -> error rates (fractions) by severity, as a list or a {severity: error} map.
-    The mean runs over the model's domains; the reference must have each of them with the same severities.
-    """
-    return float(np.mean(list(corruption_errors(errors, reference_errors).values())))
-
-
-def relative_mean_corruption_error(errors: ErrorTable, clean_error: float, reference_errors: ErrorTable,
-                                   reference_clean_error: float) -> float:
-    """ImageNet-C's relative mCE: the mean over domains of sum_s (E_{s,d} - E_clean) / sum_s (E^ref_{s,d} -
-    E^ref_clean), times 100: how much accuracy is lost to the corruption, against what the reference loses."""
-    values = []
-    for domain, ours, theirs in _aligned(errors, reference_errors):
-        lost = float((theirs - reference_clean_error).sum())
-        if lost == 0:
-            raise MetricInputError(f"the reference loses no accuracy on domain {domain!r}: relative CE is undefined")
-        values.append(100.0 * float((ours - clean_error).sum()) / lost)
-    return float(np.mean(values))
-
-
-# ------------------------------------------------------------------------------------------ effective robustness
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-def effective_robustness(clean_accuracy: Sequence[float], edited_accuracy: Sequence[float],
-                         baseline: Sequence[bool] | None = None) -> dict[str, Any]:
-    """Effective robustness (Taori et al. 2020) of each model in a population.
-
-    Fits logit(edited) = slope * logit(clean) + intercept by least squares over the baseline models (all by
-    default), and returns the fit and, per model, the edited accuracy the fit predicts and the residual
-    (measured - predicted, in accuracy units): positive means more robust than its clean accuracy explains.
-    """
-    clean = np.asarray(clean_accuracy, float)
-    edited = np.asarray(edited_accuracy, float)
-    if clean.shape != edited.shape or clean.ndim != 1:
-        raise MetricInputError(f"clean_accuracy and edited_accuracy must be lists of the same length, got "
-                               f"{clean.shape} and {edited.shape}")
-    for name, values in (("clean_accuracy", clean), ("edited_accuracy", edited)):
-        if not np.all(np.isfinite(values)) or np.any((values < 0) | (values > 1)):
-            raise MetricInputError(f"{name}: accuracies are fractions in [0, 1], got {values.tolist()}")
-    fit_on = np.ones(len(clean), bool) if baseline is None else np.asarray(baseline, bool)
-    if len(fit_on) != len(clean):
-        raise MetricInputError(f"baseline has {len(fit_on)} entries for {len(clean)} models")
-    if len(np.unique(clean[fit_on])) < 2:
-        raise MetricInputError("effective robustness needs at least two baseline models with different clean "
-                               "accuracies to fit the line")
-    slope, intercept = np.polyfit(_logit(clean[fit_on]), _logit(edited[fit_on]), 1)
-    predicted = 1 / (1 + np.exp(-(slope * _logit(clean) + intercept)))
-    return {"slope": float(slope), "intercept": float(intercept), "predicted": predicted.tolist(),
-            "residual": (edited - predicted).tolist()}
