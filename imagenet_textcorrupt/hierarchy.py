@@ -17,9 +17,10 @@ from typing import Any
 from imagenet_textcorrupt.classes import ImageNetClass, get_class, load_classes
 from imagenet_textcorrupt.errors import DataFileError, UnknownNameError, closest
 from imagenet_textcorrupt.resources import GROUPS_FILE, data_path, read_yaml, wordnet_records
+from imagenet_textcorrupt.schema import DEFAULT_CONFIG
 
 CONFIG_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-RESERVED_CONFIGS = {"all"}  # the union of every group, the dataset's default config
+RESERVED_CONFIGS = {DEFAULT_CONFIG}  # the union of every group, the dataset's default config
 GROUP_KEYS = {"name", "title", "description", "synsets", "catch_all"}
 
 

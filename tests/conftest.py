@@ -20,11 +20,21 @@ def _offline_hub(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="module")
 def hub():
-    """A loopback Hub server (tests/hub_server.py) for the tests of one module."""
+    """A loopback Hub server (tests/hub_server/) for the tests of one module."""
     from hub_server import HubServer
 
     with HubServer() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def client_env(hub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment of the client subprocesses: online, pointed at the loopback Hub."""
+    from hub_server import client_environment
+
+    env = client_environment(hub.endpoint, str(tmp_path_factory.mktemp("client_hf_home")))
+    env.update(HF_HUB_DISABLE_PROGRESS_BARS="1", HF_DATASETS_DISABLE_PROGRESS_BARS="1", PYTHONUNBUFFERED="1")
+    return env
 
 
 def package_dir(name: str) -> Path:
