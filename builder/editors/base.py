@@ -82,6 +82,7 @@ def create_editor(name: str, model: str | None = None, device: str | None = None
 
 
 def _load_builtin_editors() -> None:
+    import builder.editors.imagenet_c  # noqa: F401  (registers imagenet-c)
     import builder.editors.p2p  # noqa: F401  (registers p2p-nulltext and p2p-direct)
     import builder.editors.pipelines  # noqa: F401  (registers instruct-pix2pix and sdedit)
 
@@ -205,18 +206,7 @@ class Editor:
         """Edit a batch. All sequences have one entry per item; several items may share a source image.
         `severity` is one level for every item or one per item."""
         n = len(images)
-        severities = [severity] * n if isinstance(severity, int) else list(severity)
-        for label, values in (("source_prompts", source_prompts), ("target_prompts", target_prompts),
-                              ("seeds", seeds), ("severity", severities)):
-            if len(values) != n:
-                raise EditorError(f"{self.name}: {label} has {len(values)} entries for {n} images")
-        for label, values in (("source_prompts", source_prompts), ("target_prompts", target_prompts)):
-            for i, prompt in enumerate(values):
-                if not isinstance(prompt, str) or not prompt.strip():
-                    raise EditorError(f"{self.name}: {label}[{i}] is empty")
-        for i, seed in enumerate(seeds):
-            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-                raise EditorError(f"{self.name}: seeds[{i}] = {seed!r} is not an integer in [0, 2**63)")
+        severities = self._checked_batch(images, source_prompts, target_prompts, severity, seeds)
         by_level = {level: self.severity_knobs(level) for level in sorted(set(severities))}
         knobs = [by_level[level] for level in severities]
         if n == 0:
@@ -239,6 +229,24 @@ class Editor:
             else:
                 results.append(EditResult(tensor_to_images(output[i:i + 1])[0], metadata))
         return results
+
+    def _checked_batch(self, images: Sequence[Any], source_prompts: Sequence[str], target_prompts: Sequence[str],
+                       severity: int | Sequence[int], seeds: Sequence[int]) -> list[int]:
+        """The per-item severities, after checking that every argument has one valid entry per image."""
+        n = len(images)
+        severities = [severity] * n if isinstance(severity, int) else list(severity)
+        for label, values in (("source_prompts", source_prompts), ("target_prompts", target_prompts),
+                              ("seeds", seeds), ("severity", severities)):
+            if len(values) != n:
+                raise EditorError(f"{self.name}: {label} has {len(values)} entries for {n} images")
+        for label, values in (("source_prompts", source_prompts), ("target_prompts", target_prompts)):
+            for i, prompt in enumerate(values):
+                if not isinstance(prompt, str) or not prompt.strip():
+                    raise EditorError(f"{self.name}: {label}[{i}] is empty")
+        for i, seed in enumerate(seeds):
+            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+                raise EditorError(f"{self.name}: seeds[{i}] = {seed!r} is not an integer in [0, 2**63)")
+        return severities
 
     def _prepared(self, image: Image.Image | str | Path | PreparedImage, index: int) -> PreparedImage:
         """An input at this editor's resolution; a prepared one is used as it is (it knows if it was upsampled)."""

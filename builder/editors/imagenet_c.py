@@ -1,0 +1,74 @@
+"""The ImageNet-C editor: one of the 15 algorithmic corruptions (`builder.corruptions`) at severities 1-5, behind the
+same `edit(images, source_prompts, target_prompts, severity, seeds)` call as the diffusion editors, so a recipe can
+render ImageNet-C on the same source images as its text-guided edits and every row pairs with the same original.
+
+    create_editor("imagenet-c", corruption="fog").edit([photo], ["a photo of a cat"], ["fog"], 3, [0])
+
+There is no model: the prompts are recorded in each item's metadata, not used; the severity is ImageNet-C's own
+(1 to 5), not a level of the prompt hierarchy; the row seed seeds the corruption's random draws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from builder.corruptions import FAMILIES, SEVERITIES, check_corruption, corrupt, corruption_names, frost_images
+from builder.editors.base import Editor, EditorError, EditResult, register_editor
+from builder.editors.preprocess import PreparedImage
+from imagenet_textcorrupt.prompts import PromptHierarchy, load_prompts
+
+IMPLEMENTATION = "imagenet-c@1"  # the model identity rows record; bump when a corruption's output changes
+
+
+@register_editor("imagenet-c")
+class ImageNetCEditor(Editor):
+    family = "imagenet_c"
+    default_model = IMPLEMENTATION
+    default_steps = 0
+    default_guidance = 0.0
+    known_params: dict[str, Any] = {"corruption": None}
+
+    def __init__(self, model: str | None = None, device: str | None = None, dtype: str | None = None,
+                 revision: str | None = None, resolution: int = 512, steps: int | None = None,
+                 guidance: float | None = None, prompts: PromptHierarchy | None = None, batch_size: int = 8,
+                 pin: Any = None, **params: Any):
+        if model not in (None, IMPLEMENTATION):
+            raise EditorError(f"imagenet-c renders the corruptions itself and takes no model (got model={model!r})")
+        self.params = self._check_params(params)
+        corruption = self.params["corruption"]
+        if corruption is None:
+            raise EditorError(f"imagenet-c: say which corruption, e.g. create_editor('imagenet-c', "
+                              f"corruption='fog'); one of {', '.join(corruption_names())}")
+        check_corruption(corruption)
+        if corruption == "frost":
+            frost_images()  # fails now, naming where the pictures come from, rather than on every row
+        self.corruption = str(corruption)
+        self.model = self.model_id = IMPLEMENTATION
+        self.revision, self.device, self.dtype = None, "cpu", "uint8"
+        self.resolution, self.steps, self.guidance = int(resolution), 0, 0.0
+        self.batch_size = int(batch_size)
+        self.prompts = prompts or load_prompts()
+        self.pin = None
+
+    def severity_knobs(self, severity: int) -> dict[str, float]:
+        if isinstance(severity, bool) or severity not in SEVERITIES:
+            raise EditorError(f"imagenet-c ({self.corruption}): severity {severity!r} is not one of 1, 2, 3, 4, 5")
+        return {"severity": float(severity)}
+
+    def edit(self, images: Sequence[Image.Image | str | Path | PreparedImage], source_prompts: Sequence[str],
+             target_prompts: Sequence[str], severity: int | Sequence[int], seeds: Sequence[int]) -> list[EditResult]:
+        severities = self._checked_batch(images, source_prompts, target_prompts, severity, seeds)
+        knobs = [self.severity_knobs(level) for level in severities]
+        results = []
+        for i, image in enumerate(images):
+            prepared = self._prepared(image, i)
+            metadata = self._metadata(source_prompts[i], target_prompts[i], severities[i], knobs[i], seeds[i],
+                                      prepared)
+            metadata.update(corruption=self.corruption, corruption_family=FAMILIES[self.corruption],
+                            retried_in_float32=False)
+            results.append(EditResult(corrupt(prepared.image, self.corruption, severities[i], seeds[i]), metadata))
+        return results

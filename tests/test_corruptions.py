@@ -1,0 +1,278 @@
+"""The ImageNet-C corruptions: each of the 15 at each severity on a real photo, deterministic per seed; several
+checked against references written here from the paper's definitions (without our helpers); and, where the
+reference code runs (the imagecorruptions package with OpenCV, not installed by this project), all of them against
+it with the same random draws."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from builder.corruptions import (CORRUPTIONS, FAMILIES, FROST_DIR_VARIABLE, FROST_FILES, CorruptionError, corrupt,
+                                 corruption_names)
+from imagenet_textcorrupt.errors import UnknownNameError
+
+IMAGENET_C = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
+              "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
+              "jpeg_compression")
+RANDOM = {"gaussian_noise", "shot_noise", "impulse_noise", "glass_blur", "motion_blur", "snow", "frost", "fog",
+          "elastic_transform"}
+
+
+@pytest.fixture(scope="module")
+def photo() -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(data.chelsea()).resize((96, 64), Image.BICUBIC)  # not square, on purpose
+
+
+@pytest.fixture(scope="module", autouse=True)
+def frost_folder(tmp_path_factory):
+    """Stand-in frost pictures (the reference's are not shipped): smooth bright textures of the reference's sizes
+    or smaller, so frost runs everywhere; the reference comparison below uses the real ones where installed."""
+    if importlib.util.find_spec("imagecorruptions") is not None:
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("frost")
+    rng = np.random.default_rng(7)
+    for index, name in enumerate(FROST_FILES):
+        texture = ndimage.gaussian_filter(rng.random((50 + 10 * index, 70, 3)), (2, 2, 0))
+        Image.fromarray(np.uint8(120 + 120 * texture)).save(folder / name)
+    patch = pytest.MonkeyPatch()
+    patch.setenv(FROST_DIR_VARIABLE, str(folder))
+    yield folder
+    patch.undo()
+
+
+def test_the_registry_holds_the_fifteen_in_their_families():
+    assert corruption_names() == list(IMAGENET_C)
+    assert corruption_names("noise") == list(IMAGENET_C[:3])
+    assert corruption_names("blur") == list(IMAGENET_C[3:7])
+    assert corruption_names("weather") == list(IMAGENET_C[7:10])
+    assert corruption_names("digital") == list(IMAGENET_C[10:])
+    assert set(FAMILIES) == set(CORRUPTIONS)
+
+
+@pytest.mark.parametrize("severity", [1, 3, 5])
+@pytest.mark.parametrize("name", IMAGENET_C)
+def test_every_corruption_is_deterministic_per_seed_and_changes_the_photo(photo, name, severity):
+    first, again, other = (np.asarray(corrupt(photo, name, severity, seed)) for seed in (11, 11, 12))
+    assert first.shape == (64, 96, 3) and first.dtype == np.uint8
+    assert np.array_equal(first, again)
+    assert np.abs(first.astype(int) - np.asarray(photo)).mean() > 1.0
+    if name in RANDOM:
+        assert not np.array_equal(first, other)
+    else:
+        assert np.array_equal(first, other)
+
+
+@pytest.mark.parametrize("name", ["gaussian_noise", "defocus_blur", "contrast", "pixelate", "jpeg_compression",
+                                  "zoom_blur", "fog"])
+def test_higher_severities_change_the_photo_more(photo, name):
+    change = [np.abs(np.asarray(corrupt(photo, name, s, 0)).astype(int) - np.asarray(photo)).mean()
+              for s in (1, 3, 5)]
+    assert change[0] < change[1] < change[2]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda p: corrupt(p, "fogg", 1, 0), "unknown corruption 'fogg'; did you mean fog"),
+    (lambda p: corrupt(p, "fog", 0, 0), "fog: severity 0 is not one of 1, 2, 3, 4, 5"),
+    (lambda p: corrupt(p, "fog", 6, 0), "fog: severity 6 is not one of 1, 2, 3, 4, 5"),
+    (lambda p: corrupt(p, "fog", True, 0), "fog: severity True is not one of"),
+    (lambda p: corrupt(p.resize((31, 64)), "contrast", 1, 0), "the image is 31 x 64; ImageNet-C needs at least 32"),
+    (lambda p: corrupt(np.zeros((40, 40), np.uint8), "contrast", 1, 0), "expected an RGB uint8 image"),
+    (lambda p: corrupt(p, "snow", 2, -1), "snow: seed -1 is not an integer >= 0"),
+])
+def test_bad_input_is_named(photo, call, message):
+    with pytest.raises((CorruptionError, UnknownNameError), match=message.replace("(", "\\(")):
+        call(photo)
+
+
+def test_frost_without_its_pictures_says_how_to_get_them(photo, monkeypatch, tmp_path):
+    monkeypatch.setenv(FROST_DIR_VARIABLE, str(tmp_path))
+    with pytest.raises(CorruptionError, match="frost1.png.*pip install --no-deps imagecorruptions"):
+        corrupt(photo, "frost", 1, 0)
+
+
+# ---------------------------------------------------------------- references written from the definitions
+def _unit(photo: Image.Image) -> np.ndarray:
+    return np.asarray(photo, dtype=np.float64) / 255
+
+
+def _reference(name: str, photo: Image.Image, severity: int, seed: int) -> np.ndarray:
+    """ImageNet-C's definitions, written out again without the module's helpers (Hendrycks & Dietterich 2019,
+    appendix and released code): the float image the corruption produces, before the cast to uint8."""
+    rng = np.random.default_rng(seed)
+    x = _unit(photo)
+    if name == "gaussian_noise":
+        return np.clip(x + rng.normal(0, [0.08, 0.12, 0.18, 0.26, 0.38][severity - 1], x.shape), 0, 1) * 255
+    if name == "shot_noise":
+        rate = [60, 25, 12, 5, 3][severity - 1]
+        return np.clip(rng.poisson(x * rate) / rate, 0, 1) * 255
+    if name == "contrast":
+        factor = [0.4, 0.3, 0.2, 0.1, 0.05][severity - 1]
+        mean = x.reshape(-1, 3).mean(axis=0)
+        return np.clip(mean + (x - mean) * factor, 0, 1) * 255
+    if name == "brightness":
+        from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
+
+        hsv = rgb_to_hsv(x)
+        hsv[..., 2] = np.minimum(hsv[..., 2] + [0.1, 0.2, 0.3, 0.4, 0.5][severity - 1], 1)
+        return np.clip(hsv_to_rgb(hsv), 0, 1) * 255
+    if name == "pixelate":
+        factor = [0.6, 0.5, 0.4, 0.3, 0.25][severity - 1]
+        small = photo.resize((int(photo.width * factor), int(photo.height * factor)), Image.BOX)
+        return np.asarray(small.resize(photo.size, Image.NEAREST), dtype=np.float64)
+    if name == "jpeg_compression":
+        buffer = io.BytesIO()
+        photo.save(buffer, "JPEG", quality=[25, 18, 15, 10, 7][severity - 1])
+        return np.asarray(Image.open(buffer).convert("RGB"), dtype=np.float64)
+    if name == "defocus_blur":
+        radius, alias = [(3, 0.1), (4, 0.5), (6, 0.5), (8, 0.5), (10, 0.5)][severity - 1]
+        half = max(8, radius)
+        yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
+        disk = (xx ** 2 + yy ** 2 <= radius ** 2).astype(np.float32)  # the released code's kernel is float32
+        disk /= disk.sum()
+        size = 3 if radius <= 8 else 5
+        taps = np.exp(-((np.arange(size) - size // 2) ** 2) / (2 * alias ** 2))
+        taps /= taps.sum()
+        disk = ndimage.correlate(disk, np.outer(taps, taps), mode="mirror").astype(np.float32)
+        return np.clip(np.stack([ndimage.correlate(x[..., k], disk, mode="mirror") for k in range(3)], -1),
+                       0, 1) * 255
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("severity", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("name", ["gaussian_noise", "shot_noise", "contrast", "brightness", "pixelate",
+                                  "jpeg_compression", "defocus_blur"])
+def test_matches_the_definitions(photo, name, severity):
+    ours = np.asarray(corrupt(photo, name, severity, 3)).astype(int)
+    reference = np.uint8(np.clip(_reference(name, photo, severity, 3), 0, 255)).astype(int)
+    difference = np.abs(ours - reference)
+    # the truncation to uint8 may fall one level apart where two float paths differ in the last bits
+    assert difference.max() <= 1 and (difference > 0).mean() < 0.01, (name, severity, difference.max())
+
+
+# -------------------------------------------------------------------- the reference code, where it runs
+class _Draws:
+    """numpy's global random functions as the reference calls them, drawing from a seeded Generator in the same
+    order as ours."""
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+
+    def normal(self, loc=0.0, scale=1.0, size=None):
+        return self.rng.normal(loc, scale, size)
+
+    def poisson(self, lam=1.0, size=None):
+        return self.rng.poisson(lam, size)
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        return self.rng.uniform(low, high, size)
+
+    def randint(self, low, high=None, size=None):
+        return self.rng.integers(low, high, size)
+
+
+def _reference_module():
+    """imagecorruptions' corruptions.py, run with the shims numpy 2, scipy 1.14+, scikit-image 0.19+ and a
+    setuptools without pkg_resources need."""
+    pytest.importorskip("cv2")
+    spec = importlib.util.find_spec("imagecorruptions")
+    if spec is None:
+        pytest.skip("imagecorruptions is not installed")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    import scipy.ndimage
+    import skimage.filters
+
+    shims = {"pkg_resources": types.SimpleNamespace(resource_filename=lambda _, rel: str(folder / rel)),
+             "scipy.ndimage.interpolation": scipy.ndimage}
+    saved = {k: sys.modules.get(k) for k in shims}
+    sys.modules.update(shims)
+    try:
+        namespace: dict = {"__name__": "imagecorruptions_reference"}
+        exec(compile((folder / "corruptions.py").read_text(), str(folder / "corruptions.py"), "exec"), namespace)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                sys.modules.pop(key, None)
+            else:
+                sys.modules[key] = value
+
+    def gaussian(image, sigma, multichannel=None, **kwargs):
+        return skimage.filters.gaussian(image, sigma=sigma, channel_axis=-1 if multichannel else None, **kwargs)
+
+    namespace["gaussian"] = gaussian
+    return namespace
+
+
+@pytest.mark.parametrize("name", [n for n in IMAGENET_C if n != "impulse_noise"])  # skimage draws its own noise
+def test_matches_the_reference_code_where_it_runs(photo, name, monkeypatch):
+    reference = _reference_module()
+    numpy_proxy = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
+    numpy_proxy.float_ = np.float64
+    monkeypatch.delenv(FROST_DIR_VARIABLE, raising=False)  # the real frost pictures
+    for severity in (1, 3, 5):
+        numpy_proxy.random = _Draws(5)
+        reference["np"] = numpy_proxy
+        theirs = np.uint8(reference[name](photo.copy(), severity)).astype(int)
+        ours = np.asarray(corrupt(photo, name, severity, 5)).astype(int)
+        difference = np.abs(ours - theirs)
+        if name == "frost":  # Pillow's bicubic resize against OpenCV's
+            assert difference.mean() < 2.0, (severity, difference.mean())
+        else:
+            assert difference.max() <= 1 and (difference > 0).mean() < 0.001, (name, severity, difference.max(),
+                                                                               (difference > 0).mean())
+
+
+# ----------------------------------------------------------------------------------------------- the editor
+def test_the_editor_renders_each_item_at_its_severity_and_records_its_prompts(photo):
+    from builder.editors import create_editor, list_editors
+    from builder.editors.preprocess import prepare_image
+
+    assert "imagenet-c" in list_editors()
+    editor = create_editor("imagenet-c", corruption="fog", resolution=64)
+    prepared = prepare_image(photo, 64)
+    results = editor.edit([photo, prepared, photo], ["a photo of a cat"] * 3, ["fog", "fog", "fog"], [1, 3, 5],
+                          [4, 5, 6])
+    assert all(r.ok for r in results)
+    for result, severity, seed in zip(results, (1, 3, 5), (4, 5, 6)):
+        assert np.array_equal(np.asarray(result.image), np.asarray(corrupt(prepared.image, "fog", severity, seed)))
+        m = result.metadata
+        assert (m["editor"], m["model"], m["corruption"], m["corruption_family"]) == \
+            ("imagenet-c", "imagenet-c@1", "fog", "weather")
+        assert (m["severity"], m["seed"], m["source_prompt"], m["target_prompt"]) == \
+            (severity, seed, "a photo of a cat", "fog")
+        assert m["resolution"] == 64 and m["upsampled"] is False
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({}, "imagenet-c: say which corruption, e.g. create_editor\\('imagenet-c', corruption='fog'\\); one of "
+         "gaussian_noise, shot_noise"),
+    ({"corruption": "gausian_noise"}, "unknown corruption 'gausian_noise'; did you mean gaussian_noise"),
+    ({"corruption": "fog", "model": "CompVis/stable-diffusion-v1-4"}, "takes no model"),
+    ({"corruption": "fog", "strength": 0.5}, "imagenet-c: unknown parameter 'strength'"),
+])
+def test_the_editor_refuses_what_it_cannot_do(kwargs, message):
+    from builder.editors import create_editor
+
+    with pytest.raises((CorruptionError, UnknownNameError, ValueError), match=message):
+        create_editor("imagenet-c", **kwargs)
+
+
+def test_the_editor_refuses_severities_outside_one_to_five(photo):
+    from builder.editors import create_editor
+
+    editor = create_editor("imagenet-c", corruption="contrast", resolution=64)
+    with pytest.raises(ValueError, match="imagenet-c \\(contrast\\): severity 6 is not one of 1, 2, 3, 4, 5"):
+        editor.edit([photo], ["a cat"], ["contrast"], 6, [0])
+    with pytest.raises(ValueError, match="imagenet-c: seeds\\[0\\]"):
+        editor.edit([photo], ["a cat"], ["contrast"], 1, [-3])
