@@ -13,6 +13,12 @@ from typing import Any
 
 ORIGINAL_DOMAIN = "original"
 DOMAINS = ("drawing", "weather", "color", "texture", "context")  # the domains of edits, in the order tables show them
+# the domains of ImageNet-C rows (Hendrycks & Dietterich 2019), rendered on the same source images: one per
+# corruption, in ImageNet-C's order (noise, blur, weather, digital); tables show them after the text-guided ones
+CORRUPTION_DOMAINS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
+                      "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
+                      "jpeg_compression")
+EDIT_DOMAINS = DOMAINS + CORRUPTION_DOMAINS
 DEFAULT_CONFIG = "all"
 SPLIT = "test"
 
@@ -73,8 +79,9 @@ def shard_file(config: str, index: int, count: int) -> str:
 
 
 def domain_order(domain: str) -> tuple[int, str]:
-    """Sort key: the edit domains in their usual order, then any other name alphabetically."""
-    return (DOMAINS.index(domain), "") if domain in DOMAINS else (len(DOMAINS), domain)
+    """Sort key: the text-guided domains, then the ImageNet-C corruptions, each in their usual order, then any other
+    name alphabetically."""
+    return (EDIT_DOMAINS.index(domain), "") if domain in EDIT_DOMAINS else (len(EDIT_DOMAINS), domain)
 
 
 def severity_order(severity: Any) -> tuple[int, str]:

@@ -53,7 +53,9 @@ def frost_folder(tmp_path_factory):
 
 
 def test_the_registry_holds_the_fifteen_in_their_families():
-    assert corruption_names() == list(IMAGENET_C)
+    from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS
+
+    assert corruption_names() == list(IMAGENET_C) == list(CORRUPTION_DOMAINS)  # the rows' domains
     assert corruption_names("noise") == list(IMAGENET_C[:3])
     assert corruption_names("blur") == list(IMAGENET_C[3:7])
     assert corruption_names("weather") == list(IMAGENET_C[7:10])

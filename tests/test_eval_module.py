@@ -52,7 +52,7 @@ def test_same_dictionary_as_the_library(module):
 @pytest.mark.parametrize("change, message", [
     ({"references": [281, 281, 281, 967, 967]}, "Mismatch in the number of predictions (6) and references (5)"),
     ({"references": [281, 281, 281, 967, 967, 1967]}, "references: row 5 has class index [1967] outside 0..999"),
-    ({"domains": ["original", "drawing", "snow", "original", "drawing", "color"]}, "unknown domain 'snow' at row 2"),
+    ({"domains": ["original", "drawing", "sketch", "original", "drawing", "color"]}, "unknown domain 'sketch' at row 2"),
     ({"source_ids": ["cat", "cat", "cat", "mug", "cup", "cup"]},
      "1 source images have edits but no original row ('cup')"),
 ])

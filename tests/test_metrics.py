@@ -201,3 +201,33 @@ def test_input_errors_name_the_problem(override, message):
         metrics.compute(**_rows(**override), resamples=0)
     assert message in str(caught.value)
     assert isinstance(caught.value, ValueError)
+
+
+def test_imagenet_c_rows_are_scored_beside_the_text_guided_ones_and_their_mce_is_imagenet_cs():
+    """ImageNet-C rows (domain = the corruption) on the same sources: their own by-domain figures, after the
+    text-guided domains, and mCE straight from the errors table: CE_d = sum_s E / sum_s E_ref."""
+    from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS
+
+    rows = []  # (source, domain, severity); 4 sources, each with fog 1-2, contrast 1-2 and one drawing edit
+    for s in range(4):
+        rows += [(s, "original", 0), (s, "drawing", 1)]
+        rows += [(s, d, v) for d in ("fog", "contrast") for v in (1, 2)]
+    labels = [10 * s for s, _, _ in rows]
+
+    def scored(wrong):
+        top1 = [label + 1 if (s, d, v) in wrong else label for (s, d, v), label in zip(rows, labels)]
+        return metrics.compute(top1, labels, [d for _, d, _ in rows], [v for _, _, v in rows],
+                               [f"s{s}" for s, _, _ in rows], resamples=0)
+
+    model = scored({(0, "fog", 1), (0, "fog", 2), (1, "fog", 2), (0, "contrast", 2)})
+    reference = scored({(s, "fog", v) for s in range(4) for v in (1, 2)} | {(0, "contrast", 1), (1, "contrast", 2),
+                                                                           (2, "contrast", 2), (3, "contrast", 2)})
+    assert list(model["by_domain"]) == ["drawing", "fog", "contrast"]  # text-guided first, then ImageNet-C's order
+    assert CORRUPTION_DOMAINS.index("fog") < CORRUPTION_DOMAINS.index("contrast")
+    assert model["by_domain"]["fog"]["top1"]["value"] == pytest.approx(5 / 8)
+    assert model["by_domain"]["fog"]["drop"]["value"] == pytest.approx(3 / 8)
+    assert model["errors"]["fog"] == pytest.approx({"1": 0.25, "2": 0.5})
+    ours = {d: model["errors"][d] for d in ("fog", "contrast")}
+    theirs = {d: reference["errors"][d] for d in ("fog", "contrast")}
+    # fog: (1 + 2) / (4 + 4); contrast: (0 + 1) / (1 + 3)
+    assert metrics.mean_corruption_error(ours, theirs) == pytest.approx(100 * (3 / 8 + 1 / 4) / 2)

@@ -21,7 +21,8 @@ _KWARGS_DESCRIPTION = """
 Args:
     predictions: per row the predicted class index (0-999), or the ranked top-k class indices (top-5 needs k >= 5).
     references: per row the true class index.
-    domains: per row "original" or the edit's domain (drawing, weather, color, texture, context).
+    domains: per row "original", the edit's domain (drawing, weather, color, texture, context), or for an
+        ImageNet-C row rendered on the same source image its corruption (gaussian_noise, ..., jpeg_compression).
     severities: per row 0 for originals, 1-3 for edits.
     source_ids: per row the id of the clean image the row comes from (its own id for originals).
     groups: per row the hierarchy group (dataset config) of the class.

@@ -6,7 +6,9 @@ this file), the report and the leaderboard.
 
 Inputs are one entry per dataset row (`compute`). Every edit is scored against its own clean image (the row whose
 `source_id` it shares and whose domain is "original"), so a subset of edits is always compared with the originals
-of the same source images, never with one global clean accuracy.
+of the same source images, never with one global clean accuracy. ImageNet-C rows rendered on the same source
+images (domain = the corruption, `schema.CORRUPTION_DOMAINS`) are edits like any other, reported after the
+text-guided domains.
 
 Formulas (E = the edits of a subset, s(e) = the original of edit e, c(x) = 1 when row x is classified right):
 - accuracy (top-1, top-5): mean of c over the rows;
@@ -34,7 +36,7 @@ from typing import Any
 import numpy as np
 
 NUM_CLASSES = 1000  # imagenet_textcorrupt.classes.NUM_CLASSES
-DOMAINS = ('drawing', 'weather', 'color', 'texture', 'context')  # imagenet_textcorrupt.schema.DOMAINS
+EDIT_DOMAINS = ('drawing', 'weather', 'color', 'texture', 'context', 'gaussian_noise', 'shot_noise', 'impulse_noise', 'defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur', 'snow', 'frost', 'fog', 'brightness', 'contrast', 'elastic_transform', 'pixelate', 'jpeg_compression')  # imagenet_textcorrupt.schema.EDIT_DOMAINS
 ORIGINAL_DOMAIN = 'original'  # imagenet_textcorrupt.schema.ORIGINAL_DOMAIN
 
 
@@ -123,7 +125,7 @@ def validate_rows(predictions: Any, references: Any, domains: Any, severities: A
     predicted = _as_ranked("predictions", predictions, n)
     restricted = None if config_predictions is None else _as_ranked("config_predictions", config_predictions, n)
     domain = _strings("domains", domains, n)
-    known = {ORIGINAL_DOMAIN, *DOMAINS}
+    known = {ORIGINAL_DOMAIN, *EDIT_DOMAINS}
     unknown = sorted(set(domain) - known)
     if unknown:
         row = int(np.flatnonzero(domain == unknown[0])[0])
@@ -297,7 +299,7 @@ def compute(predictions: Any, references: Any, domains: Any, severities: Any, so
     }
     by_domain: dict[str, Any] = {}
     by_domain_severity: dict[str, Any] = {}
-    for domain in [d for d in DOMAINS if (rows.domains == d).any()]:
+    for domain in [d for d in EDIT_DOMAINS if (rows.domains == d).any()]:
         in_domain = rows.domains == domain
         by_domain[domain] = edit_block(in_domain)
         by_domain_severity[domain] = {str(s): edit_block(in_domain & (rows.severities == s))
