@@ -56,12 +56,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
+    edits = f"{summary['edits']} edits" if not summary["imagenet_c_rows"] else \
+        f"{summary['edits']} text-guided edits, {summary['imagenet_c_rows']} ImageNet-C rows"
     print(f"{summary['recipe']} {summary['version']}: {summary['images']} source images, {summary['rows']} rows "
-          f"({summary['edits']} edits), {summary['shards']} shards")
+          f"({edits}), {summary['shards']} shards")
     for title, key in (("group", "by_group"), ("domain", "by_domain"), ("severity", "by_severity")):
         print(f"\nrows by {title}:")
         for name, count in summary[key].items():
-            print(f"  {name!s:<12} {count:8d}")
+            print(f"  {name!s:<18} {count:8d}")
     print(f"\nUNet work ({recipe.editor.name}, {recipe.editor.steps} steps, batch {recipe.editor.batch_size}): "
           f"{summary['unet_evaluations']:,} rows in {summary['unet_calls']:,} calls "
           f"({summary['unet_rows_per_edit']:.1f} rows per edit), {summary['unet_backward_rows']:,} rows also "

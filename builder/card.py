@@ -17,7 +17,7 @@ import yaml
 
 from imagenet_textcorrupt.hierarchy import load_hierarchy
 from imagenet_textcorrupt.prompts import load_prompts
-from imagenet_textcorrupt.schema import DEFAULT_CONFIG, SPLIT, features
+from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DEFAULT_CONFIG, SPLIT, features
 
 from builder.editors.base import editor_family
 
@@ -181,11 +181,14 @@ def _context(release: dict[str, Any], previous: str | Path | None, year: int) ->
         "libraries": ", ".join(f"{k} {v}" for k, v in release["libraries"].items()),
         "rejects": release["rejects"], "qc_model": recipe["qc"]["model"], "qc": recipe["qc"],
         "qc_rows": [{"domain": d, "rows": n, "rate": f"{everything['qc_pass_rate'][d]:.1%}"}
-                    for d, n in everything["by_domain"].items()],
+                    for d, n in everything["by_domain"].items() if d not in CORRUPTION_DOMAINS],
         "domain_names": domain_names + [f"severity {k}" for k in everything["by_severity"]],
         "count_rows": [{"config": n, "cells": [c["by_domain"].get(d, 0) for d in domain_names]
                         + [c["by_severity"].get(k, 0) for k in everything["by_severity"]]}
                        for n, c in sorted(configs.items(), key=lambda kv: kv[0] != DEFAULT_CONFIG)],
+        "imagenet_c": {"corruptions": ", ".join(f"`{c}`" for c in recipe["imagenet_c"]["corruptions"]),
+                       "severities": ", ".join(map(str, recipe["imagenet_c"]["severities"]))}
+        if recipe.get("imagenet_c") else None,
         "changelog": _changelog(release, previous),
         "arxiv": PAPER_ARXIV, "hub": HUB_URL, "release_bibtex": release_bibtex(release["version"], year),
     }

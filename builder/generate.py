@@ -45,7 +45,7 @@ from builder.editors import create_editor
 from builder.editors.base import resolve_device
 from builder.editors.preprocess import PreparedImage, prepare_image
 from builder.pins import ModelPin, pin_build_models
-from builder.plan import Shard, WorkItem, make_shards
+from builder.plan import Shard, WorkItem, is_imagenet_c, make_shards
 from builder.recipes import Recipe
 from builder.sources import create_source
 
@@ -94,6 +94,7 @@ class Builder:
         self.device = device
         self._pins: dict[str, ModelPin] | None = None
         self._editor: Any = None
+        self._corruptors: dict[str, Any] = {}  # ImageNet-C editors by corruption
         self._scorer: Any = None
         self.source = create_source(recipe.source)
         from imagenet_textcorrupt.schema import features
@@ -150,6 +151,13 @@ class Builder:
                                          **spec.params)  # severities from the recipe's prompt hierarchy
         return self._editor
 
+    def corruptor(self, corruption: str) -> Any:
+        """The imagenet-c editor of one corruption (no model: nothing to pin or load)."""
+        if corruption not in self._corruptors:
+            self._corruptors[corruption] = create_editor("imagenet-c", corruption=corruption,
+                                                         resolution=self.recipe.output.resolution)
+        return self._corruptors[corruption]
+
     @property
     def scorer(self) -> Any:
         if self._scorer is None and self.recipe.qc.enabled:
@@ -185,14 +193,17 @@ class Builder:
 
     def _edit_image(self, original: PreparedImage, items: list[WorkItem], rejects: list[dict[str, Any]],
                     bar: Any) -> list[dict[str, Any]]:
-        edits = [i for i in items if i.severity > 0]
         original_item = next(i for i in items if i.severity == 0)
         results: list[tuple[WorkItem, Image.Image, dict[str, Any]]] = [
             (original_item, original.image, {"upsampled": original.upsampled})]
-        if edits:
-            outcomes = self.editor.edit([original] * len(edits), [i.source_prompt for i in edits],
-                                        [i.prompt for i in edits], [i.severity for i in edits],
-                                        [i.seed for i in edits])
+        calls: dict[Any, list[WorkItem]] = {}  # one call per editor: the recipe's, and one per ImageNet-C corruption
+        for item in items:
+            if item.severity > 0:
+                calls.setdefault(item.domain if is_imagenet_c(item) else None, []).append(item)
+        for key, edits in calls.items():
+            editor = self.editor if key is None else self.corruptor(key)
+            outcomes = editor.edit([original] * len(edits), [i.source_prompt for i in edits],
+                                   [i.prompt for i in edits], [i.severity for i in edits], [i.seed for i in edits])
             for item, outcome in zip(edits, outcomes):
                 if outcome.ok:
                     results.append((item, outcome.image, outcome.metadata))
@@ -205,27 +216,29 @@ class Builder:
 
     def _rows(self, original: Image.Image, results: list[tuple[WorkItem, Image.Image, dict[str, Any]]]
               ) -> list[dict[str, Any]]:
-        scores = None
+        scores: dict[int, Any] = {}
+        scored = [k for k, (item, _, _) in enumerate(results) if not is_imagenet_c(item)]  # ImageNet-C is not filtered
         if self.scorer is not None:
-            scores = self.scorer.score([image for _, image, _ in results],
-                                       [get_class(item.wnid).index for item, _, _ in results],
-                                       [None if item.severity == 0 else original for item, _, _ in results],
-                                       [item.source_prompt for item, _, _ in results],
-                                       [item.prompt for item, _, _ in results])
-        spec = self.recipe.editor
+            chosen = [results[k] for k in scored]
+            scores = dict(zip(scored, self.scorer.score([image for _, image, _ in chosen],
+                                                        [get_class(item.wnid).index for item, _, _ in chosen],
+                                                        [None if item.severity == 0 else original
+                                                         for item, _, _ in chosen],
+                                                        [item.source_prompt for item, _, _ in chosen],
+                                                        [item.prompt for item, _, _ in chosen])))
         rows = []
         for k, (item, image, meta) in enumerate(results):
             knobs = {**meta.get("severity_parameters", {})}
             knobs.update({key: meta[key] for key in sorted(meta) if key not in _ROW_KEYS})
-            score = scores[k] if scores else None
+            score = scores.get(k)
             rows.append({
                 "id": item.id, "source_id": item.source_id,
                 "image": {"bytes": _encode(image, self.recipe), "path": None},
                 "label": get_class(item.wnid).index, "wnid": item.wnid, "group": item.group, "domain": item.domain,
                 "template": item.template, "prompt": item.prompt, "source_prompt": item.source_prompt,
-                "severity": item.severity, "editor": spec.name if item.severity else "",
-                "model": meta.get("model", ""), "seed": item.seed, "steps": spec.steps if item.severity else 0,
-                "guidance": spec.guidance if item.severity else 0.0,
+                "severity": item.severity, "editor": meta.get("editor", "") if item.severity else "",
+                "model": meta.get("model", ""), "seed": item.seed, "steps": meta.get("steps", 0),
+                "guidance": meta.get("guidance", 0.0),
                 "edit_parameters": json.dumps(knobs, sort_keys=True) if item.severity else json.dumps(
                     {"upsampled": meta["upsampled"]}),
                 "prompts_version": self.recipe.prompts.version,
@@ -265,6 +278,8 @@ class Builder:
         summary = BuildSummary(len(shards), mine)
         self.claim_folder()
         self.pins  # noqa: B018  (pin every model, or read the pins, before any shard is built)
+        for corruption in self.recipe.imagenet_c.corruptions if self.recipe.imagenet_c else ():
+            self.corruptor(corruption)  # frost without its pictures fails here, before any shard
         make_deterministic(resolve_device(self.device))
         todo = [shards[i] for i in mine if not (resume and self.is_done(i))]
         summary.shards_skipped = [i for i in mine if i not in {s.index for s in todo}]

@@ -2,7 +2,9 @@
 
 Per selected source image: one item for the original, then, for every domain of the recipe that applies to the
 class, its resolved prompts (all, or n sampled with a seed derived from the recipe seed) times every severity.
-Each item has a stable id and a seed derived from the recipe seed and the id. Shards hold whole source images
+With an `imagenet_c` section, the image's ImageNet-C rows follow: every corruption at every
+severity asked for (domain = the corruption). Each item has a stable id and a seed derived from the recipe seed and
+the id. Shards hold whole source images
 (an image's edits share one inversion), up to the recipe's shard size in rows.
 """
 
@@ -17,7 +19,7 @@ from typing import Any
 from imagenet_textcorrupt.errors import DataFileError
 from imagenet_textcorrupt.hierarchy import load_hierarchy
 from imagenet_textcorrupt.prompts import PromptHierarchy, load_prompts
-from imagenet_textcorrupt.schema import ORIGINAL_DOMAIN, edit_id
+from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, ORIGINAL_DOMAIN, edit_id
 
 from builder.recipes import Recipe
 from builder.sources import SourceImage, derive_seed, selected_wnids
@@ -71,7 +73,18 @@ def expand_image(recipe: Recipe, prompts: PromptHierarchy, image: SourceImage) -
                 items.append(WorkItem(item_id, image.source_id, image.wnid, group, domain, prompt.template,
                                       prompt.text, resolved.source_prompt, severity,
                                       derive_seed(recipe.seed, item_id)))
+    if recipe.imagenet_c is not None:  # the prompt is recorded, not used: the corruption's name
+        for corruption in recipe.imagenet_c.corruptions:
+            for severity in recipe.imagenet_c.severities:
+                item_id = edit_id(image.source_id, corruption, 0, severity)
+                items.append(WorkItem(item_id, image.source_id, image.wnid, group, corruption, "",
+                                      corruption.replace("_", " "), resolved.source_prompt, severity,
+                                      derive_seed(recipe.seed, item_id)))
     return items
+
+
+def is_imagenet_c(item: WorkItem) -> bool:
+    return item.domain in CORRUPTION_DOMAINS
 
 
 def assumed_images(recipe: Recipe) -> list[SourceImage]:
@@ -130,7 +143,7 @@ def unet_work(recipe: Recipe, items: list[WorkItem]) -> UNetWork:
     knobs = {level: severity_knobs(prompts, family, level, spec.params) for level in recipe.severities}
     by_image: dict[str, list[WorkItem]] = {}
     for item in items:
-        if item.severity > 0:
+        if item.severity > 0 and not is_imagenet_c(item):
             by_image.setdefault(item.source_id, []).append(item)
     work = UNetWork()
     sampling: dict[tuple[EditSchedule, ...], Any] = {}  # images with the same shape of edits count alike
@@ -160,11 +173,12 @@ def unet_work(recipe: Recipe, items: list[WorkItem]) -> UNetWork:
 
 def summarize(recipe: Recipe, shards: list[Shard], throughput: float | None = None) -> dict[str, Any]:
     items = [item for shard in shards for item in shard.items]
-    edits = [i for i in items if i.severity > 0]
+    edits = [i for i in items if i.severity > 0 and not is_imagenet_c(i)]
+    corrupted = [i for i in items if is_imagenet_c(i)]
     work = unet_work(recipe, items)
     summary: dict[str, Any] = {
         "recipe": recipe.name, "version": recipe.version, "images": len({i.source_id for i in items}),
-        "rows": len(items), "edits": len(edits), "shards": len(shards),
+        "rows": len(items), "edits": len(edits), "imagenet_c_rows": len(corrupted), "shards": len(shards),
         "by_group": dict(sorted(Counter(i.group for i in items).items())),
         "by_domain": dict(Counter(i.domain for i in items)),
         "by_severity": dict(sorted(Counter(i.severity for i in items).items())),

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from imagenet_textcorrupt.errors import DataFileError, closest
-from imagenet_textcorrupt.schema import DOMAINS
+from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DOMAINS
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 SOURCE_TYPES = ("samples", "imagefolder", "flat", "hub")
@@ -80,6 +80,15 @@ class QCSpec:
 
 
 @dataclass(frozen=True)
+class ImageNetCSpec:
+    """ImageNet-C rows rendered on the same source images (the imagenet-c editor): which corruptions, which of
+    its severities 1-5."""
+
+    corruptions: tuple[str, ...] = CORRUPTION_DOMAINS
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     version: str
@@ -92,12 +101,15 @@ class Recipe:
     output: OutputSpec
     qc: QCSpec
     file: str = ""
+    imagenet_c: ImageNetCSpec | None = None  # no ImageNet-C rows unless the recipe asks
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
 
         data = asdict(self)
         data.pop("file")
+        if data["imagenet_c"] is None:  # recipes without it keep the form their builds recorded
+            data.pop("imagenet_c")
         return data
 
 
@@ -155,7 +167,7 @@ def _one_of(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
 
 def parse_recipe(raw: Any, file: str) -> Recipe:
     top = _Reader(file, "", raw, ["name", "version", "seed", "source", "selection", "prompts", "severities",
-                                  "editor", "output", "qc"])
+                                  "editor", "output", "qc", "imagenet_c"])
     name = top.get("name", str, check=lambda v: None if re.match(r"^[\w.-]+$", v) else
                    "use letters, digits, '.', '_' or '-'")
     version = top.get("version", str, check=lambda v: None if VERSION.match(v) else "expected MAJOR.MINOR.PATCH")
@@ -219,7 +231,25 @@ def parse_recipe(raw: Any, file: str) -> Recipe:
     qc = QCSpec(q.get("enabled", bool, True), q.get("model", str, QCSpec.model), q.get("revision", str, None),
                 q.get("label_rank_max", int, 5, check=_positive), q.get("edit_direction_min", float, 0.0),
                 q.get("ssim_min", float, 0.2))
-    return Recipe(name, version, seed, source, selection, prompts, tuple(severities), editor, output, qc, file)
+    return Recipe(name, version, seed, source, selection, prompts, tuple(severities), editor, output, qc, file,
+                  _imagenet_c(file, top.raw.get("imagenet_c")) if "imagenet_c" in top.raw else None)
+
+
+def _imagenet_c(file: str, raw: Any) -> ImageNetCSpec:
+    r = _Reader(file, "imagenet_c", raw, ["corruptions", "severities"])
+    corruptions = r.get("corruptions", (str, list), "all")
+    if corruptions == "all":
+        corruptions = list(CORRUPTION_DOMAINS)
+    if isinstance(corruptions, str) or not corruptions:
+        raise r.error("corruptions", f"expected 'all' or a list of ImageNet-C corruptions, got {corruptions!r}")
+    for i, name in enumerate(corruptions):
+        problem = _one_of(CORRUPTION_DOMAINS)(str(name))
+        if problem:
+            raise r.error(f"corruptions[{i}]", problem)
+    severities = r.get("severities", list, [1, 2, 3, 4, 5])
+    if not severities or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5 for v in severities):
+        raise r.error("severities", f"expected a list of ImageNet-C severities 1 to 5, got {severities!r}")
+    return ImageNetCSpec(tuple(dict.fromkeys(corruptions)), tuple(dict.fromkeys(severities)))
 
 
 def load_recipe(path: str | Path) -> Recipe:

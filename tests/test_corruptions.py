@@ -278,3 +278,20 @@ def test_the_editor_refuses_severities_outside_one_to_five(photo):
         editor.edit([photo], ["a cat"], ["contrast"], 6, [0])
     with pytest.raises(ValueError, match="imagenet-c: seeds\\[0\\]"):
         editor.edit([photo], ["a cat"], ["contrast"], 1, [-3])
+
+
+def test_the_plan_counts_imagenet_c_rows_apart_and_without_unet_work():
+    import dataclasses
+
+    from builder.plan import make_shards, summarize
+    from builder.recipes import load_recipe
+    from builder.sources import create_source
+
+    recipe = load_recipe("smoke")
+    plain = dataclasses.replace(recipe, imagenet_c=None)
+    images = create_source(recipe.source).select(recipe)
+    with_c, without = (summarize(r, make_shards(r, images)) for r in (recipe, plain))
+    assert (with_c["imagenet_c_rows"], without["imagenet_c_rows"]) == (5 * 14 * 3, 0)
+    assert with_c["edits"] == without["edits"] == 75 and with_c["rows"] == without["rows"] + 210
+    assert (with_c["unet_evaluations"], with_c["unet_calls"]) == (without["unet_evaluations"], without["unet_calls"])
+    assert with_c["by_domain"]["glass_blur"] == 15 and with_c["by_severity"][5] == 70

@@ -11,6 +11,7 @@ from PIL import Image
 
 from imagenet_textcorrupt.cli import main
 from imagenet_textcorrupt.results import load_results, predictions_path, read_predictions
+from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +37,22 @@ def test_the_release_loads(demo):
 
     summary = json.loads((demo / "release" / "release.json").read_text())
     rows = load_dataset(str(demo / "release"), "animals", split="test", download_mode="force_redownload")
-    assert len(rows) == summary["configs"]["animals"]["rows"] == 16
-    assert set(rows["domain"]) == {"original", "drawing", "weather", "color", "texture", "context"}
+    assert len(rows) == summary["configs"]["animals"]["rows"] == 58
+    assert set(rows["domain"]) == {"original", "drawing", "weather", "color", "texture", "context",
+                                   *(c for c in CORRUPTION_DOMAINS if c != "frost")}
     assert rows.features["label"].int2str(rows[0]["label"]) == "tabby cat"
 
 
 def test_the_results_hold_the_metrics(demo):
     results = load_results(demo / "results" / "results.json").data
     assert results["model"]["pretrained"] is True and results["model"]["name"] == "tf_efficientnet_lite0"
-    assert results["metrics"]["counts"] == {"rows": 80, "sources": 5, "originals": 5, "edits": 75}
-    assert set(results["metrics"]["by_domain"]) == {"drawing", "weather", "color", "texture", "context"}
+    assert results["metrics"]["counts"] == {"rows": 290, "sources": 5, "originals": 5, "edits": 75,
+                                            "imagenet_c": 210}
+    assert set(results["metrics"]["by_domain"]) == {"drawing", "weather", "color", "texture", "context",
+                                                    *(c for c in CORRUPTION_DOMAINS if c != "frost")}
+    # a real classifier on real corruptions of the same photos: it loses accuracy, more at higher severities
+    corrupted = {s: b["top1"]["value"] for s, b in results["metrics"]["imagenet_c_by_severity"].items()}
+    assert results["metrics"]["clean"]["top1"]["value"] > corrupted["1"] > corrupted["3"] > corrupted["5"]
     clean = results["metrics"]["clean"]["top1"]
     assert clean["ci_low"] <= clean["value"] <= clean["ci_high"]
     predictions = {r["id"]: r for r in read_predictions(predictions_path(demo / "results" / "results.json"))}
@@ -66,7 +73,7 @@ def test_the_plots_are_real_images(demo):
 def test_the_summary_says_what_the_numbers_mean(demo):
     text = (demo / "SUMMARY.md").read_text()
     assert "a real pretrained EfficientNet-Lite0" in text and "centre-cropped to 256 pixels" in text
-    assert "**The edits are not corruptions.**" in text
+    assert "**The text-guided edits are noise.**" in text and "ImageNet-C top-1 accuracy, all corruptions" in text
     assert "python -m builder build --recipe v1" in text
     assert str(demo / "results" / "results.json") in text
 
@@ -79,7 +86,7 @@ def test_without_the_pretrained_package_it_says_so(demo, tmp_path, monkeypatch, 
     shutil.copytree(demo / "build", out / "build")  # resumes: nothing to generate again
     assert main(["demo", "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "80 rows in 0 new shards (3 already done)" in printed
+    assert "290 rows in 0 new shards (5 already done)" in printed
     assert "EfficientNet-Lite0 with RANDOM weights" in printed
     assert load_results(out / "results" / "results.json").model.pretrained is False
     assert "has RANDOM weights (its package is missing), so every accuracy above is chance" in \

@@ -223,6 +223,14 @@ def test_imagenet_c_rows_are_scored_beside_the_text_guided_ones_and_their_mce_is
     reference = scored({(s, "fog", v) for s in range(4) for v in (1, 2)} | {(0, "contrast", 1), (1, "contrast", 2),
                                                                            (2, "contrast", 2), (3, "contrast", 2)})
     assert list(model["by_domain"]) == ["drawing", "fog", "contrast"]  # text-guided first, then ImageNet-C's order
+    # the headline figures are the text-guided edits' (all right here); ImageNet-C has its own, on its own scale
+    assert model["edited"]["n"] == 4 and model["edited"]["top1"]["value"] == 1.0
+    assert list(model["by_severity"]) == ["1"] and model["by_severity"]["1"]["n"] == 4
+    assert model["counts"]["edits"] == 4 and model["counts"]["imagenet_c"] == 16
+    assert model["imagenet_c"]["top1"]["value"] == pytest.approx(12 / 16)
+    assert model["imagenet_c_by_severity"]["2"]["top1"]["value"] == pytest.approx(5 / 8)
+    assert "imagenet_c" not in metrics.compute([1, 1], [1, 1], ["original", "drawing"], [0, 1], ["a", "a"],
+                                               resamples=0)
     assert CORRUPTION_DOMAINS.index("fog") < CORRUPTION_DOMAINS.index("contrast")
     assert model["by_domain"]["fog"]["top1"]["value"] == pytest.approx(5 / 8)
     assert model["by_domain"]["fog"]["drop"]["value"] == pytest.approx(3 / 8)

@@ -69,6 +69,7 @@ def load(env, revision, config="all", streaming=False):
 
 def make_release(tmp_path_factory, version, severities):
     raw = yaml.safe_load((RECIPES_DIR / "smoke.yaml").read_text())
+    raw.pop("imagenet_c")  # text-guided rows are what this is about
     raw.update(version=version, severities=severities)
     raw["prompts"]["domains"] = ["color", "weather"]
     raw["output"]["resolution"] = 128  # these tests are about the Hub, not the images: keep the builds quick

@@ -17,6 +17,18 @@ def test_shipped_recipes_load(name):
     assert recipe.severities == (1, 2, 3)
 
 
+def test_imagenet_c_rows_are_asked_for_by_a_section_of_their_own():
+    from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS
+
+    smoke = load_recipe("smoke")
+    assert smoke.imagenet_c.corruptions == tuple(c for c in CORRUPTION_DOMAINS if c != "frost")
+    assert smoke.imagenet_c.severities == (1, 3, 5) and smoke.to_dict()["imagenet_c"]["severities"] == (1, 3, 5)
+    every = parse_recipe(_with(["imagenet_c"], {"corruptions": "all"}), "r.yaml").imagenet_c
+    assert every.corruptions == CORRUPTION_DOMAINS and every.severities == (1, 2, 3, 4, 5)
+    without = parse_recipe(_with(["imagenet_c"], _DELETE), "r.yaml")
+    assert without.imagenet_c is None and "imagenet_c" not in without.to_dict()  # old builds' recipes unchanged
+
+
 def test_v1_is_the_first_release():
     recipe = load_recipe("v1")
     assert recipe.selection.classes == "all" and recipe.selection.images_per_class >= 10
@@ -68,6 +80,10 @@ _DELETE = object()
     (["output", "jpeg_quality"], 101, "r.yaml: output.jpeg_quality: must be 1..100"),
     (["qc", "enabled"], "yes", "r.yaml: qc.enabled: expected bool, got 'yes'"),
     (["qc", "threshold"], 1, "r.yaml: qc.threshold: unknown key"),
+    (["imagenet_c", "corruptions"], ["fog", "fogg"], "r.yaml: imagenet_c.corruptions[1]: 'fogg' is not one of"),
+    (["imagenet_c", "corruptions"], "some", "r.yaml: imagenet_c.corruptions: expected 'all' or a list of ImageNet-C"),
+    (["imagenet_c", "severities"], [3, 6], "r.yaml: imagenet_c.severities: expected a list of ImageNet-C severities"),
+    (["imagenet_c", "level"], 1, "r.yaml: imagenet_c.level: unknown key"),
 ])
 def test_errors_name_file_and_key(path, value, message):
     with pytest.raises(DataFileError) as caught:

@@ -19,7 +19,8 @@ from builder.validate import card_header, validate
 
 @pytest.fixture(scope="module")
 def build(smoke_build):
-    """The smoke recipe's build: 5 photos, 80 rows in 4 groups."""
+    """The smoke recipe's build: 5 photos, 290 rows (58 per photo: original, 15 edits, 42 ImageNet-C) in 4
+    groups."""
     return smoke_build
 
 
@@ -34,8 +35,8 @@ def release(build, tmp_path_factory):
 def test_layout_and_counts(release):
     summary = json.loads((release / "release.json").read_text())
     assert set(summary["configs"]) == {"all", "animals", "food", "vehicles", "devices"}
-    assert summary["configs"]["all"]["rows"] == 80
-    assert sum(c["rows"] for n, c in summary["configs"].items() if n != "all") == 80
+    assert summary["configs"]["all"]["rows"] == 290
+    assert sum(c["rows"] for n, c in summary["configs"].items() if n != "all") == 290
     assert summary["configs"]["vehicles"]["by_domain"]["original"] == 2  # rocket and motorcycle, with their edits
     for name, config in summary["configs"].items():
         if name == "all":  # the union of the groups' files: no row is stored twice
@@ -60,11 +61,11 @@ def test_card(release):
     assert configs["animals"]["data_files"] == [{"split": "test", "path": "data/animals/test-*.parquet"}]
     assert configs["all"]["data_files"] == [{"split": "test", "path": "data/*/test-*.parquet"}]
     info = {i["config_name"]: i for i in header["dataset_info"]}
-    assert info["food"]["splits"] == [{"name": "test", "num_bytes": info["food"]["dataset_size"], "num_examples": 16}]
+    assert info["food"]["splits"] == [{"name": "test", "num_bytes": info["food"]["dataset_size"], "num_examples": 58}]
     label = next(f for f in info["all"]["features"] if f["name"] == "label")
     assert len(label["dtype"]["class_label"]["names"]) == 1000
     body = (release / "README.md").read_text()
-    assert "| `vehicles` | 32 | 2 | 30 |" in body  # rows, originals, edits: measured
+    assert "| `vehicles` | 116 | 2 | 114 |" in body  # rows, originals, edits: measured
     assert "| 2 | cross_replace_steps 0.8, self_replace_steps 0.4 |" in body
     assert "- v0.0.1: first release of this dataset." in body
     assert "&id" not in body
@@ -135,9 +136,9 @@ def test_loads_per_config(release):
 
     assert sorted(get_dataset_config_names(str(release))) == ["all", "animals", "devices", "food", "vehicles"]
     food = load_dataset(str(release), "food", split="test")
-    assert len(food) == 16 and set(food["wnid"]) == {"n07920052"}
+    assert len(food) == 58 and set(food["wnid"]) == {"n07920052"}
     assert food.features["label"].names == class_names()
-    assert len(load_dataset(str(release), split="test")) == 80  # "all" is the default
+    assert len(load_dataset(str(release), split="test")) == 290  # "all" is the default
 
 
 def test_valid_release_passes(release, capsys):
@@ -163,9 +164,9 @@ def test_validation_finds_problems(release, tmp_path, capsys):
     pq.write_table(table.filter(pa.compute.not_equal(table.column("domain"), "original")), animals)
     problems = validate(copy)
     text = "\n".join(problems)
-    assert "config food: 17 rows loaded, release.json says 16, the card says 16" in text
+    assert "config food: 59 rows loaded, release.json says 58, the card says 58" in text
     assert "config food: 1 duplicate ids, e.g. sample-coffee" in text
-    assert "config animals: 15 edits whose original is not in the config, e.g. sample-chelsea-" in text
+    assert "config animals: 57 edits whose original is not in the config, e.g. sample-chelsea-" in text
     assert main(["validate", str(copy)]) == 1
     assert "problems" in capsys.readouterr().err
 
@@ -183,7 +184,7 @@ def test_incomplete_build_and_existing_release_are_refused(build, release, tmp_p
     manifest["complete"] = False
     manifest["shards"] = manifest["shards"][:1]
     (partial / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ReleaseError, match=r"the build is not complete \(1 of 3 shards done\)"):
+    with pytest.raises(ReleaseError, match=r"the build is not complete \(1 of 5 shards done\)"):
         assemble(partial, tmp_path / "out")
     with pytest.raises(ReleaseError, match="exists and is not empty: a release is never overwritten"):
         assemble(build, release)
@@ -194,3 +195,11 @@ def test_changelog_against_the_previous_release(build, release, tmp_path):
     newer = assemble(build, tmp_path / "v0.0.2", previous=release)
     body = (newer / "README.md").read_text()
     assert "- v0.0.1 (from v0.0.1):\n  - no change in row counts" in body
+
+
+def test_the_card_explains_the_imagenet_c_rows(release):
+    body = (release / "README.md").read_text()
+    assert "## ImageNet-C on the same images" in body
+    assert "`glass_blur`" in body and "`frost`" not in body and "at severities\n1, 3, 5 of ImageNet-C's own" in body
+    quality = body.split("## Quality control", 1)[1].split("## Counts", 1)[0]
+    assert "| drawing |" in quality and "glass_blur" not in quality  # not scored, so no pass rate

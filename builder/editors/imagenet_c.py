@@ -57,7 +57,7 @@ class ImageNetCEditor(Editor):
     def severity_knobs(self, severity: int) -> dict[str, float]:
         if isinstance(severity, bool) or severity not in SEVERITIES:
             raise EditorError(f"imagenet-c ({self.corruption}): severity {severity!r} is not one of 1, 2, 3, 4, 5")
-        return {"severity": float(severity)}
+        return {}  # the severity column says it all: ImageNet-C's levels have no knobs to record
 
     def edit(self, images: Sequence[Image.Image | str | Path | PreparedImage], source_prompts: Sequence[str],
              target_prompts: Sequence[str], severity: int | Sequence[int], seeds: Sequence[int]) -> list[EditResult]:
@@ -68,7 +68,6 @@ class ImageNetCEditor(Editor):
             prepared = self._prepared(image, i)
             metadata = self._metadata(source_prompts[i], target_prompts[i], severities[i], knobs[i], seeds[i],
                                       prepared)
-            metadata.update(corruption=self.corruption, corruption_family=FAMILIES[self.corruption],
-                            retried_in_float32=False)
+            metadata.update(corruption=self.corruption, corruption_family=FAMILIES[self.corruption])
             results.append(EditResult(corrupt(prepared.image, self.corruption, severities[i], seeds[i]), metadata))
         return results

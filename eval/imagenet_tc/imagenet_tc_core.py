@@ -8,7 +8,9 @@ Inputs are one entry per dataset row (`compute`). Every edit is scored against i
 `source_id` it shares and whose domain is "original"), so a subset of edits is always compared with the originals
 of the same source images, never with one global clean accuracy. ImageNet-C rows rendered on the same source
 images (domain = the corruption, `schema.CORRUPTION_DOMAINS`) are edits like any other, reported after the
-text-guided domains.
+text-guided domains; the headline figures ("edited", "by_severity", each group's "edited") are the text-guided
+edits', and ImageNet-C's own ("imagenet_c", "imagenet_c_by_severity", each group's "imagenet_c") are beside them,
+since its severities 1-5 are another scale.
 
 Formulas (E = the edits of a subset, s(e) = the original of edit e, c(x) = 1 when row x is classified right):
 - accuracy (top-1, top-5): mean of c over the rows;
@@ -36,6 +38,8 @@ from typing import Any
 import numpy as np
 
 NUM_CLASSES = 1000  # imagenet_textcorrupt.classes.NUM_CLASSES
+CORRUPTION_DOMAINS = ('gaussian_noise', 'shot_noise', 'impulse_noise', 'defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur', 'snow', 'frost', 'fog', 'brightness', 'contrast', 'elastic_transform', 'pixelate', 'jpeg_compression')  # imagenet_textcorrupt.schema.CORRUPTION_DOMAINS
+DOMAINS = ('drawing', 'weather', 'color', 'texture', 'context')  # imagenet_textcorrupt.schema.DOMAINS
 EDIT_DOMAINS = ('drawing', 'weather', 'color', 'texture', 'context', 'gaussian_noise', 'shot_noise', 'impulse_noise', 'defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur', 'snow', 'frost', 'fog', 'brightness', 'contrast', 'elastic_transform', 'pixelate', 'jpeg_compression')  # imagenet_textcorrupt.schema.EDIT_DOMAINS
 ORIGINAL_DOMAIN = 'original'  # imagenet_textcorrupt.schema.ORIGINAL_DOMAIN
 
@@ -288,15 +292,23 @@ def compute(predictions: Any, references: Any, domains: Any, severities: Any, so
         boot.add(stats, block, "flip_rate", flipped * weight, weight)
         return block
 
+    # the headline figures are the text-guided edits'; ImageNet-C rows, on their own severity scale, get theirs
+    guided = np.isin(rows.domains, DOMAINS)
+    corrupted = np.isin(rows.domains, CORRUPTION_DOMAINS)
     result: dict[str, Any] = {
         "metrics_version": METRICS_VERSION,
         "counts": {"rows": int(len(rows.references)), "sources": int(len(sources)),
-                   "originals": int(original.sum()), "edits": int(edited.sum())},
+                   "originals": int(original.sum()), "edits": int(guided.sum())},
         "bootstrap": {"unit": "source image", "resamples": int(resamples), "confidence": float(confidence),
                       "seed": int(seed)},
         "clean": clean_block(original),
-        "edited": edit_block(edited),
+        "edited": edit_block(guided),
     }
+    if corrupted.any():
+        result["counts"]["imagenet_c"] = int(corrupted.sum())
+        result["imagenet_c"] = edit_block(corrupted)
+        result["imagenet_c_by_severity"] = {str(s): edit_block(corrupted & (rows.severities == s))
+                                            for s in np.unique(rows.severities[corrupted]).tolist()}
     by_domain: dict[str, Any] = {}
     by_domain_severity: dict[str, Any] = {}
     for domain in [d for d in EDIT_DOMAINS if (rows.domains == d).any()]:
@@ -305,13 +317,16 @@ def compute(predictions: Any, references: Any, domains: Any, severities: Any, so
         by_domain_severity[domain] = {str(s): edit_block(in_domain & (rows.severities == s))
                                       for s in np.unique(rows.severities[in_domain]).tolist()}
     result["by_domain"] = by_domain
-    result["by_severity"] = {str(s): edit_block(rows.severities == s)
-                             for s in np.unique(rows.severities[edited]).tolist()}
+    result["by_severity"] = {str(s): edit_block(guided & (rows.severities == s))
+                             for s in np.unique(rows.severities[guided]).tolist()}
     result["by_domain_severity"] = by_domain_severity
     result["by_group"] = {}
     for group in sorted(set(rows.groups[edited].tolist()) - {""}):
         in_group = rows.groups == group
-        result["by_group"][group] = {"clean": clean_block(original & in_group), "edited": edit_block(in_group)}
+        result["by_group"][group] = {"clean": clean_block(original & in_group),
+                                     "edited": edit_block(in_group & guided)}
+        if corrupted.any():
+            result["by_group"][group]["imagenet_c"] = edit_block(in_group & corrupted)
     result["by_template"] = {}
     for domain, template in sorted({(d, t) for d, t in zip(rows.domains[edited], rows.templates[edited]) if t}):
         mask = (rows.domains == domain) & (rows.templates == template)

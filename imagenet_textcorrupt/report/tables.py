@@ -72,6 +72,9 @@ def _overview_rows(columns: Sequence[Column]) -> list[list[str]]:
     if has("edited", "top1_config") or has("clean", "top1_config"):
         rows += [row("clean top-1 among the config's classes only (%)", est("clean", "top1_config")),
                  row("edited top-1 among the config's classes only (%)", est("edited", "top1_config"))]
+    if has("imagenet_c", "top1"):
+        rows += [row("ImageNet-C top-1 on the same photos, all corruptions (%)", est("imagenet_c", "top1")),
+                 row("ImageNet-C drop in top-1 (points)", est("imagenet_c", "drop"))]
     return rows
 
 
@@ -106,6 +109,24 @@ def severity_tables(columns: Sequence[Column], level: str = "95%") -> str:
 
     return "\n\n".join([
         f"Top-1 (%), {level} CI; severity 0 is the originals:",
+        _breakdown(columns, ["0 (clean)", *severities], block, "top1", "severity"),
+        "Drop in top-1 (points):",
+        _breakdown(columns, severities, block, "drop", "severity"),
+    ])
+
+
+def imagenet_c_tables(columns: Sequence[Column], level: str = "95%") -> str | None:
+    """Top-1 by ImageNet-C severity (its own 1-5 scale) over all corruptions; None without ImageNet-C rows."""
+    severities = sorted(union(columns, lambda r: r.metrics.imagenet_c_by_severity), key=severity_order)
+    if not severities:
+        return None
+
+    def block(r: Results, key: str) -> Figures | None:
+        return r.metrics.clean if key == "0 (clean)" else r.metrics.imagenet_c_by_severity.get(key)
+
+    return "\n\n".join([
+        f"ImageNet-C (Hendrycks & Dietterich 2019) rendered on the same source photos, all corruptions together; "
+        f"top-1 (%), {level} CI; severity 0 is the originals (each corruption is a row of the domain tables):",
         _breakdown(columns, ["0 (clean)", *severities], block, "top1", "severity"),
         "Drop in top-1 (points):",
         _breakdown(columns, severities, block, "drop", "severity"),

@@ -18,7 +18,8 @@ from imagenet_textcorrupt.atomic import atomic_write_bytes, atomic_write_text
 from imagenet_textcorrupt.report.plots import PLOTTERS
 from imagenet_textcorrupt.report.sections import Section, confidence_label, group_results, section_warnings, \
     separation_note
-from imagenet_textcorrupt.report.tables import domain_tables, group_tables, overview_table, severity_tables
+from imagenet_textcorrupt.report.tables import (domain_tables, group_tables, imagenet_c_tables, overview_table,
+                                                severity_tables)
 from imagenet_textcorrupt.results import Results, ResultsError, load_results
 
 REPORT_FILE = "report.md"
@@ -52,8 +53,11 @@ def _section_markdown(section: Section, sections: Sequence[Section], reference: 
     if notes:
         parts.append("\n".join(f"- {n}" for n in notes))
     parts += ["### By domain", domain_tables(section.columns, section.level), "### By severity",
-              severity_tables(section.columns, section.level),
-              "### By class group", group_tables(section.columns), "### Plots"]
+              severity_tables(section.columns, section.level)]
+    corruptions = imagenet_c_tables(section.columns, section.level)
+    if corruptions:
+        parts += ["### ImageNet-C by severity", corruptions]
+    parts += ["### By class group", group_tables(section.columns), "### Plots"]
     parts += [f"![{PLOTTERS[name][0]}]({file})" for name, file in plots.items()]
     return "\n\n".join(parts)
 

@@ -87,17 +87,20 @@ class Metrics:
     version: str
     rows: int
     sources: int
-    edits: int | None
+    edits: int | None  # text-guided edits
+    imagenet_c_rows: int
     clean: Figures
     edited: Figures
     by_domain: dict[str, Figures]
     by_severity: dict[str, Figures]
-    by_group: dict[str, dict[str, Figures]]  # group -> {"clean": ..., "edited": ...}
+    by_group: dict[str, dict[str, Figures]]  # group -> {"clean": ..., "edited": ..., "imagenet_c": ...}
     errors: dict[str, dict[str, float]]  # domain -> severity -> top-1 error
     confidence: float | None
     resamples: int | None
     seed: int
     tree: dict[str, Any] = field(repr=False, compare=False)
+    imagenet_c: Figures = field(default_factory=dict)  # ImageNet-C rows on the same photos, when there are any
+    imagenet_c_by_severity: dict[str, Figures] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,8 @@ OPTIONAL: tuple[tuple[str, str], ...] = (
     ("dataset.revision", "str"), ("dataset.sha", "str"), ("dataset.fingerprint", "str"), ("dataset.version", "str"),
     ("model.parameters", "int"), ("model.checkpoint", "dict"), ("run", "dict"), ("run.limit", "int"),
     ("run.dtype", "str"), ("metrics.counts.edits", "int"), ("metrics.by_group", "dict"), ("predictions", "dict"),
-    ("metrics.bootstrap", "dict"), ("metrics.bootstrap.confidence", "number"),
+    ("metrics.bootstrap", "dict"), ("metrics.bootstrap.confidence", "number"), ("metrics.imagenet_c", "dict"),
+    ("metrics.imagenet_c_by_severity", "dict"), ("metrics.counts.imagenet_c", "int"),
 )
 _TYPES = {"str": (str,), "int": (int,), "bool": (bool,), "dict": (dict,), "number": (int, float)}
 _NAMES = {"int": "an integer", "number": "a number", "dict": "an object"}
@@ -235,7 +239,7 @@ def _build(data: dict[str, Any]) -> Results:
     bootstrap = m.get("bootstrap") or {}
     metrics = Metrics(
         version=m["metrics_version"], rows=m["counts"]["rows"], sources=m["counts"]["sources"],
-        edits=m["counts"].get("edits"), clean=_figures(m["clean"]), edited=_figures(m["edited"]),
+        edits=m["counts"].get("edits"), imagenet_c_rows=m["counts"].get("imagenet_c", 0), clean=_figures(m["clean"]), edited=_figures(m["edited"]),
         by_domain={k: _figures(v) for k, v in m["by_domain"].items()},
         by_severity={k: _figures(v) for k, v in m["by_severity"].items()},
         by_group={g: {part: _figures(block) for part, block in parts.items()} if isinstance(parts, Mapping) else {}
@@ -243,7 +247,8 @@ def _build(data: dict[str, Any]) -> Results:
         errors={d: {s: float(e) for s, e in cells.items()} if isinstance(cells, Mapping) else {}
                 for d, cells in m["errors"].items()},
         confidence=bootstrap.get("confidence"), resamples=bootstrap.get("resamples"),
-        seed=bootstrap.get("seed", 0), tree=m)
+        seed=bootstrap.get("seed", 0), tree=m, imagenet_c=_figures(m.get("imagenet_c")),
+        imagenet_c_by_severity={k: _figures(v) for k, v in (m.get("imagenet_c_by_severity") or {}).items()})
     return Results(
         created=data["created"],
         dataset=DatasetRef(id=dataset["id"], config=dataset["config"], split=dataset["split"], rows=dataset["rows"],
