@@ -155,6 +155,7 @@ def _context(release: dict[str, Any], previous: str | Path | None, year: int) ->
         "pretty_name": PRETTY_NAME, "version": release["version"], "repo_id": REPO_PLACEHOLDER,
         "total_rows": everything["rows"], "total_originals": everything["by_domain"].get("original", 0),
         "total_edits": everything["rows"] - everything["by_domain"].get("original", 0),
+        "total_imagenet_c": sum(n for d, n in everything["by_domain"].items() if d in CORRUPTION_DOMAINS),
         "configs": configs,
         "config_rows": [{"name": n, "rows": c["rows"], "originals": c["by_domain"].get("original", 0),
                          "edits": c["rows"] - c["by_domain"].get("original", 0),
@@ -170,7 +171,8 @@ def _context(release: dict[str, Any], previous: str | Path | None, year: int) ->
         "severities": [{"level": level, "parameters": ", ".join(
             f"{k} {v:g}" for k, v in prompts.severity_parameters(family, level).items())}
             for level in recipe["severities"]],
-        "editor": recipe["editor"]["name"], "models": ", ".join(f"`{m}`" for m in release["models"]) or "-",
+        "editor": recipe["editor"]["name"],
+        "models": ", ".join(f"`{m}`" for m in release["models"] if not m.startswith("imagenet-c@")) or "-",
         "steps": recipe["editor"]["steps"], "guidance": recipe["editor"]["guidance"],
         "dtype": recipe["editor"]["dtype"] or "the default dtype",
         "editor_params": json.dumps(recipe["editor"]["params"], sort_keys=True),

@@ -6,10 +6,15 @@ to any image size by the `imagecorruptions` package, whose 1.1.2 release does no
 it imports cv2, `numpy.float_`, `scipy.ndimage.interpolation`, skimage's `multichannel=` and pkg_resources). It is
 written here with numpy, scipy, scikit-image and Pillow only, with the reference's OpenCV calls replaced by their
 definitions (cv2.filter2D = correlation with reflect-101 borders, cv2.GaussianBlur = a separable Gaussian kernel,
-RGB to grey = 0.299 R + 0.587 G + 0.114 B). Two departures, both deliberate: every random draw comes from a
-generator seeded per row (the reference uses numpy's global state), so a row is the same on every machine and
-rerun; and `frost` overlays the reference's frost photographs, which are not shipped here: they are read from an
-installed `imagecorruptions` package (its data files, without importing it) or from IMAGENET_TC_FROST_DIR.
+RGB to grey = 0.299 R + 0.587 G + 0.114 B), except frost's resize of its overlay: Pillow's bicubic (a = -0.5)
+where OpenCV's is a = -0.75, a few levels apart (measured in tests/test_corruptions.py). Two departures, both
+deliberate: every random draw comes from a generator seeded per row (the reference uses numpy's global state), so
+a row is the same on every machine and rerun; and `frost` overlays the reference's frost photographs, which are
+not shipped here: they are read from an installed `imagecorruptions` package (its data files, without importing
+it) or from IMAGENET_TC_FROST_DIR, and `frost_digest()` identifies them.
+
+The constants are ImageNet-C's, in pixels of its 224 x 224 images: the editor corrupts at that side (IMAGENET_C_SIDE)
+so that a blur radius or a noise grain means what it means in ImageNet-C, whatever the release's resolution.
 
 As in the reference, the output is the corrupted float image cast to uint8 (truncated, not rounded).
 """
@@ -30,6 +35,7 @@ from scipy import ndimage
 from imagenet_textcorrupt.errors import ImageNetTCError, UnknownNameError, closest
 
 SEVERITIES = (1, 2, 3, 4, 5)
+IMAGENET_C_SIDE = 224  # the side of ImageNet-C's images, which its constants are in pixels of
 MIN_SIDE = 32  # the reference refuses smaller images
 FROST_DIR_VARIABLE = "IMAGENET_TC_FROST_DIR"
 FROST_FILES = ("frost1.png", "frost2.png", "frost3.png", "frost4.jpg", "frost5.jpg", "frost6.jpg")
@@ -176,6 +182,16 @@ def frost_images() -> list[Path]:
     return files
 
 
+def frost_digest() -> str:
+    """sha256 over the six frost pictures, in order: which pictures a frost row was made with."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for file in frost_images():
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
 # -------------------------------------------------------------------------------------------------- noise
 @_register("noise")
 def gaussian_noise(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
@@ -295,8 +311,7 @@ def fog(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(x * peak / (peak + strength), 0, 1) * 255
 
 
-# ------------------------------------------------------------------------------------------------ digital
-@_register("digital")
+@_register("weather")
 def brightness(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     from skimage.color import hsv2rgb, rgb2hsv
 
@@ -306,6 +321,7 @@ def brightness(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.nda
     return np.clip(hsv2rgb(hsv), 0, 1) * 255
 
 
+# ------------------------------------------------------------------------------------------------ digital
 @_register("digital")
 def contrast(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     c = (0.4, 0.3, 0.2, 0.1, 0.05)[severity - 1]
@@ -369,9 +385,11 @@ def corrupt(image: Image.Image | np.ndarray, corruption: str, severity: int, see
     if isinstance(image, Image.Image):
         image = image if image.mode == "RGB" else image.convert("RGB")
     array = np.array(image)  # a writable copy: the corruptions may work in place
+    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1):  # grey, as the reference: three equal channels
+        array = np.repeat(array.reshape(array.shape[0], array.shape[1], 1), 3, axis=2)
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
-        raise CorruptionError(f"{corruption}: expected an RGB uint8 image (H x W x 3), got {array.dtype} "
-                              f"{array.shape}")
+        raise CorruptionError(f"{corruption}: expected an RGB or grey uint8 image (H x W x 3 or H x W), got "
+                              f"{array.dtype} {array.shape}")
     if min(array.shape[:2]) < MIN_SIDE:
         raise CorruptionError(f"{corruption}: the image is {array.shape[1]} x {array.shape[0]}; ImageNet-C needs at "
                               f"least {MIN_SIDE} x {MIN_SIDE}")

@@ -215,7 +215,9 @@ def parse_recipe(raw: Any, file: str) -> Recipe:
         raise top.error("severities", f"expected a list of levels 1, 2, ..., got {severities!r}")
 
     ed = _Reader(file, "editor", top.raw.get("editor"), [f for f in EditorSpec.__dataclass_fields__])
-    editor = EditorSpec(ed.get("name", str), ed.get("model", str, None), ed.get("revision", str, None),
+    editor = EditorSpec(ed.get("name", str, check=lambda v: "imagenet-c is asked for by the recipe's imagenet_c "
+                               "section, beside a text-guided editor" if v == "imagenet-c" else None),
+                        ed.get("model", str, None), ed.get("revision", str, None),
                         ed.get("dtype", str, None), ed.get("steps", int, 50, check=_positive),
                         ed.get("guidance", float, 7.5), ed.get("batch_size", int, 8, check=_positive),
                         dict(ed.get("params", dict, {})))

@@ -129,7 +129,7 @@ def print_summary(results: Results) -> None:
     from imagenet_textcorrupt.estimate import format_estimate
 
     m, dataset = results.metrics, results.dataset
-    level = f"{100 * m.confidence:g}% intervals" if m.confidence else "no intervals"
+    level = f"{100 * m.confidence:g}% intervals" if m.confidence and m.resamples else "no intervals"
     print(f"{results.model.id} on {dataset.id} [{dataset.config}] @ {dataset.revision_label}: "
           f"{m.sources} source images, {m.edits} edits; top-1 in % ({level})")
     print(f"  clean top-1   {format_estimate(m.clean.get('top1'))}")

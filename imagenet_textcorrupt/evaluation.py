@@ -23,7 +23,7 @@ from imagenet_textcorrupt.hub import card_metadata, resolve_commit
 from imagenet_textcorrupt.provenance import library_versions, utc_timestamp
 from imagenet_textcorrupt.results import (FORMAT_VERSION, RESULTS_FORMAT, Results, metrics_from_predictions,
                                           predictions_path, write_predictions, write_results)
-from imagenet_textcorrupt.schema import DEFAULT_CONFIG, ORIGINAL_DOMAIN, SPLIT
+from imagenet_textcorrupt.schema import DEFAULT_CONFIG, DOMAINS, ORIGINAL_DOMAIN, SPLIT
 
 DTYPES = ("float32", "float16", "bfloat16")
 META_COLUMNS = ("id", "source_id", "label", "domain", "severity", "group", "template")
@@ -298,9 +298,11 @@ def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = 
         raise EvaluationError(f"--dataset {settings.dataset!r}: row ids repeat; the release is corrupt "
                               f"(python -m builder validate finds out where)")
 
-    if not any(r["domain"] != ORIGINAL_DOMAIN for r in records):
-        raise EvaluationError(f"--dataset {settings.dataset!r} config {settings.config!r} has no edits, only "
-                              f"originals: there is no robustness to score")
+    if not any(r["domain"] in DOMAINS for r in records):  # the headline figures are the text-guided edits'
+        only = "only originals" if all(r["domain"] == ORIGINAL_DOMAIN for r in records) else \
+            "only originals and ImageNet-C rows"
+        raise EvaluationError(f"--dataset {settings.dataset!r} config {settings.config!r} has no text-guided edits, "
+                              f"{only}: there is no robustness to score")
     metrics = metrics_from_predictions(records, settings.resamples, settings.seed)
     predictions_file = predictions_path(output)
     digest = write_predictions(predictions_file, records)

@@ -58,8 +58,8 @@ def test_the_registry_holds_the_fifteen_in_their_families():
     assert corruption_names() == list(IMAGENET_C) == list(CORRUPTION_DOMAINS)  # the rows' domains
     assert corruption_names("noise") == list(IMAGENET_C[:3])
     assert corruption_names("blur") == list(IMAGENET_C[3:7])
-    assert corruption_names("weather") == list(IMAGENET_C[7:10])
-    assert corruption_names("digital") == list(IMAGENET_C[10:])
+    assert corruption_names("weather") == ["snow", "frost", "fog", "brightness"]  # as in the paper
+    assert corruption_names("digital") == ["contrast", "elastic_transform", "pixelate", "jpeg_compression"]
     assert set(FAMILIES) == set(CORRUPTIONS)
 
 
@@ -84,13 +84,22 @@ def test_higher_severities_change_the_photo_more(photo, name):
     assert change[0] < change[1] < change[2]
 
 
+def test_grey_images_are_corrupted_as_three_equal_channels(photo):
+    grey = np.asarray(photo.convert("L"))
+    as_rgb = np.repeat(grey[..., None], 3, axis=2)
+    for image in (grey, grey[..., None]):
+        assert np.array_equal(np.asarray(corrupt(image, "contrast", 2, 0)),
+                              np.asarray(corrupt(as_rgb, "contrast", 2, 0)))
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda p: corrupt(p, "fogg", 1, 0), "unknown corruption 'fogg'; did you mean fog"),
     (lambda p: corrupt(p, "fog", 0, 0), "fog: severity 0 is not one of 1, 2, 3, 4, 5"),
     (lambda p: corrupt(p, "fog", 6, 0), "fog: severity 6 is not one of 1, 2, 3, 4, 5"),
     (lambda p: corrupt(p, "fog", True, 0), "fog: severity True is not one of"),
     (lambda p: corrupt(p.resize((31, 64)), "contrast", 1, 0), "the image is 31 x 64; ImageNet-C needs at least 32"),
-    (lambda p: corrupt(np.zeros((40, 40), np.uint8), "contrast", 1, 0), "expected an RGB uint8 image"),
+    (lambda p: corrupt(np.zeros((40, 40, 4), np.uint8), "contrast", 1, 0), "expected an RGB or grey uint8 image"),
+    (lambda p: corrupt(np.zeros((40, 40, 3), np.float32), "contrast", 1, 0), "expected an RGB or grey uint8 image"),
     (lambda p: corrupt(p, "snow", 2, -1), "snow: seed -1 is not an integer >= 0"),
 ])
 def test_bad_input_is_named(photo, call, message):
@@ -243,17 +252,21 @@ def test_the_editor_renders_each_item_at_its_severity_and_records_its_prompts(ph
     assert "imagenet-c" in list_editors()
     editor = create_editor("imagenet-c", corruption="fog", resolution=64)
     prepared = prepare_image(photo, 64)
+    at_224 = prepared.image.resize((224, 224), Image.LANCZOS)  # ImageNet-C's constants are in pixels of 224
     results = editor.edit([photo, prepared, photo], ["a photo of a cat"] * 3, ["fog", "fog", "fog"], [1, 3, 5],
                           [4, 5, 6])
     assert all(r.ok for r in results)
     for result, severity, seed in zip(results, (1, 3, 5), (4, 5, 6)):
-        assert np.array_equal(np.asarray(result.image), np.asarray(corrupt(prepared.image, "fog", severity, seed)))
+        assert result.image.size == (224, 224) and result.metadata["corrupted_at"] == 224
+        assert np.array_equal(np.asarray(result.image), np.asarray(corrupt(at_224, "fog", severity, seed)))
         m = result.metadata
         assert (m["editor"], m["model"], m["corruption"], m["corruption_family"]) == \
             ("imagenet-c", "imagenet-c@1", "fog", "weather")
         assert (m["severity"], m["seed"], m["source_prompt"], m["target_prompt"]) == \
             (severity, seed, "a photo of a cat", "fog")
-        assert m["resolution"] == 64 and m["upsampled"] is False
+        assert m["resolution"] == 64 and m["upsampled"] is False and "frost_pictures" not in m
+    frost = create_editor("imagenet-c", corruption="frost", resolution=64).edit([photo], ["a cat"], ["frost"], 2, [0])
+    assert len(frost[0].metadata["frost_pictures"]) == 64  # which pictures the row was made with
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -264,5 +264,6 @@ def test_a_config_without_edits_is_refused(tmp_path, capsys):
     release = write_photo_release(tmp_path / "originals_only", edits=False)
     code = main(["evaluate", "--model", "timm:test_vit", "--no-pretrained", "--dataset", str(release), "--output",
                  str(tmp_path / "r.json"), "--quiet", "--workers", "0"])
-    assert code == 1 and "has no edits, only originals: there is no robustness to score" in capsys.readouterr().err
+    assert code == 1 and "has no text-guided edits, only originals: there is no robustness to score" in \
+        capsys.readouterr().err
     assert not (tmp_path / "r.json").exists()

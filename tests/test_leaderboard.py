@@ -17,6 +17,7 @@ from PIL import Image
 from hub_server import client_environment
 from imagenet_textcorrupt.cli import main
 from imagenet_textcorrupt.leaderboard import build
+from imagenet_textcorrupt.metrics import METRICS_VERSION
 from imagenet_textcorrupt.results import metrics_from_predictions, read_predictions
 from results_factory import SHA_A, SHA_B, write_results_file
 
@@ -85,7 +86,7 @@ def test_revisions_and_metrics_versions_are_never_mixed(results_folder, tmp_path
     older.write_text(json.dumps(data))
     board = build(str(results_folder))
     keys = [(s["revision"], s["metrics_version"]) for s in board.sections]
-    assert keys == [(SHA_A, "1.0.0"), (SHA_B, "1.0.0"), (SHA_A, "0.9.0")]
+    assert keys == [(SHA_A, METRICS_VERSION), (SHA_B, METRICS_VERSION), (SHA_A, "0.9.0")]
     apart = board.sections[2]["overall"]
     assert [r["model"] for r in apart] == ["timm:regnety_040"] and apart[0]["verified"] is False
 

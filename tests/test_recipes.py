@@ -84,6 +84,7 @@ _DELETE = object()
     (["imagenet_c", "corruptions"], "some", "r.yaml: imagenet_c.corruptions: expected 'all' or a list of ImageNet-C"),
     (["imagenet_c", "severities"], [3, 6], "r.yaml: imagenet_c.severities: expected a list of ImageNet-C severities"),
     (["imagenet_c", "level"], 1, "r.yaml: imagenet_c.level: unknown key"),
+    (["editor", "name"], "imagenet-c", "r.yaml: editor.name: imagenet-c is asked for by the recipe's imagenet_c"),
 ])
 def test_errors_name_file_and_key(path, value, message):
     with pytest.raises(DataFileError) as caught:

@@ -200,6 +200,8 @@ def test_changelog_against_the_previous_release(build, release, tmp_path):
 def test_the_card_explains_the_imagenet_c_rows(release):
     body = (release / "README.md").read_text()
     assert "## ImageNet-C on the same images" in body
+    assert "290 rows: 5 clean images and 285 edits of them (75 text-guided, 210 ImageNet-C)" in body
+    assert "imagenet-c@1" not in body.split("- Editor:", 1)[1].split("\n", 1)[0]
     assert "`glass_blur`" in body and "`frost`" not in body and "at severities\n1, 3, 5 of ImageNet-C's own" in body
     quality = body.split("## Quality control", 1)[1].split("## Counts", 1)[0]
     assert "| drawing |" in quality and "glass_blur" not in quality  # not scored, so no pass rate

@@ -44,13 +44,14 @@ def test_a_file_parses_into_typed_fields_that_match_its_json(results_path):
     (SHA_A, "sha256:" + "f" * 64, "1.0.0", SHA_A, "v1.0.0, sha aaaaaaaa, fingerprint ffffffff"),
     (None, "sha256:" + "f" * 64, "1.0.0", "sha256:" + "f" * 64, "v1.0.0, fingerprint ffffffff"),
     (None, None, "1.0.0", "version 1.0.0", "v1.0.0"),
-    (None, None, None, None, "unknown revision"),
+    (None, None, None, None, "v1.0.0 (not resolved to a commit)"),  # e.g. evaluated offline
 ])
 def test_one_rule_says_which_revision_a_result_is_on(sha, fingerprint, version, key, label):
     dataset = DatasetRef("org/imagenet-tc", "all", "test", 10, revision="v1.0.0", sha=sha, fingerprint=fingerprint,
                          version=version)
     assert dataset.revision_key == key
     assert dataset.revision_label == label
+    assert DatasetRef("org/imagenet-tc", "all", "test", 10).revision_label == "unknown revision"
 
 
 @pytest.mark.parametrize("path, value, message", [

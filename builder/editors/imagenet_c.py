@@ -5,7 +5,9 @@ render ImageNet-C on the same source images as its text-guided edits and every r
     create_editor("imagenet-c", corruption="fog").edit([photo], ["a photo of a cat"], ["fog"], 3, [0])
 
 There is no model: the prompts are recorded in each item's metadata, not used; the severity is ImageNet-C's own
-(1 to 5), not a level of the prompt hierarchy; the row seed seeds the corruption's random draws.
+(1 to 5), not a level of the prompt hierarchy; the row seed seeds the corruption's random draws. The prepared
+image (the release's centre square at its resolution) is resized to ImageNet-C's 224 x 224 and corrupted there,
+since the corruptions' constants are in pixels of that size: the edit is a 224-pixel image of the same crop.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 
 from PIL import Image
 
-from builder.corruptions import FAMILIES, SEVERITIES, check_corruption, corrupt, corruption_names, frost_images
+from builder.corruptions import (FAMILIES, IMAGENET_C_SIDE, SEVERITIES, check_corruption, corrupt, corruption_names,
+                                 frost_digest)
 from builder.editors.base import Editor, EditorError, EditResult, register_editor
 from builder.editors.preprocess import PreparedImage
 from imagenet_textcorrupt.prompts import PromptHierarchy, load_prompts
@@ -44,8 +47,8 @@ class ImageNetCEditor(Editor):
             raise EditorError(f"imagenet-c: say which corruption, e.g. create_editor('imagenet-c', "
                               f"corruption='fog'); one of {', '.join(corruption_names())}")
         check_corruption(corruption)
-        if corruption == "frost":
-            frost_images()  # fails now, naming where the pictures come from, rather than on every row
+        # frost fails now, naming where its pictures come from, rather than on every row; rows record which
+        self.extra = {"frost_pictures": frost_digest()} if corruption == "frost" else {}
         self.corruption = str(corruption)
         self.model = self.model_id = IMPLEMENTATION
         self.revision, self.device, self.dtype = None, "cpu", "uint8"
@@ -68,6 +71,9 @@ class ImageNetCEditor(Editor):
             prepared = self._prepared(image, i)
             metadata = self._metadata(source_prompts[i], target_prompts[i], severities[i], knobs[i], seeds[i],
                                       prepared)
-            metadata.update(corruption=self.corruption, corruption_family=FAMILIES[self.corruption])
-            results.append(EditResult(corrupt(prepared.image, self.corruption, severities[i], seeds[i]), metadata))
+            metadata.update(corruption=self.corruption, corruption_family=FAMILIES[self.corruption],
+                            corrupted_at=IMAGENET_C_SIDE, **self.extra)
+            picture = prepared.image.resize((IMAGENET_C_SIDE, IMAGENET_C_SIDE), Image.LANCZOS) \
+                if prepared.image.size != (IMAGENET_C_SIDE, IMAGENET_C_SIDE) else prepared.image
+            results.append(EditResult(corrupt(picture, self.corruption, severities[i], seeds[i]), metadata))
         return results

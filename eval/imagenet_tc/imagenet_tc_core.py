@@ -48,7 +48,8 @@ class ImageNetTCError(Exception):
     """imagenet_textcorrupt.errors.ImageNetTCError, in this standalone copy."""
 
 
-METRICS_VERSION = "1.0.0"  # bump when a formula or the layout of `compute`'s result changes
+# bump when a formula or the layout of `compute`'s result changes (1.1.0: ImageNet-C domains and their own blocks)
+METRICS_VERSION = "1.1.0"
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
 _WEIGHTS_PER_BLOCK = 20_000_000  # bootstrap weights held in memory at once

@@ -118,9 +118,14 @@ class CorruptionErrors:
     problems: list[str] = field(default_factory=list)
 
 
-def corruption_error(results: Results, reference: Results) -> CorruptionErrors:
-    """mCE and relative mCE of one result against the reference's, over the cells both have."""
-    ours, theirs, skipped = shared_errors(results.metrics.errors, reference.metrics.errors)
+def corruption_error(results: Results, reference: Results, domains: Sequence[str] | None = None
+                     ) -> CorruptionErrors:
+    """mCE and relative mCE of one result against the reference's, over the cells both have (of `domains` only,
+    when given: the text-guided domains and ImageNet-C's corruptions are averaged apart)."""
+    def kept(errors: Mapping[str, Mapping[str, float]]) -> dict[str, Mapping[str, float]]:
+        return {d: cells for d, cells in errors.items() if domains is None or d in domains}
+
+    ours, theirs, skipped = shared_errors(kept(results.metrics.errors), kept(reference.metrics.errors))
     if not ours:
         return CorruptionErrors(None, None, skipped, ["no domain and severity in common with the reference"])
     problems: list[str] = []

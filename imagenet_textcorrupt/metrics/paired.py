@@ -39,7 +39,8 @@ from imagenet_textcorrupt.classes import NUM_CLASSES
 from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DOMAINS, EDIT_DOMAINS, ORIGINAL_DOMAIN
 
-METRICS_VERSION = "1.0.0"  # bump when a formula or the layout of `compute`'s result changes
+# bump when a formula or the layout of `compute`'s result changes (1.1.0: ImageNet-C domains and their own blocks)
+METRICS_VERSION = "1.1.0"
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
 _WEIGHTS_PER_BLOCK = 20_000_000  # bootstrap weights held in memory at once

@@ -12,7 +12,7 @@ from imagenet_textcorrupt import metrics
 from imagenet_textcorrupt.estimate import MISSING, Estimate, format_estimate, format_number
 from imagenet_textcorrupt.report.sections import IDENTITY_FIELDS, Column, Section, identity, shown
 from imagenet_textcorrupt.results import Figures, Results
-from imagenet_textcorrupt.schema import domain_order, severity_order
+from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DOMAINS, domain_order, severity_order
 
 MIN_MODELS_FOR_EFFECTIVE_ROBUSTNESS = 3
 _ALIGN = {"l": ":---", "r": "---:", "c": ":---:"}
@@ -160,17 +160,25 @@ def reference_block(section: Section, reference: Results) -> tuple[list[list[str
         note = (f"mCE not computed: the reference {name} was scored on other data or with other metrics "
                 f"({', '.join(differ)} differ), and corruption errors only compare errors on the same images.")
         return [], [note]
-    scores = {c.label: metrics.corruption_error(c.results, reference) for c in section.columns}
-    rows = [["mCE vs reference (100 = reference)", *(format_number(scores[c.label].mce) for c in section.columns)],
-            ["relative mCE vs reference", *(format_number(scores[c.label].relative_mce) for c in section.columns)]]
+    rows: list[list[str]] = []
     notes = [f"mCE and relative mCE (ImageNet-C, Hendrycks & Dietterich 2019) against the reference {name}, over "
-             f"the domains and severities both have; below 100 means fewer errors than the reference."]
-    for label, score in scores.items():
-        if score.skipped:
-            notes.append(f"{label}: skipped {', '.join(score.skipped)}.")
-        notes += [f"{label}: {problem}." for problem in score.problems]
-    if not any(s.skipped for s in scores.values()):
-        notes.append("No domain or severity was skipped: every model and the reference share them all.")
+             f"the domains and severities both have; below 100 means fewer errors than the reference. The "
+             f"text-guided domains and ImageNet-C's corruptions are averaged apart."]
+    has_corruptions = any(set(c.results.metrics.errors) & set(CORRUPTION_DOMAINS) for c in section.columns)
+    kinds = [("", DOMAINS)] + ([("ImageNet-C ", CORRUPTION_DOMAINS)] if has_corruptions else [])
+    for kind, domains in kinds:
+        scores = {c.label: metrics.corruption_error(c.results, reference, domains) for c in section.columns}
+        rows += [[f"{kind}mCE vs reference (100 = reference)",
+                  *(format_number(scores[c.label].mce) for c in section.columns)],
+                 [f"{kind}relative mCE vs reference",
+                  *(format_number(scores[c.label].relative_mce) for c in section.columns)]]
+        for label, score in scores.items():
+            if score.skipped:
+                notes.append(f"{label}{' (ImageNet-C)' if kind else ''}: skipped {', '.join(score.skipped)}.")
+            notes += [f"{label}{' (ImageNet-C)' if kind else ''}: {problem}." for problem in score.problems]
+        if not any(s.skipped for s in scores.values()):
+            notes.append(f"No {'corruption' if kind else 'domain'} or severity was skipped: every model and the "
+                         f"reference share them all.")
     return rows, notes
 
 

@@ -68,7 +68,10 @@ class DatasetRef:
         """Short, for people: `v0.1.0, sha 1a2b3c4d` (what is known of it)."""
         parts = [f"v{self.version}" if self.version else None, f"sha {_short(self.sha)}" if self.sha else None,
                  f"fingerprint {_short(self.fingerprint)}" if self.fingerprint else None]
-        return ", ".join(p for p in parts if p) or "unknown revision"
+        known = ", ".join(p for p in parts if p)
+        if known:
+            return known
+        return f"{self.revision} (not resolved to a commit)" if self.revision else "unknown revision"
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,13 @@ def check_results(data: Any) -> list[str]:
         problems += [problem] if problem else []
     problems += [f"{path} is not a finite number" for path in _non_finite(data)]
     problems += list(_bad_estimates(data.get("metrics"), "metrics"))
+    errors = _lookup(data, "metrics.errors")[1]
+    for domain, cells in errors.items() if isinstance(errors, dict) else ():
+        if not isinstance(cells, dict):
+            problems.append(f"metrics.errors.{domain} is {cells!r}, expected an object")
+            continue
+        problems += [f"metrics.errors.{domain}.{s} is {e!r}, expected a number" for s, e in cells.items()
+                     if _type_problem("", e, "number")]
     for key in ("resamples", "seed"):
         found, value = _lookup(data, f"metrics.bootstrap.{key}")
         if isinstance(_lookup(data, "metrics.bootstrap")[1], dict) and \
@@ -239,7 +249,8 @@ def _build(data: dict[str, Any]) -> Results:
     bootstrap = m.get("bootstrap") or {}
     metrics = Metrics(
         version=m["metrics_version"], rows=m["counts"]["rows"], sources=m["counts"]["sources"],
-        edits=m["counts"].get("edits"), imagenet_c_rows=m["counts"].get("imagenet_c", 0), clean=_figures(m["clean"]), edited=_figures(m["edited"]),
+        edits=m["counts"].get("edits"), imagenet_c_rows=m["counts"].get("imagenet_c", 0),
+        clean=_figures(m["clean"]), edited=_figures(m["edited"]),
         by_domain={k: _figures(v) for k, v in m["by_domain"].items()},
         by_severity={k: _figures(v) for k, v in m["by_severity"].items()},
         by_group={g: {part: _figures(block) for part, block in parts.items()} if isinstance(parts, Mapping) else {}
