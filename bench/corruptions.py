@@ -1,9 +1,9 @@
-"""The ImageNet-C editor against a bare loop of the same corruption functions, at 224 and 512 pixels.
+"""The ImageNet-C editor against a bare loop of the same corruption functions, for releases at 224 and 512 pixels.
 
-For each corruption and side: rows per second of `create_editor("imagenet-c", corruption=...).edit(...)` on the
-photo prepared at that side, as a build passes it (argument checks, input checks, metadata, uint8 PIL output), and
-of a bare loop that calls the registry's function on the same pixels as a uint8 array with a seeded generator and
-casts the result. editor/bare is what the
+For each corruption and release side: rows per second of `create_editor("imagenet-c", corruption=...).edit(...)` on
+the photo prepared at that side, as a build passes it (argument checks, input checks, the resize to ImageNet-C's
+224 pixels, metadata, uint8 PIL output), and of a bare loop that does the same resize and calls the registry's
+function on the pixels as a uint8 array with a seeded generator and casts the result. editor/bare is what the
 editor's bookkeeping costs; the bare rates say which corruptions dominate a build (glass blur's per-pixel loop).
 Frost is measured only where its pictures are installed (`pip install --no-deps imagecorruptions`).
 
@@ -35,7 +35,7 @@ def rate(run, rows: int) -> float:
 def main() -> None:
     from skimage import data
 
-    from builder.corruptions import CORRUPTIONS, CorruptionError, corruption_names, frost_images
+    from builder.corruptions import CORRUPTIONS, IMAGENET_C_SIDE, CorruptionError, corruption_names, frost_images
     from builder.editors import create_editor, prepare_image
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -52,7 +52,6 @@ def main() -> None:
     figures: dict[str, dict[str, dict[str, float]]] = {}
     for side in args.sides:
         prepared = prepare_image(photo, side)
-        array = np.asarray(prepared.image)
         figures[str(side)] = {}
         for name in names:
             editor = create_editor("imagenet-c", corruption=name, resolution=side)
@@ -62,7 +61,10 @@ def main() -> None:
 
             def bare(rows: int) -> None:
                 for seed in range(rows):
-                    np.uint8(np.clip(CORRUPTIONS[name](array.copy(), 3, np.random.default_rng(seed)), 0, 255))
+                    picture = prepared.image if side == IMAGENET_C_SIDE else \
+                        prepared.image.resize((IMAGENET_C_SIDE, IMAGENET_C_SIDE), Image.LANCZOS)
+                    array = np.array(picture)
+                    np.uint8(np.clip(CORRUPTIONS[name](array, 3, np.random.default_rng(seed)), 0, 255))
 
             bare_rate, editor_rate = rate(bare, args.rows), rate(edited, args.rows)
             figures[str(side)][name] = {"bare_rows_per_s": round(bare_rate, 2),

@@ -215,7 +215,7 @@ def run_demo(out: str | Path = "imagenet-tc-demo", progress: bool = True,
     log(f"ImageNet-TC demo into {out}: smoke recipe -> build -> release -> validate -> load -> evaluate -> report")
 
     steps.start("build the smoke recipe: 5 real photos, a tiny random-weight diffusion editor, 5 domains x 3 "
-                "severities")
+                "severities, and 14 ImageNet-C corruptions x 3 severities")
     build = _build(out, progress, log)
     steps.start("assemble the release folder (Hub layout, dataset card)")
     release = _release(out, build, log)
