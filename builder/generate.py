@@ -43,6 +43,7 @@ from imagenet_textcorrupt.errors import ImageNetTCError
 from builder.determinism import make_deterministic
 from builder.editors import create_editor
 from builder.editors.base import resolve_device
+from builder.editors.imagenet_c import IMAGENET_C_SIDE, at_imagenet_c_side
 from builder.editors.preprocess import PreparedImage, prepare_image
 from builder.pins import ModelPin, pin_build_models
 from builder.plan import Shard, WorkItem, is_imagenet_c, make_shards
@@ -152,10 +153,11 @@ class Builder:
         return self._editor
 
     def corruptor(self, corruption: str) -> Any:
-        """The imagenet-c editor of one corruption (no model: nothing to pin or load)."""
+        """The imagenet-c editor of one corruption (no model: nothing to pin or load); it is handed the image
+        already at ImageNet-C's side, resized once per source image for all its corruptions."""
         if corruption not in self._corruptors:
             self._corruptors[corruption] = create_editor("imagenet-c", corruption=corruption,
-                                                         resolution=self.recipe.output.resolution)
+                                                         resolution=IMAGENET_C_SIDE)
         return self._corruptors[corruption]
 
     @property
@@ -200,9 +202,11 @@ class Builder:
         for item in items:
             if item.severity > 0:
                 calls.setdefault(item.domain if is_imagenet_c(item) else None, []).append(item)
+        at_side = at_imagenet_c_side(original) if any(key is not None for key in calls) else None
         for key, edits in calls.items():
             editor = self.editor if key is None else self.corruptor(key)
-            outcomes = editor.edit([original] * len(edits), [i.source_prompt for i in edits],
+            image = original if key is None else at_side
+            outcomes = editor.edit([image] * len(edits), [i.source_prompt for i in edits],
                                    [i.prompt for i in edits], [i.severity for i in edits], [i.seed for i in edits])
             for item, outcome in zip(edits, outcomes):
                 if outcome.ok:

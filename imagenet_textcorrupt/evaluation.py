@@ -321,5 +321,6 @@ def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = 
         "predictions": {"file": predictions_file.name, "sha256": digest, "rows": len(records)},
         "metrics": metrics,
     }
+    parsed = Results.parse(results, str(output))  # checked before it is written
     write_results(output, results)
-    return Results.parse(results, str(output))
+    return parsed

@@ -32,8 +32,11 @@ from imagenet_textcorrupt.results import (CHECKED, PREDICTIONS_SUFFIX, RESULTS_F
                                           verify_results)
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG
 
-# the figures of a table row, in column order
-ESTIMATES = ("edited_top1", "clean_top1", "drop", "relative_robustness", "flip_rate", "edited_top1_config")
+# the figures of a table row, in column order, and where each is in the metrics
+ESTIMATE_SOURCES = {"edited_top1": ("edited", "top1"), "clean_top1": ("clean", "top1"), "drop": ("edited", "drop"),
+                    "relative_robustness": ("edited", "relative_robustness"), "flip_rate": ("edited", "flip_rate"),
+                    "edited_top1_config": ("edited", "top1_config")}
+ESTIMATES = tuple(ESTIMATE_SOURCES)
 
 
 class LeaderboardError(ImageNetTCError):
@@ -159,18 +162,11 @@ def _complete(entries: list[Candidate], board: Board) -> list[Candidate]:
     return kept
 
 
-# (column of the table, where the estimate is in the metrics)
-_ESTIMATE_SOURCES = {"edited_top1": ("edited", "top1"), "clean_top1": ("clean", "top1"), "drop": ("edited", "drop"),
-                     "relative_robustness": ("edited", "relative_robustness"), "flip_rate": ("edited", "flip_rate"),
-                     "edited_top1_config": ("edited", "top1_config")}
-
-
 def _row(rank: int, entry: Candidate) -> dict[str, Any]:
     r = entry.results
     row: dict[str, Any] = {"rank": rank, "model": r.model.id, "family": r.model.family,
                            "parameters": r.model.parameters}
-    for name in ESTIMATES:
-        part, metric = _ESTIMATE_SOURCES[name]
+    for name, (part, metric) in ESTIMATE_SOURCES.items():
         estimate = getattr(r.metrics, part).get(metric)
         row[name] = estimate.to_json() if estimate else None
     return row | {"verified": entry.verified, "check": entry.status, "created": r.created, "file": entry.file}

@@ -308,3 +308,16 @@ def test_the_plan_counts_imagenet_c_rows_apart_and_without_unet_work():
     assert with_c["edits"] == without["edits"] == 75 and with_c["rows"] == without["rows"] + 210
     assert (with_c["unet_evaluations"], with_c["unet_calls"]) == (without["unet_evaluations"], without["unet_calls"])
     assert with_c["by_domain"]["glass_blur"] == 15 and with_c["by_severity"][5] == 70
+
+
+def test_items_of_different_images_in_one_call_each_get_their_own(photo):
+    from builder.editors import create_editor
+    from builder.editors.preprocess import prepare_image
+
+    other = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    editor = create_editor("imagenet-c", corruption="contrast", resolution=64)
+    results = editor.edit([photo, other, photo, other], ["a cat"] * 4, ["contrast"] * 4, [2, 2, 4, 4], [0, 0, 0, 0])
+    for result, image, severity in zip(results, (photo, other, photo, other), (2, 2, 4, 4)):
+        expected = prepare_image(image, 64).image.resize((224, 224), Image.LANCZOS)
+        assert np.array_equal(np.asarray(result.image), np.asarray(corrupt(expected, "contrast", severity, 0)))
+    assert not np.array_equal(np.asarray(results[0].image), np.asarray(results[1].image))

@@ -12,6 +12,7 @@ since the corruptions' constants are in pixels of that size: the edit is a 224-p
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,14 @@ from builder.editors.preprocess import PreparedImage
 from imagenet_textcorrupt.prompts import PromptHierarchy, load_prompts
 
 IMPLEMENTATION = "imagenet-c@1"  # the model identity rows record; bump when a corruption's output changes
+
+
+def at_imagenet_c_side(prepared: PreparedImage) -> PreparedImage:
+    """A prepared image at ImageNet-C's 224 x 224 (Lanczos), keeping what is known of its source."""
+    if prepared.image.size == (IMAGENET_C_SIDE, IMAGENET_C_SIDE):
+        return prepared
+    return dataclasses.replace(prepared, image=prepared.image.resize((IMAGENET_C_SIDE, IMAGENET_C_SIDE),
+                                                                     Image.LANCZOS))
 
 
 @register_editor("imagenet-c")
@@ -67,13 +76,17 @@ class ImageNetCEditor(Editor):
         severities = self._checked_batch(images, source_prompts, target_prompts, severity, seeds)
         knobs = [self.severity_knobs(level) for level in severities]
         results = []
+        # items given the same image object share its preparation and resize; `images` keeps every input alive,
+        # so their ids are not reused during the call
+        inputs: dict[int, tuple[PreparedImage, PreparedImage]] = {}
         for i, image in enumerate(images):
-            prepared = self._prepared(image, i)
+            if id(image) not in inputs:
+                prepared = self._prepared(image, i)
+                inputs[id(image)] = (prepared, at_imagenet_c_side(prepared))
+            prepared, at_side = inputs[id(image)]
             metadata = self._metadata(source_prompts[i], target_prompts[i], severities[i], knobs[i], seeds[i],
                                       prepared)
             metadata.update(corruption=self.corruption, corruption_family=FAMILIES[self.corruption],
                             corrupted_at=IMAGENET_C_SIDE, **self.extra)
-            picture = prepared.image.resize((IMAGENET_C_SIDE, IMAGENET_C_SIDE), Image.LANCZOS) \
-                if prepared.image.size != (IMAGENET_C_SIDE, IMAGENET_C_SIDE) else prepared.image
-            results.append(EditResult(corrupt(picture, self.corruption, severities[i], seeds[i]), metadata))
+            results.append(EditResult(corrupt(at_side.image, self.corruption, severities[i], seeds[i]), metadata))
         return results

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from imagenet_textcorrupt.results import Results
+from imagenet_textcorrupt.results.format import Results, short_digest
 from imagenet_textcorrupt.schema import path_component
 
 # what makes two results comparable: (what the note calls it, how to read it from a result)
@@ -70,10 +70,6 @@ def confidence_label(results: Sequence[Results]) -> str:
     return f"{100 * next(iter(levels)):g}%"
 
 
-def _short(text: str | None) -> str | None:
-    return text[:8] if text else None
-
-
 def model_labels(results: Sequence[Results | Mapping[str, Any]]) -> list[str]:
     """One column title per result: the model id, with the config, dataset revision, checkpoint, dtype or a
     counter added where two would otherwise be equal."""
@@ -81,7 +77,7 @@ def model_labels(results: Sequence[Results | Mapping[str, Any]]) -> list[str]:
     details: list[Callable[[Results], Any]] = [
         lambda r: r.dataset.config,
         lambda r: r.dataset.revision_label,
-        lambda r: _short(r.model.checkpoint_sha256),
+        lambda r: short_digest(r.model.checkpoint_sha256),
         lambda r: r.dtype,
     ]
     ids = [r.model.id for r in parsed]

@@ -36,7 +36,8 @@ class ResultsError(ImageNetTCError, ValueError):
         super().__init__(f"{source}: " + "; ".join(problems))
 
 
-def _short(text: str | None, size: int = 8) -> str | None:
+def short_digest(text: str | None, size: int = 8) -> str | None:
+    """The first characters of a digest, without an `algorithm:` prefix: `sha256:1a2b...` -> `1a2b3c4d`."""
     return text.split(":", 1)[-1][:size] if text else None
 
 
@@ -66,8 +67,8 @@ class DatasetRef:
     @property
     def revision_label(self) -> str:
         """Short, for people: `v0.1.0, sha 1a2b3c4d` (what is known of it)."""
-        parts = [f"v{self.version}" if self.version else None, f"sha {_short(self.sha)}" if self.sha else None,
-                 f"fingerprint {_short(self.fingerprint)}" if self.fingerprint else None]
+        parts = [f"v{self.version}" if self.version else None, f"sha {short_digest(self.sha)}" if self.sha else None,
+                 f"fingerprint {short_digest(self.fingerprint)}" if self.fingerprint else None]
         known = ", ".join(p for p in parts if p)
         if known:
             return known
