@@ -9,13 +9,13 @@ image embedding and the change of the text embedding from source to target promp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
 from imagenet_textcorrupt.classes import load_classes
+from imagenet_textcorrupt.zero_shot.backends import features as _features
 
 from builder.pins import ModelPin, pin_model
 from builder.recipes import QCSpec
@@ -103,14 +103,3 @@ class QualityScorer:
                           and structure >= self.spec.ssim_min)
             results.append(Scores(rank, float(true), direction, structure, passed))
         return results
-
-
-def _features(output: Any) -> torch.Tensor:
-    """transformers 5 may return a model output instead of a tensor from get_*_features."""
-    if isinstance(output, torch.Tensor):
-        return output
-    for name in ("pooler_output", "text_embeds", "image_embeds"):
-        value = getattr(output, name, None)
-        if isinstance(value, torch.Tensor):
-            return value
-    raise TypeError(f"unexpected CLIP features output {type(output).__name__}")

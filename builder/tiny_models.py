@@ -173,12 +173,10 @@ def resolve_model(model: str) -> str:
     kind = model.split(":", 1)[1]
     if kind not in TINY_KINDS:
         raise ValueError(f"unknown tiny model {model!r}; expected one of {', '.join('tiny:' + k for k in TINY_KINDS)}")
-    import os
-
     from imagenet_textcorrupt.atomic import atomic_write_text
+    from imagenet_textcorrupt.cache import cache_root
 
-    cache = (Path(os.environ.get("IMAGENET_TC_CACHE", Path.home() / ".cache" / "imagenet-tc")) / "tiny"
-             / f"{kind}-{tiny_fingerprint()}")
+    cache = cache_root() / "tiny" / f"{kind}-{tiny_fingerprint()}"
     done = cache / ".complete"
     if not done.exists():
         import shutil

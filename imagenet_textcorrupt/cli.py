@@ -219,12 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "evaluate", help="score a classifier on one config of the benchmark",
-        description="Scores a timm or transformers ImageNet-1k classifier on one config (and revision) of "
+        description="Scores a timm or transformers ImageNet-1k classifier, or an image-text model zero-shot "
+                    "(CLIP's class names and 80 templates), on one config (and revision) of "
                     "ImageNet-TC with the model's own preprocessing, and writes a results JSON (provenance and "
                     "metrics with 95% bootstrap intervals) and, beside it, the predictions (*.predictions.jsonl).")
     evaluate.add_argument("--model", required=True,
-                          help="timm:NAME, hf:ID (a Hub id or a folder saved with save_pretrained), or a local "
-                               "model folder")
+                          help="timm:NAME, hf:ID (a Hub id or a folder saved with save_pretrained), a local model "
+                               "folder, or an image-text model scored zero-shot: clip:ID (transformers) or "
+                               "open_clip:ARCH/PRETRAINED")
     evaluate.add_argument("--dataset", required=True, help="a Hub dataset id or a local release folder")
     evaluate.add_argument("--config", default=DEFAULT_CONFIG, help=f"a group, or {DEFAULT_CONFIG} (the default)")
     evaluate.add_argument("--revision", help="a tag (v1.0.0), branch or commit of the dataset repository")
@@ -240,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-pretrained", action="store_true",
                           help="random weights (offline smoke runs); the results say so")
     evaluate.add_argument("--checkpoint", help="a local .safetensors state dict to load into the architecture")
-    evaluate.add_argument("--family", choices=("cnn", "transformer", "hybrid", "mlp", "other"),
+    evaluate.add_argument("--family", choices=("cnn", "transformer", "hybrid", "mlp", "zero-shot", "other"),
                           help="the architecture family shown in reports (default: guessed from the name)")
     evaluate.add_argument("--resamples", type=int, help="bootstrap resamples for the intervals (default 1000)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")

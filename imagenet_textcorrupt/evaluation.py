@@ -286,6 +286,7 @@ def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = 
         if settings.streaming:  # the first rows of the stream, which workers splitting its files cannot share
             workers = min(workers, 1)
     total = _count_rows(rows)
+    classifier.prepare(progress)  # a zero-shot model's class embeddings, once the rows are known to be readable
 
     start = time.perf_counter()
     records = list(predict(classifier, _loader(rows, classifier.transform, settings.batch_size, workers), allowed,

@@ -4,7 +4,8 @@ with its own preprocessing, an architecture family for the reports, and a check 
 
 Model specs: `timm:NAME` (timm's registry or `timm:hf-hub:ORG/NAME`), `hf:ID` (a Hub id or a local folder saved
 with `save_pretrained`), or a bare PATH to a local folder (transformers if its config.json has a `model_type`,
-timm if it has an `architecture`). No remote code runs. A `--checkpoint` and transformers weights load as
+timm if it has an `architecture`); `clip:ID` and `open_clip:ARCH/PRETRAINED` are image-text models made into
+1000-way classifiers zero-shot (zero_shot/). No remote code runs. A `--checkpoint` and transformers weights load as
 safetensors only; timm's own Hub weights come through timm, which takes the repo's model.safetensors when it has
 one and otherwise reads the pickle with torch.load(weights_only=True), which refuses anything but tensors.
 """
@@ -36,6 +37,12 @@ FAMILY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
              "resnest", "cspnet", "darknet", "xception", "alexnet", "squeezenet", "shufflenet", "repvgg", "byobnet",
              "tinynet", "fbnet", "lcnet", "mambaout", "convmixer", "van", "poolformer", "inception_next")),
 )
+
+
+ZERO_SHOT_PREFIXES = ("clip:", "open_clip:")  # image-text models scored zero-shot (zero_shot/)
+# transformers model types `clip:` scores: their get_image_features takes pixel_values alone and their logits are
+# a learned logit_scale times cosine similarity (SigLIP's logit_bias shifts every class alike)
+ZERO_SHOT_TRANSFORMERS_TYPES = ("clip", "siglip")
 
 
 class ModelLoadError(ImageNetTCError):
@@ -71,6 +78,13 @@ class Classifier:
     def forward(self, batch: Any) -> Any:
         out = self.module(batch)
         return out.logits if hasattr(out, "logits") else out
+
+    def prepare(self, progress: bool = True) -> None:
+        """Work that needs the model on its device and dtype, done once before the first batch (a zero-shot
+        model's class embeddings); nothing for a plain classifier."""
+        prepare = getattr(self.module, "prepare", None)
+        if prepare is not None:
+            prepare(progress)
 
     @property
     def parameters(self) -> int:
@@ -132,19 +146,29 @@ def _parse_spec(spec: str) -> tuple[str, str]:
     if path.exists():
         raise ModelLoadError(f"{spec}: a local model is a folder with a config.json (saved with save_pretrained or "
                              f"timm's push_to_hf_hub layout)")
-    raise ModelLoadError(f"model {spec!r}: use timm:NAME, hf:ID or the path of a local model folder")
+    raise ModelLoadError(f"model {spec!r}: use timm:NAME, hf:ID, the path of a local model folder, or an "
+                         f"image-text model to score zero-shot: clip:ID or open_clip:ARCH/PRETRAINED")
 
 
 def load_classifier(spec: str, pretrained: bool = True, checkpoint: str | Path | None = None,
                     family: str | None = None) -> Classifier:
     """Builds the classifier a spec names, in eval mode on the CPU. `pretrained=False` gives random weights;
     `checkpoint` then (or instead) loads a local safetensors state dict."""
-    source, name = _parse_spec(spec)
     use_hub_weights = pretrained and checkpoint is None
-    loader = _load_timm if source == "timm" else _load_transformers
-    classifier = loader(spec, name, use_hub_weights)
+    if spec.startswith(ZERO_SHOT_PREFIXES):
+        from imagenet_textcorrupt.zero_shot import load_zero_shot_classifier
+
+        classifier = load_zero_shot_classifier(spec, use_hub_weights)
+    else:
+        source, name = _parse_spec(spec)
+        loader = _load_timm if source == "timm" else _load_transformers
+        classifier = loader(spec, name, use_hub_weights)
     if checkpoint is not None:
-        classifier.checkpoint = _load_checkpoint(classifier.module, checkpoint)
+        # a zero-shot classifier's weights are its image-text model's
+        target = getattr(classifier.module, "image_text", classifier.module)
+        classifier.checkpoint = _load_checkpoint(getattr(target, "model", target), checkpoint)
+        if hasattr(classifier.module, "use_cache"):  # known weights: their class embeddings can be cached
+            classifier.module.use_cache = True
         classifier.pretrained = True
     if family:
         classifier.family = family
@@ -152,7 +176,7 @@ def load_classifier(spec: str, pretrained: bool = True, checkpoint: str | Path |
     return classifier
 
 
-def _refuse_if_gated(error: BaseException, repo_id: str) -> None:
+def refuse_if_gated(error: BaseException, repo_id: str) -> None:
     """A gated model repo refused us: say how to get in (log in, or accept its terms)."""
     from imagenet_textcorrupt.hub import gated_message, gated_status
 
@@ -175,7 +199,7 @@ def _load_timm(spec: str, name: str, pretrained: bool) -> Classifier:
         elif pretrained:
             hint = ("; the weights come from the Hub: check the network, or pass --no-pretrained for random weights "
                     "or --checkpoint FILE.safetensors")
-        _refuse_if_gated(error, name.removeprefix("hf-hub:"))
+        refuse_if_gated(error, name.removeprefix("hf-hub:"))
         raise ModelLoadError(f"timm cannot create {name!r}: {error}{hint}") from None
     if module.num_classes != NUM_CLASSES:
         raise ModelLoadError(f"{spec} has {module.num_classes} outputs; ImageNet-TC scores ImageNet-1k classifiers "
@@ -187,11 +211,11 @@ def _load_timm(spec: str, name: str, pretrained: bool) -> Classifier:
     architecture = pretrained_cfg.get("architecture") or name.split(":")[-1]
     hub_id = pretrained_cfg.get("hf_hub_id") if pretrained else None
     return Classifier(module, transform, spec, "timm", architecture, architecture_family(architecture), pretrained,
-                      preprocessing, revision=_cached_commit(hub_id) if hub_id else None,
+                      preprocessing, revision=cached_commit(hub_id) if hub_id else None,
                       extra={"pretrained_tag": pretrained_cfg.get("tag"), "hub_id": hub_id})
 
 
-def _cached_commit(repo_id: str) -> str | None:
+def cached_commit(repo_id: str) -> str | None:
     """The commit of a Hub model's weights as downloaded into the local cache (None when unknown)."""
     from huggingface_hub import try_to_load_from_cache
 
@@ -231,27 +255,47 @@ def _load_transformers(spec: str, name: str, pretrained: bool) -> Classifier:
         else:
             module = AutoModelForImageClassification.from_config(config)
     except (OSError, ValueError) as error:
-        _refuse_if_gated(error, name)
+        refuse_if_gated(error, name)
         raise ModelLoadError(f"transformers cannot load {name!r}: {error}") from None
     if config.num_labels != NUM_CLASSES:
+        hint = (f"; {config.model_type} is an image-text model: score it zero-shot with --model clip:{name}"
+                if config.model_type in ZERO_SHOT_TRANSFORMERS_TYPES else "")
         raise ModelLoadError(f"{spec} has {config.num_labels} outputs; ImageNet-TC scores ImageNet-1k classifiers "
-                             f"with {NUM_CLASSES} outputs in the standard class order")
+                             f"with {NUM_CLASSES} outputs in the standard class order{hint}")
     mismatches = _label_mismatches(dict(config.id2label))
     if len(mismatches) > NUM_CLASSES // 20:  # a few label strings in the wild differ in wording only
         index, label, expected = mismatches[0]
         raise ModelLoadError(f"{spec}: its outputs are not the ImageNet-1k classes in the standard order "
                              f"({len(mismatches)} labels differ; output {index} is {label!r}, expected {expected!r})")
 
-    def transform(image: Any) -> Any:
-        return processor(images=image, return_tensors="pt")["pixel_values"][0]
-
-    keys = ("image_processor_type", "size", "crop_size", "do_resize", "resample", "do_center_crop", "do_rescale",
-            "rescale_factor", "do_normalize", "image_mean", "image_std")
-    settings = processor.to_dict()
-    preprocessing = {"library": "transformers", **{k: _plain(settings[k]) for k in keys if k in settings}}
-    return Classifier(module, transform, spec, "transformers", config.model_type,
-                      architecture_family(config.model_type), pretrained, preprocessing,
+    return Classifier(module, processor_transform(processor), spec, "transformers", config.model_type,
+                      architecture_family(config.model_type), pretrained, processor_settings(processor),
                       revision=getattr(config, "_commit_hash", None) if pretrained else None)
+
+
+class _ProcessorTransform:
+    """A transformers image processor as a transform of one PIL image (a class, so DataLoader workers can take it)."""
+
+    def __init__(self, processor: Any):
+        self.processor = processor
+
+    def __call__(self, image: Any) -> Any:
+        return self.processor(images=image, return_tensors="pt")["pixel_values"][0]
+
+
+def processor_transform(processor: Any) -> Callable[[Any], Any]:
+    """One PIL image -> the pixel tensor a transformers image processor makes of it."""
+    return _ProcessorTransform(processor)
+
+
+PROCESSOR_KEYS = ("image_processor_type", "size", "crop_size", "do_resize", "resample", "do_center_crop",
+                  "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std")
+
+
+def processor_settings(processor: Any) -> dict[str, Any]:
+    """What a results file records of a transformers image processor."""
+    settings = processor.to_dict()
+    return {"library": "transformers", **{k: _plain(settings[k]) for k in PROCESSOR_KEYS if k in settings}}
 
 
 def _plain(value: Any) -> Any:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 
-RESULT_LIBRARIES = ("imagenet-textcorrupt", "torch", "torchvision", "timm", "transformers", "datasets", "numpy",
-                    "pillow")
+RESULT_LIBRARIES = ("imagenet-textcorrupt", "torch", "torchvision", "timm", "transformers", "open_clip_torch",
+                    "datasets", "numpy", "pillow")
 
 
 def library_versions(names: tuple[str, ...] = RESULT_LIBRARIES) -> dict[str, str]:

@@ -92,3 +92,11 @@ def photos():
     from skimage import data
 
     return {"cat": Image.fromarray(data.chelsea()), "coffee": Image.fromarray(data.coffee())}
+
+
+@pytest.fixture(scope="session")
+def photo_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A miniature release of the five sample photos and stand-in edits (tests/photo_release.py)."""
+    from photo_release import write_photo_release
+
+    return write_photo_release(tmp_path_factory.mktemp("photo_release") / "release")

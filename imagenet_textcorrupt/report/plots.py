@@ -24,6 +24,7 @@ FAMILY_STYLE: dict[str, tuple[str, str]] = {
     "transformer": ("^", "tab:orange"),
     "hybrid": ("s", "tab:green"),
     "mlp": ("D", "tab:red"),
+    "zero-shot": ("*", "tab:purple"),  # image-text models scored zero-shot (zero_shot/)
     "other": ("X", "tab:gray"),
 }
 
