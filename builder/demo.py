@@ -24,7 +24,9 @@ from imagenet_textcorrupt.results import Figures, Metrics, Results
 from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DEFAULT_CONFIG, ORIGINAL_DOMAIN, SPLIT
 
 RECIPE = "smoke"
-STEPS = 7
+STEPS = 8
+SHEET_FILE = "contact_sheet.png"
+SHEET_DOMAINS = ("fog", "motion_blur", "jpeg_compression")  # real corruptions, at the smoke recipe's 3 severities
 
 
 class DemoError(ImageNetTCError):
@@ -135,14 +137,26 @@ def _imagenet_c_lines(m: Metrics) -> list[str]:
             f"- ImageNet-C top-1 by corruption: {corruptions}"]
 
 
-def _summary(out: Path, release: Path, results: Results, pretrained: bool, report: dict[str, Path],
+def _sheet(out: Path, release: Path, log: Callable[[str], None]) -> Path:
+    """The five photos with three ImageNet-C corruptions at each severity the smoke recipe renders."""
+    from imagenet_textcorrupt.contact_sheet import draw_contact_sheet
+
+    sheet = draw_contact_sheet(str(release), "all", out / SHEET_FILE, limit=5, domains=SHEET_DOMAINS,
+                               per_source=3 * len(SHEET_DOMAINS))
+    log(f"  {sheet.path}: {len(sheet.sources)} photos, {sheet.tiles - len(sheet.sources)} ImageNet-C rows "
+        f"({', '.join(SHEET_DOMAINS)})")
+    return sheet.path
+
+
+def _summary(out: Path, release: Path, results: Results, pretrained: bool, report: dict[str, Path], sheet: Path,
              seconds: float) -> str:
     m = results.metrics
 
     def pct(figures: Figures, name: str) -> str:
         return format_estimate(figures.get(name))
 
-    plots = [p for p in report.values() if p.suffix == ".png"]
+    plots = [p for p in report.values() if p.suffix == ".png" and not p.name.startswith("flipped-")]
+    flipped = [p for p in report.values() if p.name.startswith("flipped-")]
     lines = [
         "# ImageNet-TC demo: what happened and where it is",
         "",
@@ -156,6 +170,8 @@ def _summary(out: Path, release: Path, results: Results, pretrained: bool, repor
         f"| predictions (top-5 per row) | `{out / 'results' / 'results.predictions.jsonl'}` |",
         f"| report (tables) | `{report['report.md']}` |",
         f"| plots | {', '.join(f'`{p.name}`' for p in plots)} in `{out / 'report'}` |",
+        *(f"| the edits that flipped its predictions, where it dropped most | `{p}` |" for p in flipped),
+        f"| a contact sheet: the photos and their {', '.join(SHEET_DOMAINS)} rows | `{sheet}` |",
         "",
         f"## The numbers ({m.sources} photos, {m.edits} text-guided edits, {m.imagenet_c_rows} ImageNet-C rows; in "
         f"%, {100 * (m.confidence or 0.95):g}% bootstrap intervals in brackets)",
@@ -230,13 +246,15 @@ def run_demo(out: str | Path = "imagenet-tc-demo", progress: bool = True,
     loaded = _load(release, log)
     steps.start("evaluate a classifier on config all")
     results, pretrained = _evaluate(out, release, progress, log)
-    steps.start("report: tables and plots")
-    report = write_report([results], out / "report")
-    log(f"  {report['report.md']} and {sum(p.suffix == '.png' for p in report.values())} plots")
+    steps.start("report: tables, plots and a contact sheet of the edits that flipped its predictions")
+    report = write_report([results], out / "report", results_files=[out / "results" / "results.json"])
+    log(f"  {report['report.md']} and {sum(p.suffix == '.png' for p in report.values())} pictures")
+    steps.start("a contact sheet of the release: the photos and their ImageNet-C rows (imagenet-tc show)")
+    sheet = _sheet(out, release, log)
     steps.start("summary")
-    text = _summary(out, release, results, pretrained, report, time.perf_counter() - steps.started)
+    text = _summary(out, release, results, pretrained, report, sheet, time.perf_counter() - steps.started)
     atomic_write_text(out / "SUMMARY.md", text)
     log(text)
     log(f"(this summary is also in {out / 'SUMMARY.md'})")
     return {"out": out, "build": build, "release": release, "results": results, "pretrained": pretrained,
-            "report": report, "rows": loaded["rows"], "summary": out / "SUMMARY.md"}
+            "report": report, "sheet": sheet, "rows": loaded["rows"], "summary": out / "SUMMARY.md"}

@@ -162,6 +162,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     return report_main(args.results, args.out, args.reference)
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    from imagenet_textcorrupt.contact_sheet import draw_contact_sheet
+
+    sheet = draw_contact_sheet(args.dataset, args.config, args.out, revision=args.revision, limit=args.limit,
+                               domains=args.domain, seed=args.seed, per_source=args.per_source, results=args.results,
+                               streaming=args.streaming)
+    edits = sheet.tiles - len(sheet.sources)
+    print(f"contact sheet: {sheet.path} ({sheet.size[0]} x {sheet.size[1]} px)")
+    print(f"  source images ({len(sheet.sources)}): {', '.join(sheet.sources)}")
+    left = f"; {sheet.left_out} more left out (--per-source {args.per_source})" if sheet.left_out else ""
+    print(f"  tiles: {sheet.tiles} (originals {len(sheet.sources)}, edits {edits}){left}")
+    if sheet.flipped is not None:
+        print(f"  edits that flipped the model's prediction in config {args.config}: {sheet.flipped}; shown: those "
+              f"of the source images with most flips")
+    return 0
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     from imagenet_textcorrupt.submission import submit
 
@@ -256,6 +273,26 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True, help="the folder to write the report into")
     report.add_argument("--reference", help="a results file to normalise corruption errors by (mCE)")
     report.set_defaults(run=cmd_report)
+
+    show = commands.add_parser(
+        "show", help="a contact sheet: source images and their edits, or the edits that flipped a model",
+        description="Draws one row per source image: the original, then its edits by domain and severity with "
+                    "their prompts. With --results, only the edits that flipped the model's prediction (wrong "
+                    "while the original was right), each with the predicted and the true class.")
+    show.add_argument("dataset", help="a Hub dataset id or a local release folder")
+    show.add_argument("--config", default=DEFAULT_CONFIG, help=f"a group, or {DEFAULT_CONFIG} (the default)")
+    show.add_argument("--revision", help="a tag, branch or commit of the dataset repository (default: the one "
+                                         "--results was scored on)")
+    show.add_argument("--out", required=True, help="the image to write (*.png or *.jpg)")
+    show.add_argument("--limit", type=int, default=4, help="source images to show (default 4)")
+    show.add_argument("--domain", action="append",
+                      help="only edits of this domain (repeatable or comma-separated; default: every domain)")
+    show.add_argument("--seed", type=int, default=0, help="seed of the choice of source images (default 0)")
+    show.add_argument("--per-source", type=int, default=12, help="at most this many edits per source (default 12)")
+    show.add_argument("--results", help="a results file of imagenet-tc evaluate on this dataset and config: show "
+                                        "the edits that flipped its predictions, sources with most flips first")
+    show.add_argument("--streaming", action="store_true", help="stream the rows instead of caching the config")
+    show.set_defaults(run=cmd_show)
 
     submit = commands.add_parser(
         "submit", help="put a model's results on the Hub leaderboard",

@@ -58,7 +58,8 @@ def photo_rows(size: int = 256, copies: int = 1, fmt: str = "png", edits: bool =
             for index, (domain, template, severity, operation) in enumerate(STAND_IN_EDITS if edits else ()):
                 rows.append({**base, "id": f"{source_id}-{domain}-p{index:03d}-s{severity}",
                              "image": {"bytes": _encode(operation(original), fmt), "path": None}, "domain": domain,
-                             "template": template, "prompt": template.replace("{class}", cls.name),
+                             "template": template,
+                             "prompt": template.replace("{a} {class}", cls.name_with_article),
                              "severity": severity, "editor": "stand-in", "model": "PIL"})
     return rows
 

@@ -61,13 +61,27 @@ def test_the_results_hold_the_metrics(demo):
 
 def test_the_plots_are_real_images(demo):
     plots = sorted((demo / "report").glob("*.png"))
-    assert [p.name for p in plots] == ["accuracy_by_domain.png", "accuracy_by_severity.png", "clean_vs_edited.png"]
+    assert [p.name for p in plots] == ["accuracy_by_domain.png", "accuracy_by_severity.png", "clean_vs_edited.png",
+                                       "flipped-timm_tf_efficientnet_lite0.png"]
     for plot in plots:
         with Image.open(plot) as image:
             pixels = np.asarray(image.convert("RGB"))
         assert pixels.shape[0] > 300 and pixels.shape[1] > 300
         assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20, plot.name
     assert "| drawing |" in (demo / "report" / "report.md").read_text()
+
+
+def test_the_contact_sheets(demo):
+    from builder.demo import SHEET_DOMAINS
+    from imagenet_textcorrupt.contact_sheet import sheet_size
+
+    with Image.open(demo / "contact_sheet.png") as sheet:  # 5 photos, each with 3 corruptions x 3 severities
+        assert sheet.size == sheet_size(1 + 3 * len(SHEET_DOMAINS), 5)
+    report = (demo / "report" / "report.md").read_text()
+    assert "([flipped-timm_tf_efficientnet_lite0.png](flipped-timm_tf_efficientnet_lite0.png))" in report
+    summary = (demo / "SUMMARY.md").read_text()
+    assert str(demo / "contact_sheet.png") in summary
+    assert str(demo / "report" / "flipped-timm_tf_efficientnet_lite0.png") in summary
 
 
 def test_the_summary_says_what_the_numbers_mean(demo):

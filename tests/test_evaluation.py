@@ -92,6 +92,28 @@ def test_pretrained_efficientnet_on_real_photos(photo_release, lite0_checkpoint,
     # every metric can be recomputed from the predictions alone
     assert metrics_from_predictions(read_predictions(file), resamples=200) == results["metrics"]
 
+    # the report draws the edits that flipped its predictions where it dropped most, from the release, and links them
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "results.json"), "--out", str(tmp_path / "report")]) == 0
+    sheet = tmp_path / "report" / "flipped-timm_tf_efficientnet_lite0.png"
+    assert f"sheet:  {sheet}" in capsys.readouterr().out
+    from imagenet_textcorrupt.report.pictures import largest_drops
+    from imagenet_textcorrupt.results import Results
+
+    drops = largest_drops(Results.parse(results))
+    by_drop = sorted(results["metrics"]["by_domain"].items(), key=lambda item: -item[1]["drop"]["value"])
+    assert drops == [domain for domain, figures in by_drop if figures["drop"]["value"] > 0]
+    assert drops[0] == "drawing"  # an edge drawing defeats it on every photo it knew
+    flips = [r for r in predictions.values() if r["domain"] in drops and r["top5"][0] != r["label"]
+             and predictions[r["source_id"]]["top5"][0] == r["label"]]
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert (f"- **timm:tf_efficientnet_lite0**: {len(flips)} edits flipped its prediction in {', '.join(drops)}; "
+            f"4 source images shown ([{sheet.name}]({sheet.name}))") in report
+    from PIL import Image
+
+    with Image.open(sheet) as picture:
+        assert picture.format == "PNG" and picture.width > 4 * 160
+
 
 def test_config_restricts_the_rows_and_the_classes(photo_release, lite0_checkpoint, tmp_path):
     from imagenet_textcorrupt.hierarchy import load_hierarchy

@@ -278,7 +278,18 @@ def test_report_main(tmp_path, capsys):
     write_results(reference, make_results("ref"))
     assert report_main(paths, str(tmp_path / "out"), str(reference)) == 0
     assert str(tmp_path / "out" / "report.md") in capsys.readouterr().out
-    assert "mCE vs reference" in (tmp_path / "out" / "report.md").read_text()
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "mCE vs reference" in text
+    # scored on the Hub: the report downloads nothing, and says which command draws the sheet of flipped edits
+    from imagenet_textcorrupt.report.pictures import largest_drops
+    from imagenet_textcorrupt.results import load_results
+
+    drops = largest_drops(load_results(paths[0]))
+    assert drops and drops == sorted(drops, key=lambda d: -load_results(paths[0]).metrics.by_domain[d]["drop"].value)
+    assert ("- **timm:alpha**: scored on the Hub, which a report does not download from; `imagenet-tc show "
+            "imagenet-tc/imagenet-tc --config all --revision ") in text
+    assert f"--results {paths[0]} --domain {','.join(drops)} --out flipped.png` draws its sheet" in text
+    assert not list((tmp_path / "out").glob("flipped-*"))
 
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({k: v for k, v in make_results("alpha").items() if k != "metrics"}))

@@ -4,7 +4,9 @@
 model, and PNG plots. Nothing is recomputed from predictions: every figure, interval included, is the one stored in
 the results' metrics. With one section the plots are `accuracy_by_domain.png`, `clean_vs_edited.png` and
 `accuracy_by_severity.png`; with several, each section's plots carry its number and config as a suffix
-(`accuracy_by_domain-2-animals.png`).
+(`accuracy_by_domain-2-animals.png`). Given the results files, it also draws per model a contact sheet of the
+edits that flipped its prediction in the domains of its largest drops (`flipped-<model>.png`), from the release
+the results were scored on, and links it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from imagenet_textcorrupt.atomic import atomic_write_bytes, atomic_write_text
+from imagenet_textcorrupt.report.pictures import Picture, draw_pictures, pictures_markdown
 from imagenet_textcorrupt.report.plots import PLOTTERS
 from imagenet_textcorrupt.report.sections import Section, confidence_label, group_results, section_warnings, \
     separation_note
@@ -42,7 +45,7 @@ Results on different dataset revisions, configs or metric versions are in differ
 
 
 def _section_markdown(section: Section, sections: Sequence[Section], reference: Results | None,
-                      plots: Mapping[str, str]) -> str:
+                      plots: Mapping[str, str], pictures: Sequence[Picture] = ()) -> str:
     parts = [f"## {section.number}. {section.title}" if len(sections) > 1 else f"## {section.title}"]
     note = separation_note(section, sections)
     if note:
@@ -59,28 +62,36 @@ def _section_markdown(section: Section, sections: Sequence[Section], reference: 
         parts += ["### ImageNet-C by severity", corruptions]
     parts += ["### By class group", group_tables(section.columns), "### Plots"]
     parts += [f"![{PLOTTERS[name][0]}]({file})" for name, file in plots.items()]
+    if pictures:
+        parts += ["### Pictures: the edits that flipped each model's prediction, where it dropped most",
+                  pictures_markdown(pictures)]
     return "\n\n".join(parts)
 
 
 def render_markdown(sections: Sequence[Section], reference: Results | None,
-                    plots: Mapping[int, Mapping[str, str]]) -> str:
+                    plots: Mapping[int, Mapping[str, str]],
+                    pictures: Mapping[int, Sequence[Picture]] | None = None) -> str:
     count = sum(len(s.columns) for s in sections)
     intro = ["# ImageNet-TC report", f"{count} result{'s' if count != 1 else ''}, one column per model."]
     if len(sections) > 1:
         intro.append(f"**These results form {len(sections)} sections that are not comparable with each other** "
                      f"(different dataset revisions, configs or metric versions); each section has its own tables "
                      f"and its own plots (file names end in -<section>-<config>).")
-    body = [_section_markdown(s, sections, reference, plots[s.number]) for s in sections]
+    body = [_section_markdown(s, sections, reference, plots[s.number], (pictures or {}).get(s.number, ()))
+            for s in sections]
     level = confidence_label([c.results for s in sections for c in s.columns])
     reading = HOW_TO_READ.format(level=level if level != "mixed-level" else "the stated-level")
     return "\n\n".join([*intro, *body, reading])
 
 
 def write_report(results: Sequence[Results | Mapping[str, Any]], out: str | Path,
-                 reference: Results | Mapping[str, Any] | None = None) -> dict[str, Path]:
+                 reference: Results | Mapping[str, Any] | None = None,
+                 results_files: Sequence[str | Path] | None = None) -> dict[str, Path]:
     """Writes report.md and the PNG plots into the folder `out` (each file atomically) and returns
     {file name: path}. Results may be given parsed or as the JSON objects of results files; raises ResultsError
-    naming the first one that does not have the results layout."""
+    naming the first one that does not have the results layout. With `results_files` (the files the results were
+    read from, in the same order; their predictions lie beside them) each model also gets a contact sheet of its
+    flipped edits."""
     if not results:
         raise ResultsError("results", ["no results to report"])
     parsed = [Results.parse(r, f"results[{i}]") for i, r in enumerate(results)]
@@ -95,7 +106,13 @@ def write_report(results: Sequence[Results | Mapping[str, Any]], out: str | Path
             file = f"{name}{section.suffix}.png"
             written[file] = atomic_write_bytes(folder / file, plot(section))
             plots[section.number][name] = file
-    text = render_markdown(sections, reference, plots)
+    pictures: dict[int, list[Picture]] = {}
+    if results_files is not None:
+        files = {id(r): Path(f) for r, f in zip(parsed, results_files, strict=True)}
+        for section in sections:
+            pictures[section.number] = draw_pictures(section, files, folder)
+            written.update({p.file: folder / p.file for p in pictures[section.number] if p.file})
+    text = render_markdown(sections, reference, plots, pictures)
     written[REPORT_FILE] = atomic_write_text(folder / REPORT_FILE, text)
     return written
 
@@ -109,7 +126,7 @@ def report_main(paths: list[str], out: str, reference: str | None) -> int:
     try:
         loaded = [load_results(path) for path in paths]
         reference_results = load_results(reference) if reference else None
-        written = write_report(loaded, out, reference_results)
+        written = write_report(loaded, out, reference_results, results_files=paths)
     except ResultsError as error:
         print(f"imagenet-tc report: {error}", file=sys.stderr)
         return 1
@@ -119,5 +136,5 @@ def report_main(paths: list[str], out: str, reference: str | None) -> int:
     print(f"report: {written[REPORT_FILE]}")
     for name, path in written.items():
         if name != REPORT_FILE:
-            print(f"plot:   {path}")
+            print(f"{'sheet:  ' if name.startswith('flipped-') else 'plot:   '}{path}")
     return 0
