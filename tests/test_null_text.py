@@ -209,8 +209,10 @@ def test_half_precision_optimisation_is_sound(tiny_sd, photos, monkeypatch):
     bf16, bf16_error = first_gradient_and_error(tiny_sd, "bfloat16", image, prompt)
     fp16, fp16_error = first_gradient_and_error(tiny_sd, "float16", image, prompt)
     unscaled, _ = first_gradient_and_error(tiny_sd, "float16", image, prompt, scaled=False, monkeypatch=monkeypatch)
-    # measured: bf16 0.9997, fp16 1.0000, fp16 unscaled 0.979 with 4.7% of the entries flushed to exactly zero
+    # measured: bf16 0.9997, fp16 1.0000, fp16 unscaled 0.979 with 4.7% of the entries flushed to exactly zero on
+    # one CPU, 0.983 with 0.8% on a Xeon with AVX512-FP16 and AMX (how many underflow depends on the fp16 kernels)
     assert cosine(bf16, reference) >= 0.99 and bf16_error <= 1.5 * reference_error
     assert cosine(fp16, reference) >= 0.999 and fp16_error <= 1.5 * reference_error
     assert float((fp16 == 0).float().mean()) < 0.001 and float((reference == 0).float().mean()) < 0.001
-    assert cosine(unscaled, reference) < cosine(fp16, reference) and float((unscaled == 0).float().mean()) > 0.02
+    assert cosine(unscaled, reference) < 0.995 < cosine(fp16, reference)
+    assert float((unscaled == 0).float().mean()) > 0.005  # against none at all with the loss scaled
