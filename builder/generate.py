@@ -8,6 +8,8 @@ Layout of the build folder:
     recipe.json               the recipe as parsed (a rerun with another recipe is refused)
     models.json               every model the build uses, pinned to a commit (or a folder's hash) by the first
                               process; every process loads exactly these, and a resume whose pins fail is refused
+    implementations.json      with ImageNet-C rows: the corruptions' implementation version (and frost's pictures'
+                              sha256), checked the same way
     shards/shard-00000.parquet  rows of whole source images, in the schema of `imagenet_textcorrupt.schema`
     done/shard-00000.json       written after its shard: rows, sha256, rejects, QC counts (the manifest entry)
     rejects/shard-00000.jsonl   inputs that could not be read or edited, with the reason
@@ -43,9 +45,9 @@ from imagenet_textcorrupt.errors import ImageNetTCError
 from builder.determinism import make_deterministic
 from builder.editors import create_editor
 from builder.editors.base import resolve_device
-from builder.editors.imagenet_c import IMAGENET_C_SIDE, at_imagenet_c_side
+from builder.editors.imagenet_c import IMAGENET_C_SIDE, IMPLEMENTATION, at_imagenet_c_side
 from builder.editors.preprocess import PreparedImage, prepare_image
-from builder.pins import ModelPin, pin_build_models
+from builder.pins import ModelPin, pin_build_implementations, pin_build_models
 from builder.plan import Shard, WorkItem, is_imagenet_c, make_shards
 from builder.recipes import Recipe
 from builder.sources import create_source
@@ -159,6 +161,16 @@ class Builder:
             self._corruptors[corruption] = create_editor("imagenet-c", corruption=corruption,
                                                          resolution=IMAGENET_C_SIDE)
         return self._corruptors[corruption]
+
+    def pin_implementations(self) -> None:
+        """Record (or check) the ImageNet-C implementation and frost's pictures this build's rows are made with;
+        frost without its pictures fails here, before any shard."""
+        if not self.recipe.imagenet_c:
+            return
+        wanted = {"imagenet-c": IMPLEMENTATION}
+        for corruption in self.recipe.imagenet_c.corruptions:
+            wanted.update(self.corruptor(corruption).extra)  # frost: {"frost_pictures": sha256 of the six}
+        pin_build_implementations(self.out, wanted)
 
     @property
     def scorer(self) -> Any:
@@ -282,8 +294,7 @@ class Builder:
         summary = BuildSummary(len(shards), mine)
         self.claim_folder()
         self.pins  # noqa: B018  (pin every model, or read the pins, before any shard is built)
-        for corruption in self.recipe.imagenet_c.corruptions if self.recipe.imagenet_c else ():
-            self.corruptor(corruption)  # frost without its pictures fails here, before any shard
+        self.pin_implementations()
         make_deterministic(resolve_device(self.device))
         todo = [shards[i] for i in mine if not (resume and self.is_done(i))]
         summary.shards_skipped = [i for i in mine if i not in {s.index for s in todo}]

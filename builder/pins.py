@@ -108,6 +108,24 @@ def pin_build_models(folder: Path, wanted: dict[str, tuple[str, str | None]]) ->
     return pins
 
 
+def pin_build_implementations(folder: Path, wanted: dict[str, str]) -> None:
+    """Built-in code a build's rows depend on besides its models ({what: version}, e.g. the ImageNet-C corruptions
+    and frost's pictures): recorded in `implementations.json` by the first process; a process running another
+    version is refused, since its rows would mix with the recorded version's in one build."""
+    record = folder / "implementations.json"
+    if not record.exists():
+        _create_once(record, json.dumps(wanted, indent=2, sort_keys=True) + "\n")
+    try:
+        recorded = json.loads(record.read_text())
+    except ValueError as error:
+        raise PinError(f"{record} is not an implementation record of this build ({error}); use another --out") \
+            from None
+    for what, version in sorted(wanted.items()):
+        if recorded.get(what) != version:
+            raise PinError(f"{record}: this build's {what} rows were made with {recorded.get(what)}, this process "
+                           f"makes them with {version}; finish the build with that version or use another --out")
+
+
 def _create_once(path: Path, text: str) -> None:
     """Write `path` whole unless it exists already (then another process's record stands)."""
     staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")

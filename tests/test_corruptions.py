@@ -321,3 +321,25 @@ def test_items_of_different_images_in_one_call_each_get_their_own(photo):
         expected = prepare_image(image, 64).image.resize((224, 224), Image.LANCZOS)
         assert np.array_equal(np.asarray(result.image), np.asarray(corrupt(expected, "contrast", severity, 0)))
     assert not np.array_equal(np.asarray(results[0].image), np.asarray(results[1].image))
+
+
+def test_a_build_keeps_one_implementation_of_its_imagenet_c_rows(smoke_build, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from builder.generate import Builder
+    from builder.pins import PinError, pin_build_implementations
+    from builder.recipes import load_recipe
+
+    assert json.loads((smoke_build / "implementations.json").read_text()) == {"imagenet-c": "imagenet-c@1"}
+    build = shutil.copytree(smoke_build, tmp_path / "build")
+    monkeypatch.setattr("builder.generate.IMPLEMENTATION", "imagenet-c@2")  # the corruptions changed since
+    with pytest.raises(PinError, match=r"implementations.json: this build's imagenet-c rows were made with "
+                                       r"imagenet-c@1, this process makes them with imagenet-c@2"):
+        Builder(load_recipe("smoke"), build, progress=False).run()
+    assert sorted(p.name for p in (build / "shards").iterdir()) == sorted(p.name for p in
+                                                                          (smoke_build / "shards").iterdir())
+    # other frost pictures are another implementation too
+    pin_build_implementations(tmp_path, {"imagenet-c": "imagenet-c@1", "frost_pictures": "a" * 64})
+    with pytest.raises(PinError, match=r"frost_pictures rows were made with a{64}, this process makes them with b{64}"):
+        pin_build_implementations(tmp_path, {"imagenet-c": "imagenet-c@1", "frost_pictures": "b" * 64})
