@@ -302,7 +302,7 @@ def draw_contact_sheet(dataset: str, config: str, out: str | Path, *, revision: 
     `out` (.png or .jpg) and says what it holds. With `results` (a file `imagenet-tc evaluate` wrote for this
     dataset and config), only the edits that flipped the model's prediction, from the sources with most flips."""
     from imagenet_textcorrupt.atomic import atomic_write_bytes
-    from imagenet_textcorrupt.evaluation import open_rows
+    from imagenet_textcorrupt.evaluation import EvaluationError, open_rows
 
     out = Path(out)
     _check_settings(out, limit, per_source, thumb)
@@ -315,7 +315,10 @@ def draw_contact_sheet(dataset: str, config: str, out: str | Path, *, revision: 
             within = f" in domain {', '.join(wanted)}" if wanted else ""
             raise ContactSheetError(f"--results {results}: no edit{within} flipped {scored.model.id}'s prediction "
                                     f"(misclassified while its original was classified right)")
-    rows = open_rows(dataset, config, revision, streaming)
+    try:
+        rows = open_rows(dataset, config, revision, streaming)
+    except EvaluationError as error:  # evaluate's wording: here the dataset is the first argument, not --dataset
+        raise ContactSheetError(str(error).replace("--dataset ", "dataset ", 1)) from None
     where = f"{dataset} [{config}]"
     missing = [c for c in ("image", *META) if c not in (rows.column_names or [])]
     if missing:

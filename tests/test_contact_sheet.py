@@ -204,5 +204,6 @@ def test_cli_writes_the_sheet(release, results, tmp_path, capsys):
     assert main(["show", str(release), "--out", str(tmp_path / "x.txt")]) == 1
     assert "Traceback" not in capsys.readouterr().err
     assert main(["show", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.png")]) == 1
-    assert "imagenet-tc show: error: --dataset" in capsys.readouterr().err
+    assert f"imagenet-tc show: error: dataset '{tmp_path / 'nowhere'}': not a folder here, and loading it from the " \
+           f"Hub failed" in capsys.readouterr().err
 

@@ -177,3 +177,17 @@ def test_results_repository_as_the_source(hub, tmp_path_factory):
     assert all(r["verified"] for r in overall)
     assert {r["file"].split("/")[2] for r in overall} == {"timm_resnet50", "timm_vit_base_patch16_224",
                                                          "timm_convnext_base"}
+
+
+def test_zero_shot_models_rank_beside_classifiers(tmp_path, capsys):
+    folder = tmp_path / "results"
+    write_results_file(folder, "timm:resnet50", "cnn", 0.80, 0.55, seed=0)
+    write_results_file(folder, "clip:openai/clip-vit-base-patch32", "zero-shot", 0.63, 0.58, seed=1)
+    assert main(["leaderboard", str(folder), "--out", str(tmp_path / "board")]) == 0
+    overall = json.loads((tmp_path / "board" / "leaderboard.json").read_text())["sections"][0]["overall"]
+    assert [(r["model"], r["family"]) for r in overall] == [("clip:openai/clip-vit-base-patch32", "zero-shot"),
+                                                           ("timm:resnet50", "cnn")]
+    markdown = (tmp_path / "board" / "leaderboard.md").read_text()
+    assert "| 1 | clip:openai/clip-vit-base-patch32 | zero-shot |" in markdown
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "board" / "leaderboard.csv").read_text())))
+    assert {r["family"] for r in rows} == {"zero-shot", "cnn"}

@@ -201,6 +201,19 @@ def test_class_embeddings_are_cached(tiny_clip, tmp_path, monkeypatch):
     assert random_weights.extra["zero_shot"]["text_embeddings"]["key"] is None
     assert [p.name for p in cached.parent.iterdir()] == [cached.name]
 
+    # a cache that cannot be written costs the next run the text pass, not this run
+    readonly = load_zero_shot_classifier(f"clip:{tiny_clip}", prompts=ZeroShotPrompts(
+        few_prompts().class_names, FEW_TEMPLATES[:2], "test"))
+    def refuse(path, data):
+        raise PermissionError(13, "Permission denied")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("imagenet_textcorrupt.zero_shot.head.atomic_write_bytes", refuse)
+        with pytest.warns(UserWarning, match=r"cannot cache the class embeddings in .*zero-shot \(Permission "
+                                             r"denied\)"):
+            readonly.prepare(progress=False)
+    assert readonly.module.class_embeddings.shape == (1000, 24)
+
     # a damaged cache file is computed again, with a warning, and rewritten
     cached.write_bytes(b"not safetensors")
     third = load_zero_shot_classifier(f"clip:{tiny_clip}", prompts=few_prompts())

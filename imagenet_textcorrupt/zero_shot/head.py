@@ -128,15 +128,23 @@ class ZeroShotClassifier(torch.nn.Module):
         if embeddings is None:
             embeddings = compute_class_embeddings(self.image_text, self.prompts, progress)
             if key:
-                from safetensors.torch import save
-
-                atomic_write_bytes(path, save({EMBEDDINGS_TENSOR: embeddings.cpu().contiguous()},
-                                              metadata={"format": str(CACHE_FORMAT), "prompts": self.prompts.sha256}))
+                self._write_cache(path, embeddings)
         self.class_embeddings = embeddings.to(self.image_text.device, torch.float32)
         self.scale = self.image_text.logit_scale()
         self.record.update(logit_scale=round(self.scale, 6),
                            text_embeddings={"key": key, "cached": cached,
                                             "seconds": round(time.perf_counter() - start, 3)})
+
+    def _write_cache(self, path: Path, embeddings: torch.Tensor) -> None:
+        from safetensors.torch import save
+
+        data = save({EMBEDDINGS_TENSOR: embeddings.cpu().contiguous()},
+                    metadata={"format": str(CACHE_FORMAT), "prompts": self.prompts.sha256})
+        try:
+            atomic_write_bytes(path, data)
+        except OSError as error:  # a read-only or full cache costs the next run the text pass, not this run
+            warnings.warn(f"cannot cache the class embeddings in {path.parent} ({error.strerror or error}); set "
+                          f"IMAGENET_TC_CACHE to a writable folder to keep them", stacklevel=3)
 
     @torch.no_grad()
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
