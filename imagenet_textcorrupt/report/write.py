@@ -5,8 +5,8 @@ model, and PNG plots. Nothing is recomputed from predictions: every figure, inte
 the results' metrics. With one section the plots are `accuracy_by_domain.png`, `clean_vs_edited.png` and
 `accuracy_by_severity.png`; with several, each section's plots carry its number and config as a suffix
 (`accuracy_by_domain-2-animals.png`). Given the results files, it also draws per model a contact sheet of the
-edits that flipped its prediction in the domains of its largest drops (`flipped-<model>.png`), from the release
-the results were scored on, and links it.
+edits that flipped its prediction in the domains of its largest drops (`flipped-<model>.png`) from the local
+release folder the results were scored on, and links it (for the Hub: the `imagenet-tc show` command instead).
 """
 
 from __future__ import annotations
