@@ -147,6 +147,10 @@ def test_zero_shot_classifier_follows_the_paper(tiny_clip, reference, photo_imag
     assert len(record["zero_shot"]["templates"]) == 80 and record["zero_shot"]["class_names"][281] == "tabby cat"
     assert record["zero_shot"]["logit_scale"] == pytest.approx(head.scale)
     assert record["parameters"] == sum(p.numel() for p in head.image_text.model.parameters())
+    model = head.image_text.model  # what an image passes through: the vision transformer and its projection
+    assert record["image_parameters"] == sum(p.numel() for p in [*model.vision_model.parameters(),
+                                                                  *model.visual_projection.parameters()])
+    assert 0 < record["image_parameters"] < record["parameters"]
 
 
 def test_class_embeddings_are_cached(tiny_clip, tmp_path, monkeypatch):
@@ -277,6 +281,8 @@ def test_open_clip_models(tmp_path, photo_images):
     classifier = load_zero_shot_classifier(f"open_clip:local-dir:{folder}", prompts=few_prompts())
     classifier.prepare(progress=False)
     assert (classifier.family, classifier.source) == ("zero-shot", "open_clip")
+    visual = classifier.module.image_text.model.visual
+    assert classifier.describe()["image_parameters"] == sum(p.numel() for p in visual.parameters())
     assert classifier.preprocessing["library"] == "open_clip" and classifier.preprocessing["size"] == [64, 64]
 
     # the reference: the notebook's recipe through open_clip's own API

@@ -34,4 +34,5 @@ def load_zero_shot_classifier(spec: str, pretrained: bool = True, prompts: ZeroS
     record = {"library": loaded.model.library, **prompts.describe()}
     module = ZeroShotClassifier(loaded.model, prompts, record, use_cache=pretrained)
     return Classifier(module, loaded.transform, spec, loaded.model.library, loaded.name, ZERO_SHOT_FAMILY, pretrained,
-                      loaded.preprocessing, revision=loaded.revision, extra={**loaded.extra, "zero_shot": record})
+                      loaded.preprocessing, revision=loaded.revision,
+                      extra={**loaded.extra, "image_parameters": loaded.model.image_parameters(), "zero_shot": record})

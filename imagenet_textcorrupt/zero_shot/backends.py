@@ -20,6 +20,8 @@ from imagenet_textcorrupt.models import (ZERO_SHOT_PREFIXES, ZERO_SHOT_TRANSFORM
 
 CLIP_PREFIX, OPEN_CLIP_PREFIX = ZERO_SHOT_PREFIXES
 OPEN_CLIP_SCHEMAS = ("hf-hub:", "local-dir:")
+IMAGE_TOWER_NAMES = ("vision", "visual")  # the image side's submodules: transformers' vision_model and
+# visual_projection, open_clip's visual
 PADDED_TO_MAX_LENGTH = ("siglip",)  # trained on texts padded to the full length, so they must be embedded so
 # a pretrained tag's preprocessing, as open_clip's pretrained configs name it -> create_model_and_transforms' names
 OPEN_CLIP_PREPROCESSING = (("mean", "image_mean"), ("std", "image_std"), ("interpolation", "image_interpolation"),
@@ -52,6 +54,12 @@ class ImageTextModel(torch.nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    def image_parameters(self) -> int:
+        """Parameters an image passes through (the image tower and its projection; the text tower runs once per
+        model, not per image): what a zero-shot model costs per image, beside the total it reports."""
+        return sum(p.numel() for name, child in self.model.named_children() if name.startswith(IMAGE_TOWER_NAMES)
+                   for p in child.parameters())
 
     def logit_scale(self) -> float:
         scale = getattr(self.model, "logit_scale", None)
