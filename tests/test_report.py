@@ -287,9 +287,16 @@ def test_report_main(tmp_path, capsys):
     drops = largest_drops(load_results(paths[0]))
     assert drops and drops == sorted(drops, key=lambda d: -load_results(paths[0]).metrics.by_domain[d]["drop"].value)
     assert ("- **timm:alpha**: scored on the Hub, which a report does not download from; `imagenet-tc show "
-            "imagenet-tc/imagenet-tc --config all --revision ") in text
-    assert f"--results {paths[0]} --domain {','.join(drops)} --out flipped.png` draws its sheet" in text
+            f"imagenet-tc/imagenet-tc --revision {'a' * 40} --config all --results {paths[0]} --domain "
+            f"{','.join(drops)} --out flipped.png` draws its sheet") in text
     assert not list((tmp_path / "out").glob("flipped-*"))
+    # scored on a local release folder that is not here (another machine)
+    moved = make_results("alpha", sha=None)
+    moved["dataset"].update(id="/elsewhere/releases/v0.1.0", fingerprint="sha256:" + "b" * 64)
+    write_results(tmp_path / "moved.json", moved)
+    assert report_main([str(tmp_path / "moved.json")], str(tmp_path / "out4"), None) == 0
+    assert ("its release folder /elsewhere/releases/v0.1.0 is not here; `imagenet-tc show FOLDER --config all "
+            f"--results {tmp_path / 'moved.json'} --domain") in (tmp_path / "out4" / "report.md").read_text()
 
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({k: v for k, v in make_results("alpha").items() if k != "metrics"}))

@@ -52,10 +52,15 @@ def draw_pictures(section: Section, files: Mapping[int, Path], folder: Path) -> 
             continue
         dataset = column.results.dataset
         if not Path(dataset.id).is_dir():
-            revision = f" --revision {dataset.sha or dataset.revision}" if dataset.sha or dataset.revision else ""
-            pictures.append(Picture(column.label, None, f"scored on the Hub, which a report does not download from; "
-                                    f"`imagenet-tc show {dataset.id} --config {dataset.config}{revision} --results "
-                                    f"{path} --domain {','.join(domains)} --out flipped.png` draws its sheet"))
+            show = f"--config {dataset.config} --results {path} --domain {','.join(domains)} --out flipped.png"
+            if dataset.fingerprint:  # scored on a local folder (evaluate records its fingerprint) not here now
+                note = (f"its release folder {dataset.id} is not here; `imagenet-tc show FOLDER {show}` draws its "
+                        f"sheet from a copy of that release")
+            else:
+                revision = f" --revision {dataset.sha or dataset.revision}" if dataset.sha or dataset.revision else ""
+                note = (f"scored on the Hub, which a report does not download from; `imagenet-tc show {dataset.id}"
+                        f"{revision} {show}` draws its sheet")
+            pictures.append(Picture(column.label, None, note))
             continue
         stem, copy = f"flipped-{path_component(column.label)}", 1
         name = f"{stem}{section.suffix}.png"
