@@ -19,9 +19,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from throughput import images_per_second, throughput  # noqa: E402  (bench/throughput.py, beside this script)
 
 
 def decode_rate(release: Path) -> dict[str, float]:
@@ -55,17 +58,12 @@ def bare_loop(model: str, release: Path, batch_size: int, device: str, dtype: st
     classifier.module.to(device, getattr(torch, dtype))
     rows = open_rows(str(release), "all", None, streaming=False)
     tensors = torch.stack([classifier.transform(image.convert("RGB")) for image in rows["image"]])
-    with torch.inference_mode():
-        classifier.forward(tensors[:batch_size].to(device, getattr(torch, dtype)))  # warm-up
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        for i in range(0, len(tensors), batch_size):
-            logits = classifier.forward(tensors[i:i + batch_size].to(device, getattr(torch, dtype))).float()
-            logits.softmax(-1).topk(5, dim=-1)[1].cpu()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-    return len(tensors) / (time.perf_counter() - start), len(tensors)
+
+    def step(pixels: Any) -> Any:
+        logits = classifier.forward(pixels.to(device, getattr(torch, dtype))).float()
+        return logits.softmax(-1).topk(5, dim=-1)[1].cpu()
+
+    return images_per_second(step, tensors, batch_size, device), len(tensors)
 
 
 def main() -> None:
@@ -96,19 +94,11 @@ def main() -> None:
         total_seconds = time.perf_counter() - start
         # the bare loop runs after the warm-up too, twice, and its best rate is the baseline (conservative)
         bare, rows = max(bare_loop(args.model, release, args.batch_size, args.device, args.dtype) for _ in range(2))
-    loop_rate = results["run"]["images_per_second"]  # the inference loop, DataLoader included
-    figures = {
-        "model": args.model, "device": args.device, "dtype": args.dtype, "batch_size": args.batch_size,
-        "workers": args.workers, "rows": rows, "image_side": args.size, "image_format": args.format,
-        "bare_images_per_s": round(bare, 2), "evaluate_loop_images_per_s": round(loop_rate, 2),
-        "evaluate_total_images_per_s": round(rows / total_seconds, 2),
-        "ratio_loop": round(loop_rate / bare, 3), "ratio_total": round(rows / total_seconds / bare, 3),
-        **{k: round(v, 1) for k, v in decoding.items()},
-    }
-    print(f"bare model loop:          {bare:8.1f} img/s ({rows} rows, batch {args.batch_size}, {args.device})")
-    print(f"evaluate, inference loop: {loop_rate:8.1f} img/s  ratio {figures['ratio_loop']:.3f}")
-    print(f"evaluate, whole command:  {rows / total_seconds:8.1f} img/s  ratio {figures['ratio_total']:.3f} "
-          f"(model load, dataset open, metrics and files included)")
+    figures = {"model": args.model, "device": args.device, "dtype": args.dtype, "batch_size": args.batch_size,
+               "workers": args.workers, "rows": rows, "image_side": args.size, "image_format": args.format,
+               **throughput(bare, results.data, rows, total_seconds, args.batch_size, args.device, "bare model loop",
+                            "model load, dataset open, metrics and files"),
+               **{k: round(v, 1) for k, v in decoding.items()}}
     print(f"decoding parquet rows:    {decoding['decode_rows_per_s']:8.1f} rows/s, "
           f"{decoding['decode_mb_per_s']:.1f} MB/s of {args.format.upper()}")
     print("BENCH " + json.dumps(figures))

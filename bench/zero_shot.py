@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from throughput import images_per_second, throughput  # noqa: E402  (bench/throughput.py, beside this script)
+
 
 def save_clip(folder: Path, width: int, layers: int, text_width: int, text_layers: int) -> Path:
     import torch
@@ -69,16 +71,7 @@ def bare_loop(folder: Path, release: Path, embeddings, batch_size: int, device: 
         logits = 100.0 * torch.nn.functional.normalize(features, dim=-1) @ weights.T
         return logits.softmax(-1).topk(5, dim=-1)[1].cpu()
 
-    with torch.inference_mode():
-        step(tensors[:batch_size])  # warm-up
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        for i in range(0, len(tensors), batch_size):
-            step(tensors[i:i + batch_size])
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-    return len(tensors) / (time.perf_counter() - start), len(tensors)
+    return images_per_second(step, tensors, batch_size, device), len(tensors)
 
 
 def main() -> None:
@@ -116,21 +109,15 @@ def main() -> None:
         embeddings = embeddings["class_embeddings"]
         bare, rows = max(bare_loop(folder, release, embeddings, args.batch_size, args.device, args.dtype)
                          for _ in range(2))
-    loop_rate = warm.data["run"]["images_per_second"]
     figures = {
         "model": f"CLIP ViT/32 width {args.width}x{args.layers}, text {args.text_width}x{args.text_layers}",
         "parameters": warm.data["model"]["parameters"], "device": args.device, "dtype": args.dtype,
         "batch_size": args.batch_size, "workers": args.workers, "rows": rows,
-        "bare_images_per_s": round(bare, 2), "evaluate_loop_images_per_s": round(loop_rate, 2),
-        "evaluate_total_images_per_s": round(rows / total_seconds, 2),
-        "ratio_loop": round(loop_rate / bare, 3), "ratio_total": round(rows / total_seconds / bare, 3),
+        **throughput(bare, warm.data, rows, total_seconds, args.batch_size, args.device, "bare CLIP loop",
+                     "model load, cached class embeddings, dataset open, metrics and files"),
         "class_embeddings_computed_s": texts["seconds"], "class_embeddings_cached_s": cached["seconds"],
         "cache_speedup": round(texts["seconds"] / max(cached["seconds"], 1e-6), 1),
     }
-    print(f"bare CLIP loop:           {bare:8.1f} img/s ({rows} rows, batch {args.batch_size}, {args.device})")
-    print(f"evaluate, inference loop: {loop_rate:8.1f} img/s  ratio {figures['ratio_loop']:.3f}")
-    print(f"evaluate, whole command:  {rows / total_seconds:8.1f} img/s  ratio {figures['ratio_total']:.3f} "
-          f"(model load, cached class embeddings, dataset open, metrics and files included)")
     print(f"class embeddings: {texts['seconds']:.2f} s computed (80,000 texts), {cached['seconds']:.3f} s from the "
           f"cache (x{figures['cache_speedup']})")
     print("BENCH " + json.dumps(figures))

@@ -26,10 +26,8 @@ def _byte_characters() -> list[str]:
     """CLIP's reversible map of the 256 bytes to printable characters, in its order."""
     printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     codes, extra = list(printable), 0
-    order = list(printable)
     for byte in range(256):
         if byte not in printable:
-            order.append(byte)
             codes.append(256 + extra)
             extra += 1
     return [chr(c) for c in codes]

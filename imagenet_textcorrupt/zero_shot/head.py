@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from imagenet_textcorrupt.atomic import atomic_write_bytes
-from imagenet_textcorrupt.cache import cache_root
+from imagenet_textcorrupt.cache import CACHE_ENV, cache_root
 from imagenet_textcorrupt.classes import NUM_CLASSES
 from imagenet_textcorrupt.zero_shot.backends import ImageTextModel
 from imagenet_textcorrupt.zero_shot.prompts import ZeroShotPrompts
@@ -122,12 +122,12 @@ class ZeroShotClassifier(torch.nn.Module):
     def prepare(self, progress: bool = True) -> None:
         start = time.perf_counter()
         key = embedding_key(self.image_text, self.prompts) if self.use_cache else None
-        path = cache_root() / "zero-shot" / f"{key}.safetensors"
-        embeddings = _read_cache(path) if key else None
+        path = cache_root() / "zero-shot" / f"{key}.safetensors" if key else None
+        embeddings = _read_cache(path) if path else None
         cached = embeddings is not None
         if embeddings is None:
             embeddings = compute_class_embeddings(self.image_text, self.prompts, progress)
-            if key:
+            if path:
                 self._write_cache(path, embeddings)
         self.class_embeddings = embeddings.to(self.image_text.device, torch.float32)
         self.scale = self.image_text.logit_scale()
@@ -144,7 +144,7 @@ class ZeroShotClassifier(torch.nn.Module):
             atomic_write_bytes(path, data)
         except OSError as error:  # a read-only or full cache costs the next run the text pass, not this run
             warnings.warn(f"cannot cache the class embeddings in {path.parent} ({error.strerror or error}); set "
-                          f"IMAGENET_TC_CACHE to a writable folder to keep them", stacklevel=3)
+                          f"{CACHE_ENV} to a writable folder to keep them", stacklevel=3)
 
     @torch.no_grad()
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
