@@ -6,12 +6,12 @@ to any image size by the `imagecorruptions` package, whose 1.1.2 release does no
 it imports cv2, `numpy.float_`, `scipy.ndimage.interpolation`, skimage's `multichannel=` and pkg_resources). It is
 written here with numpy, scipy, scikit-image and Pillow only, with the reference's OpenCV calls replaced by their
 definitions (cv2.filter2D = correlation with reflect-101 borders, cv2.GaussianBlur = a separable Gaussian kernel,
-RGB to grey = 0.299 R + 0.587 G + 0.114 B), except frost's resize of its overlay: Pillow's bicubic (a = -0.5)
-where OpenCV's is a = -0.75, a few levels apart (measured in tests/test_corruptions.py). Two departures, both
-deliberate: every random draw comes from a generator seeded per row (the reference uses numpy's global state), so
-a row is the same on every machine and rerun; and `frost` overlays the reference's frost photographs, which are
-not shipped here: they are read from an installed `imagecorruptions` package (its data files, without importing
-it) or from IMAGENET_TC_FROST_DIR, and `frost_digest()` identifies them.
+RGB to grey = 0.299 R + 0.587 G + 0.114 B, cv2.resize(INTER_CUBIC) = Keys' cubic convolution with a = -0.75 on
+pixel centres, edge pixels repeated; tests/test_corruptions.py checks them against the reference and OpenCV). Two
+departures, both deliberate: every random draw comes from a generator seeded per row (the reference uses numpy's
+global state), so a row is the same on every machine and rerun; and `frost` overlays the reference's frost
+photographs, which are not shipped here: they are read from an installed `imagecorruptions` package (its data
+files, without importing it) or from IMAGENET_TC_FROST_DIR, and `frost_digest()` identifies them.
 
 The constants are ImageNet-C's, in pixels of its 224 x 224 images: the editor corrupts at that side (IMAGENET_C_SIDE)
 so that a blur radius or a noise grain means what it means in ImageNet-C, whatever the release's resolution.
@@ -133,6 +133,35 @@ def _motion(x: np.ndarray, radius: int, sigma: float, angle: float) -> np.ndarra
             break  # the motion left the image
         blurred += kernel[i] * _shift(x, dx, dy)
     return blurred
+
+
+def _cubic_taps(source: int, target: int, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The four source pixels and their weights that make pixels start..start+count-1 of a line resized from
+    `source` to `target` pixels as cv2.resize(INTER_CUBIC) does: pixel centres aligned ((i + 0.5) * source / target
+    - 0.5), Keys' cubic convolution kernel with a = -0.75 (Pillow's bicubic has a = -0.5), edge pixels repeated."""
+    a = -0.75
+    centres = (np.arange(start, start + count) + 0.5) * (source / target) - 0.5
+    left = np.floor(centres)
+    fraction = centres - left
+    distance = np.stack([fraction + 1, fraction, 1 - fraction, 2 - fraction], axis=1)
+    weights = np.where(distance <= 1, ((a + 2) * distance - (a + 3)) * distance ** 2 + 1,
+                       ((a * distance - 5 * a) * distance + 8 * a) * distance - 4 * a)
+    return np.clip(left.astype(np.int64)[:, None] + np.arange(-1, 3), 0, source - 1), weights
+
+
+def _resize_cubic_window(image: np.ndarray, size: tuple[int, int], top: int, left: int, height: int, width: int
+                         ) -> np.ndarray:
+    """The height x width window at (top, left) of cv2.resize(image, size, interpolation=INTER_CUBIC) for a uint8
+    H x W x C image, computed for that window only: rows then columns in float64, rounded to the nearest level (ties
+    to even) and clipped to uint8. OpenCV's x86-64 wheels (through Intel IPP) compute it in float32, so a value
+    within about 1e-5 of a half level may round the other way there: a few pixels in a million one level apart."""
+    rows, row_weights = _cubic_taps(image.shape[0], size[1], top, height)
+    cols, col_weights = _cubic_taps(image.shape[1], size[0], left, width)
+    picked = image[rows.ravel()]  # (height * 4) x W x C: the four rows each output row reads
+    across = sum(picked[:, cols[:, k]] * col_weights[:, k, None] for k in range(4))  # (height * 4) x width x C
+    across = across.reshape(height, 4, width, -1)
+    down = sum(across[:, k] * row_weights[:, k, None, None] for k in range(4))
+    return np.clip(np.rint(down), 0, 255).astype(np.uint8)
 
 
 def _grey(x: np.ndarray) -> np.ndarray:
@@ -291,13 +320,12 @@ def frost(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     with Image.open(choice) as picture:
         overlay = picture.convert("RGB")
     height, width = x.shape[:2]
-    scale = max(1.0, height / overlay.height, width / overlay.width) * 1.1
-    overlay = overlay.resize((int(np.ceil(overlay.width * scale)), int(np.ceil(overlay.height * scale))),
-                             Image.BICUBIC)
-    top = int(rng.integers(0, overlay.height - height))
-    left = int(rng.integers(0, overlay.width - width))
-    crop = np.asarray(overlay, dtype=np.float64)[top:top + height, left:left + width]
-    return np.clip(mix_image * np.asarray(x, dtype=np.float64) + mix_frost * crop, 0, 255)
+    scale = max(1.0, height / overlay.height, width / overlay.width) * 1.1  # always enlarged, by 10 % at least
+    size = (int(np.ceil(overlay.width * scale)), int(np.ceil(overlay.height * scale)))
+    top = int(rng.integers(0, size[1] - height))
+    left = int(rng.integers(0, size[0] - width))
+    crop = _resize_cubic_window(np.asarray(overlay), size, top, left, height, width)  # only the part it keeps
+    return np.clip(mix_image * np.asarray(x, dtype=np.float64) + mix_frost * crop.astype(np.float64), 0, 255)
 
 
 @_register("weather")

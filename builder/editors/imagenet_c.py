@@ -25,7 +25,7 @@ from builder.editors.base import Editor, EditorError, EditResult, register_edito
 from builder.editors.preprocess import PreparedImage
 from imagenet_textcorrupt.prompts import PromptHierarchy, load_prompts
 
-IMPLEMENTATION = "imagenet-c@1"  # the model identity rows record; bump when a corruption's output changes
+IMPLEMENTATION = "imagenet-c@2"  # the model identity rows record; bump when a corruption's output changes (2: frost resizes as OpenCV)
 
 
 def at_imagenet_c_side(prepared: PreparedImage) -> PreparedImage:
