@@ -3,7 +3,10 @@
 With a CLIP model: label preservation (the rank and probability of the true class among the 1000 class names,
 zero-shot, for originals too), edit success (CLIP directional similarity: the cosine between the change of the
 image embedding and the change of the text embedding from source to target prompt), and structural similarity
-(SSIM, grayscale) to the source image. Nothing is dropped on a fail: the row stays, with `passed_qc` false.
+(SSIM, grayscale) to the source image. The label rank is 1 + the number of classes scored strictly above the true
+one (1 = top). A row passes when its rank is at most `label_rank_max`, its direction at least
+`edit_direction_min` and its SSIM at least `ssim_min` (an original: its rank only). Nothing is dropped on a fail:
+the row stays, with `passed_qc` false.
 """
 
 from __future__ import annotations

@@ -6,11 +6,15 @@
                                                 reads every group's files, so no row is stored twice
     README.md                                   the card: YAML (configs, dataset_info, license, gating) + text
     eval.yaml                                   the benchmark description: one task per config
-    release.json                                counts per config, domain and severity; QC pass rates; sha256s
+    release.json                                counts per config, domain and severity; QC pass rates; the
+                                                sha256 of every data file (`file_sha256`, what `validate`
+                                                checks) and of the build shards it was made from
 
-The build's shards are streamed batch by batch into per-config writers that roll over near a target file size,
-so memory stays flat. The release is assembled in a temporary folder beside `--out` and renamed into place only
-when complete: a crash never leaves a half-made release.
+Every build shard is first checked against the sha256 its manifest entry records: a shard changed or lost after
+the build is refused before anything is written. The shards are then streamed batch by batch into per-config
+writers that roll over near a target file size, so memory stays flat. The release is assembled in a temporary
+folder beside `--out` and renamed into place only when complete: a crash or a refusal never leaves a half-made
+release.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from imagenet_textcorrupt.atomic import atomic_write_text
+from imagenet_textcorrupt.checksums import sha256_file
 from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.provenance import library_versions
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG, features, shard_file
@@ -33,6 +38,7 @@ TARGET_FILE_BYTES = 500 * 1024 * 1024
 ROW_GROUP_ROWS = 100  # small row groups keep the Hub's dataset viewer responsive with images inline
 READ_ROWS = 500  # rows read from the build at a time: memory stays bounded, per-batch overhead small
 RELEASE_LIBRARIES = ("imagenet-textcorrupt", "torch", "diffusers", "transformers", "datasets", "pyarrow")
+FILE_SHA256 = "file_sha256"  # release.json: {data file path in the release: sha256 of its bytes}
 
 
 class ReleaseError(ImageNetTCError):
@@ -105,6 +111,20 @@ class _ConfigWriter:
             self.stats.download_bytes += (out / name).stat().st_size
 
 
+def check_shards(build: Path, shards: list[dict[str, Any]]) -> None:
+    """Refuse a build whose shard files are not the bytes its manifest recorded (changed or lost after the build):
+    a release is made only of what the build wrote."""
+    for entry in shards:
+        path, recorded = build / entry["file"], entry["sha256"]
+        if not path.is_file():
+            raise ReleaseError(f"{path}: the shard is missing (the manifest records sha256 {recorded}); rerun the "
+                               "build to remake it")
+        actual = sha256_file(path)
+        if actual != recorded:
+            raise ReleaseError(f"{path}: sha256 {actual} differs from the manifest's {recorded} (the shard changed "
+                               "after it was built); rerun the build to remake it")
+
+
 def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE_BYTES,
              previous: str | Path | None = None) -> Path:
     """Make the release folder `out` from the finished build `build`; returns `out`."""
@@ -123,6 +143,7 @@ def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE
     if out.exists() and any(out.iterdir()):
         raise ReleaseError(f"{out} exists and is not empty: a release is never overwritten")
     recipe = json.loads((build / "recipe.json").read_text())
+    check_shards(build, manifest["shards"])
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -154,6 +175,7 @@ def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE
         stats = {DEFAULT_CONFIG: everything, **stats}
         pins = json.loads((build / "models.json").read_text()) if (build / "models.json").exists() else {}
         release = _release_summary(recipe, manifest, stats, models, pins)
+        release[FILE_SHA256] = {name: sha256_file(staging / name) for name in sorted(everything.files)}
         atomic_write_text(staging / "release.json", json.dumps(release, indent=2, sort_keys=True) + "\n")
         from builder.card import render_card, render_eval_yaml
 

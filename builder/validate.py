@@ -1,9 +1,10 @@
 """Checks a release folder before it is published; `publish` refuses a release with any problem.
 
-Every config loads with `datasets.load_dataset(RELEASE, config, split="test")` and in streaming; row counts match
-release.json and the card's dataset_info; features are identical across configs and equal the schema; every
-image decodes; ids are unique; every edit's original is in the same config; the card's YAML parses and its counts
-per domain match the data; eval.yaml follows the Hub's benchmark spec with one task per config.
+Every data file has the sha256 release.json records (`file_sha256`: assembly wrote it), and no other parquet file
+is under data/; every config loads with `datasets.load_dataset(RELEASE, config, split="test")` and in streaming;
+row counts match release.json and the card's dataset_info; features are identical across configs and equal the
+schema; every image decodes; ids are unique; every edit's original is in the same config; the card's YAML parses
+and its counts per domain match the data; eval.yaml follows the Hub's benchmark spec with one task per config.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from typing import Any
 
 import yaml
 
+from imagenet_textcorrupt.checksums import sha256_file
 from imagenet_textcorrupt.hub import card_metadata
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG, ORIGINAL_DOMAIN, SPLIT, features
 
 from builder.benchmark import EVAL_YAML, eval_yaml_problems
+from builder.release import FILE_SHA256
 
 
 def card_header(readme: Path) -> dict[str, Any]:
@@ -26,6 +29,29 @@ def card_header(readme: Path) -> dict[str, Any]:
     if header is None:
         raise ValueError("README.md has no YAML header between --- lines")
     return header
+
+
+def data_file_problems(root: Path, summary: dict[str, Any]) -> list[str]:
+    """The release's data files against release.json's `file_sha256`: every recorded file is there with the
+    recorded bytes, and data/ holds no parquet file the release was not assembled with. One line per file."""
+    recorded = summary.get(FILE_SHA256)
+    if not isinstance(recorded, dict):
+        return [f"release.json: no {FILE_SHA256} (the sha256 of every data file), so the data cannot be checked; "
+                "assemble the release again"]
+    problems = []
+    for name, digest in sorted(recorded.items()):
+        path = root / name
+        if not path.is_file():
+            problems.append(f"{name}: missing (release.json records sha256 {digest})")
+            continue
+        actual = sha256_file(path)
+        if actual != digest:
+            problems.append(f"{name}: sha256 {actual} differs from release.json's {digest} (the file changed after "
+                            "assembly)")
+    found = sorted(p.relative_to(root).as_posix() for p in (root / "data").rglob("*.parquet"))
+    problems += [f"{name}: not in release.json's {FILE_SHA256} (the release was not assembled with it)"
+                 for name in found if name not in recorded]
+    return problems
 
 
 def validate(release: str | Path, progress: bool = False) -> list[str]:
@@ -46,6 +72,7 @@ def validate(release: str | Path, progress: bool = False) -> list[str]:
         problems.append(f"README.md: the default config must be '{DEFAULT_CONFIG}', found {defaults}")
     if set(configs) != set(summary["configs"]):
         problems.append(f"README.md: configs {sorted(configs)} differ from release.json {sorted(summary['configs'])}")
+    problems += data_file_problems(root, summary)
     try:
         problems += eval_yaml_problems((root / EVAL_YAML).read_text(encoding="utf-8"), configs, SPLIT)
     except OSError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,8 +79,9 @@ def test_plan_is_deterministic_and_counts(quick_recipe):
     assert summary["by_severity"] == {0: 5, 1: 10, 2: 10}
     # p2p-direct, 4 steps: per image one inversion row per step, then one pass per step: two rows per lane (2
     # prompts; severities 1 and 2 share their path until severity 2 stops injecting self-attention at step 1)
-    # and the source's conditional row while edits take its maps (until step 3)
-    assert summary["unet_evaluations"] == 5 * (4 + (2 * 2 + 1) + (2 * 4 + 1) * 2 + 2 * 4)
+    # and the source's conditional row while edits take its maps (cross-attention until int(0.8 * (4 + 1)) = 4,
+    # every step, as prompt-to-prompt rounds it)
+    assert summary["unet_evaluations"] == 5 * (4 + (2 * 2 + 1) + (2 * 4 + 1) * 3)
     assert (summary["unet_calls"], summary["unet_backward_rows"]) == (5 * (4 + 4), 0)
     assert summary["gpu_hours"] == pytest.approx(summary["unet_evaluations"] / 100 / 3600)
     ids = [item.id for shard in first for item in shard.items]
@@ -145,6 +147,26 @@ def test_sigkill_then_resume_gives_identical_shards(quick_recipe, reference, tmp
     resumed = run_build(quick_recipe, out)
     assert f"{5 - finished} shards built, {finished} already done" in resumed.stdout
     assert shard_bytes(out) == shard_bytes(reference)
+
+
+def test_a_resume_rebuilds_a_finished_shard_whose_bytes_changed(quick_recipe, reference, tmp_path):
+    """A finished shard whose parquet no longer has its done entry's sha256 (here: another shard's bytes in its place,
+    still a readable parquet file) is built again, equal to the uninterrupted run's; the others are not rewritten."""
+    out = tmp_path / "build"
+    shutil.copytree(reference, out)
+    swapped = out / "shards" / "shard-00001.parquet"
+    swapped.write_bytes((out / "shards" / "shard-00003.parquet").read_bytes())
+    untouched = {p.name: _file_identity(p) for p in (out / "shards").glob("*.parquet") if p != swapped}
+    resumed = run_build(quick_recipe, out)
+    assert "1 shards built, 4 already done" in resumed.stdout
+    assert shard_bytes(out) == shard_bytes(reference)
+    assert len(untouched) == 4 and {n: _file_identity(out / "shards" / n) for n in untouched} == untouched
+
+
+def _file_identity(path: Path) -> tuple[int, int]:
+    """Inode and modification time: an atomic rewrite (a new file renamed over the old) changes both."""
+    status = path.stat()
+    return status.st_ino, status.st_mtime_ns
 
 
 def test_two_processes_equal_one(quick_recipe, reference, tmp_path):

@@ -75,3 +75,61 @@ def test_a_resume_loads_the_pinned_commit_after_main_moved(hub, tmp_path):
     assert json.loads((other / "models.json").read_text())["editor"]["commit"] == second
     assert {r["model"] for r in shard_rows(other) if r["severity"]} == {f"{REPO}@{second}"}
     assert {p.name: p.read_bytes() for p in (other / "shards").glob("*.parquet")} != before
+
+
+TAGGED = "org/tagged-model"
+
+
+def run_python(env: dict[str, str], code: str, *args: str) -> str:
+    """The last line a Python snippet prints, run in a client process."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_the_recipes_revision_is_what_gets_pinned(hub, tmp_path):
+    """A recipe that asks for a tag gets the tag's commit, not main's, both from the Hub and, offline, from the local
+    cache; models.json records the revision as asked. (No model is loaded: the repo holds one small file.)"""
+    env = client_environment(hub.endpoint, str(tmp_path / "home"))
+    tagged, main = json.loads(run_python(env, f"""
+        import json
+        from huggingface_hub import HfApi
+        api = HfApi()
+        api.create_repo({TAGGED!r})
+        def commit(text):
+            return api.upload_file(path_or_fileobj=text.encode(), path_in_repo="config.json", repo_id={TAGGED!r},
+                                   commit_message=text).oid
+        tagged = commit('{{"weights": "A"}}')
+        api.create_tag({TAGGED!r}, tag="weights-a", revision=tagged)
+        print(json.dumps([tagged, commit('{{"weights": "B"}}')]))
+    """))
+    repo = hub.get_repo(TAGGED, "model")
+    assert tagged != main and repo.tags["weights-a"] == tagged and repo.branches["main"] == main
+    raw = yaml.safe_load((RECIPES_DIR / "smoke.yaml").read_text())
+    raw.pop("imagenet_c")
+    raw.update(qc={"enabled": False})
+    raw["editor"].update(model=TAGGED, revision="weights-a")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "build"
+    pinned = json.loads(run_python(env, f"""
+        import json, sys
+        from huggingface_hub import snapshot_download
+        from builder.generate import Builder
+        from builder.recipes import load_recipe
+        pins = Builder(load_recipe(sys.argv[1]), sys.argv[2], progress=False).pins
+        for revision in ("weights-a", None):  # the cache learns both refs, for the offline pins below
+            snapshot_download({TAGGED!r}, revision=revision)
+        print(json.dumps(pins["editor"].to_dict()))
+    """, str(recipe), str(out)))
+    expected = {"model": TAGGED, "revision": "weights-a", "source": TAGGED, "commit": tagged,
+                "identity": f"{TAGGED}@{tagged}"}
+    assert pinned == expected
+    assert json.loads((out / "models.json").read_text()) == {"editor": expected}
+    offline = json.loads(run_python({**env, "HF_HUB_OFFLINE": "1"}, f"""
+        import json
+        from builder.pins import pin_model
+        print(json.dumps([pin_model({TAGGED!r}, "weights-a").commit, pin_model({TAGGED!r}).commit]))
+    """))
+    assert offline == [tagged, main]

@@ -61,3 +61,29 @@ def test_ssim():
     b = Image.fromarray(255 - np.asarray(a))
     assert ssim(a, a) == pytest.approx(1.0)
     assert ssim(a, b) < 0
+
+
+def _rank(probabilities: list[float], label: int) -> int:
+    """The rank as the docs define it, written here: 1 + the classes scored strictly above the true one."""
+    return 1 + sum(p > probabilities[label] for p in probabilities)
+
+
+@pytest.mark.parametrize("edited", [False, True], ids=["original", "edit"])
+def test_label_rank_at_most_the_limit_passes(scorer, images, monkeypatch, edited):
+    """A row passes its label check when the rank is at most `label_rank_max`: at the limit it passes, one below it
+    fails (the other thresholds let everything through). The rank is checked against one computed here from the
+    probabilities of all 1000 classes."""
+    from dataclasses import replace
+
+    cat, coffee = images
+    image, source = (coffee, cat) if edited else (cat, None)
+    every = scorer.score([image] * 1000, list(range(1000)), [None] * 1000, [""] * 1000, [""] * 1000)
+    rank = _rank([s.label_prob for s in every], 281)
+    assert rank >= 2, "the boundary needs a rank above 1 (the tiny model does not put the cat first)"
+    outcome = {}
+    for limit in (rank, rank - 1):
+        monkeypatch.setattr(scorer, "spec", replace(scorer.spec, label_rank_max=limit))
+        result = scorer.score([image], [281], [source], ["a tabby cat"], ["an espresso"])[0]
+        assert result.label_rank == rank
+        outcome[limit] = result.passed
+    assert outcome == {rank: True, rank - 1: False}

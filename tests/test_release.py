@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import shutil
 
 import pyarrow as pa
@@ -14,7 +16,7 @@ from builder.__main__ import main
 from builder.benchmark import eval_yaml_problems
 from builder.card import size_category, source_datasets
 from builder.release import ReleaseError, assemble
-from builder.validate import card_header, validate
+from builder.validate import card_header, data_file_problems, validate
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +164,17 @@ def test_validation_finds_problems(release, tmp_path, capsys):
     animals = copy / "data" / "animals" / "test-00000-of-00001.parquet"
     table = pq.read_table(animals)
     pq.write_table(table.filter(pa.compute.not_equal(table.column("domain"), "original")), animals)
+    # the devices' rows written again with another compression: counts, ids and images are as before, only the
+    # bytes differ from what release.json records
+    devices = "data/devices/test-00000-of-00001.parquet"
+    recorded = json.loads((copy / "release.json").read_text())["file_sha256"]
+    pq.write_table(pq.read_table(copy / devices), copy / devices, compression="snappy", row_group_size=8)
     problems = validate(copy)
     text = "\n".join(problems)
+    assert [line for line in problems if "devices" in line] == [
+        f"{devices}: sha256 {_sha256(copy / devices)} differs from release.json's {recorded[devices]} (the file "
+        "changed after assembly)"]
+    assert f"{food.relative_to(copy).as_posix()}: sha256 {_sha256(food)} differs" in text
     assert "config food: 59 rows loaded, release.json says 58, the card says 58" in text
     assert "config food: 1 duplicate ids, e.g. sample-coffee" in text
     assert "config animals: 57 edits whose original is not in the config, e.g. sample-chelsea-" in text
@@ -201,7 +212,53 @@ def test_the_card_explains_the_imagenet_c_rows(release):
     body = (release / "README.md").read_text()
     assert "## ImageNet-C on the same images" in body
     assert "290 rows: 5 clean images and 285 edits of them (75 text-guided, 210 ImageNet-C)" in body
-    assert "imagenet-c@1" not in body.split("- Editor:", 1)[1].split("\n", 1)[0]
+    assert "imagenet-c@2" not in body.split("- Editor:", 1)[1].split("\n", 1)[0]
     assert "`glass_blur`" in body and "`frost`" not in body and "at severities\n1, 3, 5 of ImageNet-C's own" in body
     quality = body.split("## Quality control", 1)[1].split("## Counts", 1)[0]
     assert "| drawing |" in quality and "glass_blur" not in quality  # not scored, so no pass rate
+
+
+def _sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_release_records_the_sha256_of_every_data_file(release):
+    summary = json.loads((release / "release.json").read_text())
+    files = sorted(p.relative_to(release).as_posix() for p in (release / "data").rglob("*.parquet"))
+    assert sorted(summary["configs"]["all"]["files"]) == files
+    assert summary["file_sha256"] == {name: _sha256(release / name) for name in files}
+
+
+def test_a_build_shard_that_changed_is_refused(build, tmp_path):
+    """A shard whose bytes are no longer the manifest's sha256 (here: another shard's bytes in its place), or that
+    is gone, stops the assembly before anything is written."""
+    copy = tmp_path / "build"
+    shutil.copytree(build, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    entry = manifest["shards"][2]
+    shard = copy / entry["file"]
+    shard.write_bytes((copy / manifest["shards"][3]["file"]).read_bytes())
+    out = tmp_path / "releases" / "v0.0.1"
+    with pytest.raises(ReleaseError, match=re.escape(f"{shard}: sha256 {_sha256(shard)} differs from the manifest's "
+                                                     f"{entry['sha256']} (the shard changed after it was built)")):
+        assemble(copy, out)
+    assert not (tmp_path / "releases").exists() or not any((tmp_path / "releases").iterdir())  # nothing half-done
+    shard.unlink()
+    with pytest.raises(ReleaseError, match=re.escape(f"{shard}: the shard is missing (the manifest records sha256 "
+                                                     f"{entry['sha256']})")):
+        assemble(copy, out)
+    assert not (tmp_path / "releases").exists() or not any((tmp_path / "releases").iterdir())
+
+
+def test_validation_reports_missing_and_unrecorded_data_files(release, tmp_path):
+    copy = _copy(release, tmp_path)
+    summary = json.loads((copy / "release.json").read_text())
+    gone, extra = "data/food/test-00000-of-00001.parquet", "data/food/test-00001-of-00002.parquet"
+    (copy / gone).rename(copy / extra)
+    assert data_file_problems(copy, summary) == [
+        f"{gone}: missing (release.json records sha256 {summary['file_sha256'][gone]})",
+        f"{extra}: not in release.json's file_sha256 (the release was not assembled with it)"]
+    del summary["file_sha256"]
+    assert data_file_problems(copy, summary) == [
+        "release.json: no file_sha256 (the sha256 of every data file), so the data cannot be checked; assemble the "
+        "release again"]
