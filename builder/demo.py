@@ -66,9 +66,15 @@ def _shards(build: Path) -> list[tuple[str, str]]:
 
 
 def _made_from(release: Path) -> list[tuple[str, str]] | None:
+    """The build shards a release was assembled from; None for a release this version would not validate (from
+    before release.json recorded its data files' sha256) or a half-made one."""
+    from builder.release import FILE_SHA256
+
     try:
         summary = json.loads((release / "release.json").read_text())
     except (OSError, ValueError):
+        return None
+    if FILE_SHA256 not in summary:
         return None
     return sorted((e["file"], e["sha256"]) for e in summary.get("build_shards", []))
 

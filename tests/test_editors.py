@@ -16,7 +16,6 @@ import pytest
 import torch
 
 from builder.editors import EDITORS, EditorError, create_editor, list_editors
-from builder.editors.attention import token_mapping
 from builder.editors.base import frame_problem
 from imagenet_textcorrupt.errors import UnknownNameError
 
@@ -101,21 +100,14 @@ def test_unreadable_image_names_the_item(sdedit, tmp_path):
 
 # -- prompt-to-prompt --------------------------------------------------------------------------------------------
 
-def test_token_mapping(nulltext):
-    tokenizer = nulltext.tokenizer
-    mapper, alphas, mode = token_mapping(tokenizer, "a cat", "a dog")
-    assert mode == "replace" and torch.equal(mapper, torch.arange(77)) and bool((alphas == 1).all())
-    mapper, alphas, mode = token_mapping(tokenizer, "a cat", "a red cat")
-    assert mode == "refine"
-    src = tokenizer("a cat", add_special_tokens=False).input_ids
-    tgt = tokenizer("a red cat", add_special_tokens=False).input_ids
-    for j in range(1, len(tgt) + 1):  # every target token with alpha 1 takes a source token with the same id
-        if alphas[j] == 1:
-            assert src[mapper[j] - 1] == tgt[j - 1]
-    assert 0 < float(alphas[1:len(tgt) + 1].sum()) < len(tgt)
-    assert mapper[0] == 0 and mapper[len(tgt) + 1] == len(src) + 1  # start and end tokens line up
-    with pytest.raises(ValueError, match="tokens; the text encoder takes 75"):
-        token_mapping(tokenizer, "a cat", "a cat " * 40)
+def test_p2p_mode_is_checked_and_replace_needs_equal_lengths(tiny_sd, photos):
+    """The mapping itself is compared with the study's aligner in tests/test_token_mapping.py."""
+    with pytest.raises(EditorError, match="p2p-direct: p2p_mode 'swap' is not one of refine, replace"):
+        create_editor("p2p-direct", model=tiny_sd, resolution=RES, steps=STEPS, p2p_mode="swap")
+    editor = create_editor("p2p-direct", model=tiny_sd, resolution=RES, steps=2, p2p_mode="replace")
+    with pytest.raises(EditorError, match=r"p2p-direct: item 1: p2p_mode replace needs prompts of equally many "
+                                          r"tokens; 'a tabby cat' has 9 and 'a red tabby cat' 12"):
+        editor.edit([photos["cat"]] * 2, ["a tabby cat"] * 2, ["a tabby cow", "a red tabby cat"], 2, [0, 1])
 
 
 def test_target_equal_to_source_is_the_reconstruction(nulltext, photos):
@@ -164,7 +156,7 @@ def test_edits_change_the_image_and_metadata_says_how(direct, photos):
     meta = results[1].metadata
     assert meta["editor"] == "p2p-direct" and meta["model"].startswith("local:")
     assert (meta["steps"], meta["guidance"], meta["seed"], meta["severity"]) == (STEPS, 7.5, 4, 2)
-    assert meta["attention_mapping"] == "refine" and meta["inversion"] == "direct"
+    assert meta["p2p_mode"] == "refine" and meta["inversion"] == "direct"
     assert meta["source_prompt"] == "a tabby cat" and meta["target_prompt"] == "a red tabby cat"
     assert meta["scheduler"] == "DDIMScheduler" and meta["prompts_version"] == "1.1.0"
 

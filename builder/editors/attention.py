@@ -4,9 +4,10 @@ One UNet call holds an unconditional part and a conditional part (`CallPlan.cond
 batch). In the conditional part some rows are sources (a source image under its source prompt) and others are
 branches (the same image under a target prompt); each branch may, at this step, take from its source:
 
-- its cross-attention maps (image queries x prompt tokens), through a token mapping, so a word shared by both
-  prompts keeps the source's map and a new word keeps its own ("refine"); when both prompts have the same number
-  of tokens, every map is the source's ("replace");
+- its cross-attention maps (image queries x prompt tokens), through a token mapping (`token_mapping`): by
+  default a word the alignment finds in both prompts takes the source's map and a new word keeps its own
+  ("refine", as the source study always does); with `p2p_mode: replace` every position takes the source's map at
+  the same position (prompts of equally many tokens);
 - its self-attention maps, in layers whose maps have at most `self_max_pixels` queries (the coarse layers carry
   the layout).
 
@@ -24,7 +25,6 @@ steps and turns them into masks (`blend_mask`).
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,13 +32,63 @@ import torch
 import torch.nn.functional as F
 
 
-def token_mapping(tokenizer: Any, source: str, target: str) -> tuple[torch.Tensor, torch.Tensor, str]:
+P2P_MODES = ("refine", "replace")
+
+
+def align_tokens(source: list[int], target: list[int]) -> list[int | None]:
+    """For each target token, the index of the source token aligned with it, or None for a new token.
+
+    The global alignment prompt-to-prompt's refinement runs (Hertz et al., 2022; `seq_aligner.py` of its code,
+    which the source study uses unchanged): Needleman-Wunsch with gap 0, match 1, mismatch -1, traced back from
+    the end, where a tie prefers skipping a target token, then skipping a source token, then pairing the two.
+    With free gaps a mismatched pair never wins, so only equal tokens are paired; which of two equal words in one
+    prompt takes the other's map follows from the tie order ("a typewriter keyboard" -> "a watercolor painting
+    of a typewriter keyboard": the source's "a" goes to the target's first "a"), so the order is the authors'.
+    """
+    rows, cols = len(source) + 1, len(target) + 1
+    score = [[0] * cols for _ in range(rows)]  # a gap costs 0, so the borders are 0 too
+    move = [[0] * cols for _ in range(rows)]  # 1: skip a target token, 2: skip a source token, 3: pair them
+    for j in range(1, cols):
+        move[0][j] = 1
+    for i in range(1, rows):
+        move[i][0] = 2
+    for i in range(1, rows):
+        for j in range(1, cols):
+            skip_target, skip_source = score[i][j - 1], score[i - 1][j]
+            pair = score[i - 1][j - 1] + (1 if source[i - 1] == target[j - 1] else -1)
+            best = max(skip_target, skip_source, pair)
+            score[i][j] = best
+            move[i][j] = 1 if best == skip_target else 2 if best == skip_source else 3
+    aligned: list[int | None] = [None] * len(target)
+    i, j = len(source), len(target)
+    while i > 0 or j > 0:
+        step = move[i][j]
+        if step == 3:
+            i, j = i - 1, j - 1
+            aligned[j] = i
+        elif step == 1:
+            j -= 1
+        else:
+            i -= 1
+    return aligned
+
+
+def token_mapping(tokenizer: Any, source: str, target: str, mode: str = "refine"
+                  ) -> tuple[torch.Tensor, torch.Tensor, str]:
     """For every target token position, the source position whose map it takes and the weight of that map.
 
-    Returns (mapper [L] long, alphas [L] float, mode) with L the tokenizer's max length; mode is "replace" when
-    the prompts have equally many tokens, else "refine" (words found in both by sequence alignment take the
-    source's maps, new words keep theirs).
+    Returns (mapper [L] long, alphas [L] float, mode) with L the tokenizer's max length.
+
+    - "refine" (the default, and the source study's: it always refines): the prompts, encoded with their start
+      and end tokens, are aligned (`align_tokens`); a target token paired with a source token takes that token's
+      map (alpha 1), an unpaired one keeps its own (alpha 0; its mapper entry is the last position, where the
+      authors' -1 points, and weighs nothing). Positions after the target's end token are padding and take the
+      source's map at the same position, as the authors' aligner maps them.
+    - "replace": every position takes the source's map at the same position (prompt-to-prompt's word swap); the
+      prompts must have equally many tokens.
     """
+    if mode not in P2P_MODES:
+        raise ValueError(f"unknown p2p_mode {mode!r}; expected one of {', '.join(P2P_MODES)}")
     length = tokenizer.model_max_length
     src = tokenizer(source, add_special_tokens=False).input_ids
     tgt = tokenizer(target, add_special_tokens=False).input_ids
@@ -48,18 +98,18 @@ def token_mapping(tokenizer: Any, source: str, target: str) -> tuple[torch.Tenso
         raise ValueError(f"prompt {longest!r} has {max(len(src), len(tgt))} tokens; the text encoder takes {limit}")
     mapper = torch.arange(length)
     alphas = torch.ones(length)
-    if len(src) == len(tgt):
-        return mapper, alphas, "replace"
-    # positions: 0 is the start token; words are 1..n; then the end token and padding
-    matcher = difflib.SequenceMatcher(None, src, tgt, autojunk=False)
-    alphas[1:len(tgt) + 1] = 0.0
-    for block in matcher.get_matching_blocks():
-        for k in range(block.size):
-            mapper[1 + block.b + k] = 1 + block.a + k
-            alphas[1 + block.b + k] = 1.0
-    tail = torch.arange(len(tgt) + 1, length)
-    mapper[len(tgt) + 1:] = torch.clamp(tail - len(tgt) + len(src), max=length - 1)
-    return mapper, alphas, "refine"
+    if mode == "replace":
+        if len(src) != len(tgt):
+            raise ValueError(f"p2p_mode replace needs prompts of equally many tokens; {source!r} has {len(src)} and "
+                             f"{target!r} {len(tgt)} (p2p_mode refine takes any pair)")
+        return mapper, alphas, mode
+    start, end = tokenizer.bos_token_id, tokenizer.eos_token_id
+    for j, i in enumerate(align_tokens([start, *src, end], [start, *tgt, end])):
+        if i is None:
+            mapper[j], alphas[j] = length - 1, 0.0
+        else:
+            mapper[j] = i
+    return mapper, alphas, mode
 
 
 @dataclass

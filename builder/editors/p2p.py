@@ -30,7 +30,7 @@ import torch
 from PIL import Image
 
 from builder.determinism import optimisation_attention
-from builder.editors.attention import AttentionControl, CallPlan, blend_mask, install, token_mapping
+from builder.editors.attention import P2P_MODES, AttentionControl, CallPlan, blend_mask, install, token_mapping
 from builder.editors.base import Editor, EditorError, load_pipeline, register_editor
 from builder.editors.inversion import (Inversion, InversionCache, NullTextSettings, Schedule, ddim_invert,
                                        ddim_move, inversion_key, null_text_optimise, predict_noise)
@@ -72,10 +72,15 @@ class PromptToPromptEditor(Editor):
         "local_blend_words": None,  # e.g. ["cat"]: edit only where these words attend (source and target)
         "local_blend_threshold": 0.3,
         "local_blend_start": 0.2,  # the fraction of the steps before blending starts
+        "p2p_mode": "refine",  # how target tokens take source maps: refine (the study's) or replace (equal lengths)
     }
 
     def _load(self) -> None:
         from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+        if self.params["p2p_mode"] not in P2P_MODES:
+            raise EditorError(f"{self.name}: p2p_mode {self.params['p2p_mode']!r} is not one of "
+                              f"{', '.join(P2P_MODES)}")
 
         pipeline = load_pipeline(StableDiffusionPipeline, self.pin, self.device, self.dtype)
         self.unet, self.vae = pipeline.unet, pipeline.vae
@@ -213,7 +218,8 @@ class PromptToPromptEditor(Editor):
         for i, target in enumerate(targets):
             if (sources[i], target) not in mappings:
                 try:
-                    mappings[(sources[i], target)] = token_mapping(self.tokenizer, sources[i], target)
+                    mappings[(sources[i], target)] = token_mapping(self.tokenizer, sources[i], target,
+                                                                   self.params["p2p_mode"])
                 except ValueError as error:
                     raise EditorError(f"{self.name}: item {i}: {error}") from None
         edits = [EditSchedule.from_knobs(source_of[i], targets[i], self.steps, k) for i, k in enumerate(knobs)]
@@ -224,7 +230,7 @@ class PromptToPromptEditor(Editor):
             source = prepared[source_of[i]]
             extra = {"scheduler": type(self.scheduler).__name__, "inversion": self.inversion_method,
                      "local_blend_words": list(self.params["local_blend_words"] or []),
-                     "attention_mapping": mappings[(sources[i], targets[i])][2],
+                     "p2p_mode": mappings[(sources[i], targets[i])][2],
                      "cross_replace_steps": float(knobs[i]["cross_replace_steps"]),
                      "self_replace_steps": float(knobs[i]["self_replace_steps"]), "self_max_pixels": self.control.self_max_pixels,
                      "inversion_cached": source.cache_hit}

@@ -29,8 +29,11 @@ class EditSchedule:
 
     @classmethod
     def from_knobs(cls, source: int, prompt: str, steps: int, knobs: dict[str, float]) -> EditSchedule:
-        """The windows of a severity's knobs (fractions of the steps), rounded as the editors round them."""
-        return cls(source, prompt, int(steps * float(knobs["cross_replace_steps"])),
+        """The windows of a severity's knobs (fractions of the steps), rounded as prompt-to-prompt's code rounds
+        them: its cross-attention weights are a table of steps + 1 rows (`get_time_words_attention_alpha`), so the
+        cross window ends at int((steps + 1) * f); the self window at int(steps * f). At 50 steps the shipped
+        fractions give 40/30 and 30/20/10 either way; other fractions (0.99: 50, not 49) do not."""
+        return cls(source, prompt, min(steps, int((steps + 1) * float(knobs["cross_replace_steps"]))),
                    int(steps * float(knobs["self_replace_steps"])))
 
     def injects(self, step: int) -> tuple[bool, bool]:
