@@ -9,6 +9,18 @@ from pathlib import Path
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, each worker's torch takes its share of the cores: two workers on two cores that each
+    spin two threads run the tiny models several times slower than one thread each."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        threads = str(max(1, (os.cpu_count() or 1) // int(workers)))
+        os.environ.setdefault("OMP_NUM_THREADS", threads)  # also for the subprocesses tests start
+        import torch
+
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _offline_hub(tmp_path_factory: pytest.TempPathFactory) -> None:
     home = tmp_path_factory.mktemp("hf_home")
@@ -76,12 +88,25 @@ def tiny_ip2p(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def smoke_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped smoke recipe built once, as a newcomer runs it (tests read it and never write into it)."""
+def smoke_build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The shipped smoke recipe built once, as a newcomer runs it (tests read it and never write into it). Under
+    pytest-xdist the workers share one build: the first to need it builds it, the others wait for it."""
     from builder.__main__ import main
 
-    out = tmp_path_factory.mktemp("smoke_build") / "smoke"
-    assert main(["build", "--recipe", "smoke", "--out", str(out), "--no-progress"]) == 0
+    def build(out: Path) -> Path:
+        assert main(["build", "--recipe", "smoke", "--out", str(out), "--no-progress"]) == 0
+        return out
+
+    if worker_id == "master":
+        return build(tmp_path_factory.mktemp("smoke_build") / "smoke")
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # the session's folder, above each worker's
+    out, done = shared / "smoke_build" / "smoke", shared / "smoke_build.done"
+    with FileLock(str(shared / "smoke_build.lock")):
+        if not done.exists():
+            build(out)
+            done.touch()
     return out
 
 

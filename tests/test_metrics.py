@@ -176,6 +176,22 @@ def test_effective_robustness():
         metrics.effective_robustness([0.7, 0.7], [0.5, 0.6])
 
 
+def test_effective_robustness_edges():
+    """Two baseline models are enough (an exact line); accuracies of exactly 0 and 1 are accepted (clipped in
+    logit space); a list of lists, a value outside [0, 1] and a baseline of the wrong length are refused."""
+    out = metrics.effective_robustness([0.6, 0.8], [0.4, 0.7])
+    assert out["residual"] == pytest.approx([0, 0], abs=1e-9)
+    edge = metrics.effective_robustness([0.0, 0.5, 1.0], [0.0, 0.4, 1.0])
+    assert np.all(np.isfinite(edge["predicted"])) and edge["predicted"][0] < 0.01 < 0.99 < edge["predicted"][2]
+    with pytest.raises(MetricInputError, match=r"must be lists of the same length, got \(1, 2\) and \(1, 2\)"):
+        metrics.effective_robustness([[0.5, 0.6]], [[0.4, 0.5]])
+    with pytest.raises(MetricInputError, match=r"edited_accuracy: accuracies are fractions in \[0, 1\], got "
+                                               r"\[0.4, 1.2\]"):
+        metrics.effective_robustness([0.6, 0.8], [0.4, 1.2])
+    with pytest.raises(MetricInputError, match="baseline has 1 entries for 2 models"):
+        metrics.effective_robustness([0.6, 0.8], [0.4, 0.7], baseline=[True])
+
+
 def _rows(**override):
     base = {"predictions": [1, 1, 2], "references": [1, 1, 1], "domains": ["original", "drawing", "weather"],
             "severities": [0, 1, 2], "source_ids": ["a", "a", "a"]}

@@ -60,6 +60,19 @@ def test_lanes_split_where_the_schedules_part():
     assert sorted(len(lane.items) for lane in initial_lanes(edits)) == [3, 3, 3]
 
 
+@pytest.mark.parametrize(("per_pass", "blend", "rows", "calls"), [
+    (32, False, 5 + 5 + 4 + 4, 4),  # two lanes (2 rows each) and the source's row while they take its maps
+    (32, True, 5 * 4, 4),  # local blend needs the source's maps at every step
+    (1, False, 6 + 6 + 4 + 4, 8),  # one lane a pass: each pass holds the source while its lane injects
+    (1, True, 6 * 4, 8),
+])
+def test_row_count_by_hand(per_pass, blend, rows, calls):
+    """Two target prompts of one source, 4 steps, cross-attention injected until step 2, self until step 1."""
+    edits = [EditSchedule(0, "a red cat", 2, 1), EditSchedule(0, "a cat in snow", 2, 1)]
+    count = count_sampling(edits, 4, per_pass, blend)
+    assert (count.rows, count.calls) == (rows, calls)
+
+
 def test_one_pass_per_step_with_the_lanes_it_needs(tiny_sd, photos):
     editor = create_editor("p2p-direct", model=tiny_sd, resolution=RES, steps=STEPS, batch_size=32)
     sizes, handle = unet_batches(editor)

@@ -136,5 +136,13 @@ def test_align_tokens_small_cases(source, target, expected):
 
 
 def test_a_prompt_too_long_for_the_text_encoder(tokenizer):
-    with pytest.raises(ValueError, match="tokens; the text encoder takes 75"):
-        token_mapping(tokenizer, "a cat", "a cat " * 40)
+    """75 tokens and the start and end tokens fill the encoder's 77 positions; 76 do not fit. The message names
+    the prompt that is too long, source or target."""
+    fits, too_long = " ".join(["cat"] * 75), " ".join(["cat"] * 76)
+    assert len(tokenizer.encode(fits, add_special_tokens=False)) == 75
+    mapper, alphas, _ = token_mapping(tokenizer, fits, "a " + " ".join(["cat"] * 74))
+    assert mapper[76] == 76 and alphas[1] == 0  # the end token of both at the last position
+    with pytest.raises(ValueError, match=f"prompt '{too_long}' has 76 tokens; the text encoder takes 75"):
+        token_mapping(tokenizer, "a cat", too_long)
+    with pytest.raises(ValueError, match=f"prompt '{too_long}' has 76 tokens; the text encoder takes 75"):
+        token_mapping(tokenizer, too_long, "a cat")
