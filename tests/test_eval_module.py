@@ -1,12 +1,11 @@
 """The `evaluate` module in eval/imagenet_tc/: loaded by path as users load it, it returns exactly the library's
 dictionary and rejects bad inputs with a ValueError naming the problem. The folder is a Space that starts: copied
-elsewhere, without imagenet-textcorrupt installed and offline, it loads its module from its own folder and its app
-computes through evaluate's widget."""
+elsewhere, without imagenet-textcorrupt importable and offline, it loads its module from its own folder, serves
+its form on a loopback port, answers the gradio client and renders the same dictionary in headless Chromium."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from browser import app_environment, chromium, constraint_pins, copy_space, free_port, running_app, space_pins
 from builder.metric_space import CORE_FILE, MetricSpaceError, set_dataset, vendored_core
 from imagenet_textcorrupt import metrics
 
@@ -74,65 +74,70 @@ def test_the_space_card_and_requirements():
     card = (MODULE / "README.md").read_text()
     header = yaml.safe_load(card.split("---")[1])
     assert header["sdk"] == "gradio" and header["app_file"] == "app.py" and "metric" in header["tags"]
-    # evaluate's widget builds its form with gr.inputs.Dataframe and gr.outputs.Textbox, which gradio 4.0 removed
-    assert header["sdk_version"].split(".")[0] == "3", header["sdk_version"]
+    pins = constraint_pins()
+    # the gradio the tests run the app with; 6.16 fixed the last published path traversal (FileExplorer)
+    assert header["sdk_version"] == pins["gradio"], (header["sdk_version"], pins["gradio"])
+    assert tuple(int(part) for part in header["sdk_version"].split(".")[:2]) >= (6, 16)
     assert header["datasets"] == ["<org>/imagenet-tc"]  # named by python -m builder metric-space --dataset
-    requirements = [line for line in (MODULE / "requirements.txt").read_text().splitlines()
-                    if line and not line.startswith("#")]
-    assert not [r for r in requirements if r.lower().startswith(("imagenet-textcorrupt", "imagenet_textcorrupt"))]
-    assert "evaluate==0.4.6" in requirements and "numpy==1.26.4" in requirements  # gradio 3 needs numpy 1
+    requirements = space_pins(MODULE)
+    assert not [r for r in requirements if r.startswith("imagenet")]
+    assert "evaluate" in requirements and "gradio" not in requirements  # the Space installs its sdk_version
+    assert {name: pins.get(name) for name in requirements} == requirements
 
 
-SPACE_RUN = """
-import json, sys, types
-sys.modules["imagenet_textcorrupt"] = None  # not installable in a Space: importing it must not be needed
-import pandas as pd
-
-# gradio 3's API as evaluate's widget calls it; launch() submits one form the way the page does
-seen = {}
-class Dataframe:
-    def __init__(self, headers, col_count, row_count, datatype):
-        seen["form"] = {"headers": list(headers), "datatype": list(datatype)}
-class Textbox:
-    def __init__(self, label):
-        seen["label"] = label
-class Interface:
-    def __init__(self, fn, inputs, outputs, description, title, article):
-        self.fn, seen["title"], seen["article"] = fn, title, article[:40]
-    def launch(self):
-        rows = [["[281, 1, 2, 3, 4]", 281, '"original"', 0, '"cat"', '"animals"'],
-                ["[285, 281, 2, 3, 4]", 281, '"drawing"', 1, '"cat"', '"animals"']]
-        seen["result"] = self.fn(pd.DataFrame(rows, columns=seen["form"]["headers"]))
-gradio = types.ModuleType("gradio")
-gradio.Interface = Interface
-gradio.inputs = types.SimpleNamespace(Dataframe=Dataframe)
-gradio.outputs = types.SimpleNamespace(Textbox=Textbox)
-sys.modules["gradio"] = gradio
-
-import runpy
-runpy.run_path("app.py", run_name="__main__")
-import evaluate
-direct = evaluate.load(sys.argv[1]).compute(**json.loads(sys.argv[2]), resamples=0)
-print(json.dumps({"widget": seen, "direct": direct}))
-"""
+EXPECTED = json.loads(json.dumps(metrics.compute(**INPUTS, resamples=200, seed=3)))
+FORM = ("predictions", "references", "domains", "severities", "source_ids", "groups")
 
 
-def test_the_space_starts_from_a_copy_of_its_folder(tmp_path):
-    space = tmp_path / "app"  # as a Space is cloned: a folder named app, nothing else beside it
-    shutil.copytree(MODULE, space, ignore=shutil.ignore_patterns("__pycache__"))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
-           "PYTHONPATH": ""}
-    done = subprocess.run([sys.executable, "-c", SPACE_RUN, str(space / "imagenet_tc.py"), json.dumps(INPUTS)],
-                          cwd=space, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    widget = out["widget"]
-    assert widget["title"] == "Metric: imagenet_tc" and widget["label"] == "imagenet_tc"
-    assert widget["form"] == {"headers": ["predictions", "references", "domains", "severities", "source_ids",
-                                          "groups"], "datatype": ["str", "number", "str", "number", "str", "str"]}
-    assert widget["article"].startswith("\n# Metric card for ImageNet-TC")
-    assert widget["result"]["edited"]["top1"]["value"] == 0.0 and widget["result"]["clean"]["top1"]["value"] == 1.0
-    assert out["direct"] == json.loads(json.dumps(metrics.compute(**INPUTS, resamples=0)))
+def test_the_space_over_http_and_in_a_browser(tmp_path):
+    """The Space as a user meets it: copied alone into a folder named app, without imagenet-textcorrupt, started
+    on a loopback port; called over HTTP with the gradio client, then filled in and submitted in headless Chromium
+    (the rendered result read back), a malformed column showing the metric's message."""
+    from gradio_client import Client
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    space = copy_space(MODULE, tmp_path)
+    env = app_environment(tmp_path / "hf", free_port(), PYTHONPATH=str(tmp_path / "block"))
+    (tmp_path / "block" / "imagenet_textcorrupt").mkdir(parents=True)  # importing the library would fail
+    (tmp_path / "block" / "imagenet_textcorrupt" / "__init__.py").write_text("raise ImportError('not in a Space')\n")
+    with running_app(space, env) as url:
+        client = Client(url, verbose=False)
+        assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/score"]
+        columns = [json.dumps(INPUTS[name]) for name in FORM]
+        assert client.predict(*columns, "", "", 200, 3, api_name="/score") == EXPECTED
+        with pytest.raises(Exception) as caught:
+            client.predict(*columns[:1], "[281, 281]", *columns[2:], "", "", 0, 0, api_name="/score")
+        assert "Mismatch in the number of predictions (6) and references (2)" in str(caught.value)
+        with pytest.raises(Exception) as caught:
+            client.predict(*columns, "", "", 20_000, 0, api_name="/score")
+        assert "Value 20000 is greater than maximum value 10000" in str(caught.value)  # a public form's bound
+
+        with chromium() as driver:
+            driver.get(url)
+            wait = WebDriverWait(driver, 90)
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#input-references textarea"))
+            assert driver.title == "Metric: imagenet_tc" or "imagenet_tc" in driver.page_source
+            for name in FORM:
+                box = driver.find_element(By.CSS_SELECTOR, f"#input-{name} textarea")
+                box.send_keys(Keys.CONTROL, "a")
+                box.send_keys(json.dumps(INPUTS[name]))
+            for name, value in (("resamples", "200"), ("seed", "3")):
+                number = driver.find_element(By.CSS_SELECTOR, f"#input-{name} input")
+                number.send_keys(Keys.CONTROL, "a")
+                number.send_keys(value)
+            submit = next(b for b in driver.find_elements(By.TAG_NAME, "button") if b.text.strip() == "Submit")
+            submit.click()
+            wait.until(lambda d: '"flip_rate"' in d.find_element(By.ID, "result").text)
+            rendered = "".join(driver.find_element(By.ID, "result").text.split("\n")[1:])  # without the label
+            assert json.loads(rendered) == EXPECTED
+
+            box = driver.find_element(By.CSS_SELECTOR, "#input-references textarea")
+            box.send_keys(Keys.CONTROL, "a")
+            box.send_keys("[281, 281,")
+            submit.click()
+            wait.until(lambda d: "references: not valid JSON" in d.find_element(By.TAG_NAME, "body").text)
 
 
 def test_naming_the_published_dataset(tmp_path):
