@@ -17,7 +17,7 @@ import yaml
 
 from imagenet_textcorrupt.hierarchy import load_hierarchy
 from imagenet_textcorrupt.prompts import load_prompts
-from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DEFAULT_CONFIG, SPLIT, features
+from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DEFAULT_CONFIG, SPLIT
 
 from builder.editors.base import editor_family
 
@@ -31,13 +31,20 @@ PAPER_ARXIV = "2304.02963"  # Mofayezi & Medghalchi, the study this benchmark fo
 # knows it, the Hub may refuse the eval.yaml commit; publish commits eval.yaml alone, after the tag, so a refusal
 # costs nothing else (README "Registering the benchmark" has the maintainer's steps).
 EVALUATION_FRAMEWORK = "imagenet-tc"
-# (upper bound exclusive, the Hub's size_categories value)
+# (upper bound exclusive, the Hub's size_categories value); above the last bound: "n>1T". The values are
+# huggingface_hub's DatasetCardData list (datasets' size_categories.json has the same)
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-                   (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"))
+                   (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"),
+                   (10_000_000_000, "1B<n<10B"), (100_000_000_000, "10B<n<100B"),
+                   (1_000_000_000_000, "100B<n<1T"))
+LARGEST_SIZE_CATEGORY = "n>1T"
+IMAGENET_HUB_ID = "ILSVRC/imagenet-1k"  # where ImageNet-1k is on the Hub today (it was "imagenet-1k")
+LICENSE_FILE = "LICENSE"  # the release's licence text, beside the card; `license_link` points at it
+LICENSE_TEMPLATE = "LICENSE.jinja"
 GATING = {
     "license": "other",
     "license_name": "imagenet-terms-of-access",
-    "license_link": "https://image-net.org/download",
+    "license_link": LICENSE_FILE,
     "extra_gated_prompt": ("The images are derived from ImageNet. By requesting access you agree to the ImageNet "
                            "terms of access: non-commercial research and educational use only."),
     "extra_gated_fields": {"Name": "text", "Affiliation": "text",
@@ -61,7 +68,7 @@ def size_category(rows: int) -> str:
     for bound, name in SIZE_CATEGORIES:
         if rows < bound:
             return name
-    return "n>1B"
+    return LARGEST_SIZE_CATEGORY
 
 
 def source_datasets(source: dict[str, Any]) -> list[str]:
@@ -69,7 +76,7 @@ def source_datasets(source: dict[str, Any]) -> list[str]:
     if source["type"] == "hub":
         return [f"extended|{source['dataset']}"]
     if source["type"] in ("imagefolder", "flat"):  # an ImageNet validation folder
-        return ["extended|imagenet-1k"]
+        return [f"extended|{IMAGENET_HUB_ID}"]
     return ["original"]  # the sample photos shipped with scikit-image: no Hub dataset
 
 
@@ -87,9 +94,12 @@ def release_bibtex(version: str, year: int, repo_id: str = REPO_PLACEHOLDER) -> 
 
 
 def card_yaml(release: dict[str, Any]) -> dict[str, Any]:
-    """The YAML header: configs with their data files, dataset_info with features and sizes, license, gating,
-    and the Hub's descriptive fields (size and task categories, language, source datasets)."""
-    feature_list = features()._to_yaml_list()
+    """The YAML header: configs with their data files, dataset_info with sizes, license, gating, and the Hub's
+    descriptive fields (size and task categories, language, source datasets).
+
+    dataset_info carries no `features`: the parquet files do (their schema metadata), and `datasets` reads them
+    from there. Written per config, the 1000 class names would make the YAML about 30 KB per config, 0.5 MB for a
+    release of 18 configs, and the Hub refuses cards that large (HTTP 413, datasets#7392)."""
     names = [DEFAULT_CONFIG] + sorted(n for n in release["configs"] if n != DEFAULT_CONFIG)
     configs, infos = [], []
     for name in names:
@@ -100,7 +110,7 @@ def card_yaml(release: dict[str, Any]) -> dict[str, Any]:
         if name == DEFAULT_CONFIG:
             entry["default"] = True
         configs.append(entry)
-        infos.append({"config_name": name, "features": feature_list,
+        infos.append({"config_name": name,
                       "splits": [{"name": SPLIT, "num_bytes": c["num_bytes"], "num_examples": c["rows"]}],
                       "download_size": c["download_bytes"], "dataset_size": c["num_bytes"]})
     return {"pretty_name": PRETTY_NAME, **GATING, "language": ["en"],  # the prompts and class names are English
@@ -197,22 +207,35 @@ def _context(release: dict[str, Any], previous: str | Path | None, year: int) ->
 
 
 class _NoAliases(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml when present
-    """Writes repeated values (every config's features) in full: no YAML anchors in a Hub card."""
+    """Writes repeated values in full: no YAML anchors in a Hub card."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
-def render_card(release: dict[str, Any], previous: str | Path | None = None, year: int | None = None) -> str:
-    """README.md: the YAML header and the text; `year` (default: this year) is the release's in its citation."""
+def _templates() -> Any:
     import jinja2
 
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(template_dir()), keep_trailing_newline=True,
-                                     undefined=jinja2.StrictUndefined, autoescape=False)
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(template_dir()), keep_trailing_newline=True,
+                              undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+def render_card(release: dict[str, Any], previous: str | Path | None = None, year: int | None = None) -> str:
+    """README.md: the YAML header and the text; `year` (default: this year) is the release's in its citation."""
+    environment = _templates()
     year = year or _dt.datetime.now(_dt.timezone.utc).year
     body = environment.get_template(TEMPLATE).render(**_context(release, previous, year))
     header = yaml.dump(card_yaml(release), Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=1000)
     return f"---\n{header}---\n\n{body}"
+
+
+def render_license(release: dict[str, Any]) -> str:
+    """LICENSE: the terms the release's images carry (the card's `license_link` points at this file)."""
+    environment = _templates()
+    models = [m for m in release["models"] if not m.startswith("imagenet-c@")]
+    return environment.get_template(LICENSE_TEMPLATE).render(
+        pretty_name=PRETTY_NAME, version=release["version"],
+        models=", ".join(f"`{m}`" for m in models) or "no text-guided model (ImageNet-C corruptions only)")
 
 
 def render_eval_yaml(release: dict[str, Any]) -> str:

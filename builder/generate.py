@@ -42,6 +42,7 @@ from imagenet_textcorrupt.checksums import sha256_file
 from imagenet_textcorrupt.classes import get_class
 from imagenet_textcorrupt.errors import ImageNetTCError
 
+from builder import parquet_files
 from builder.determinism import make_deterministic
 from builder.editors import create_editor
 from builder.editors.base import resolve_device
@@ -102,7 +103,8 @@ class Builder:
         self.source = create_source(recipe.source)
         from imagenet_textcorrupt.schema import features
 
-        self.arrow_schema = features().arrow_schema  # carries the Features (ClassLabel names) into every shard
+        self.features = features()
+        self.arrow_schema = self.features.arrow_schema  # carries the Features (ClassLabel names) into every shard
 
     # -- the folder --------------------------------------------------------------------------------------------
     def claim_folder(self) -> None:
@@ -268,11 +270,10 @@ class Builder:
 
     def _write(self, shard: Shard, rows: list[dict[str, Any]], rejects: list[dict[str, Any]]) -> dict[str, Any]:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         table = pa.Table.from_pylist(rows, schema=self.arrow_schema)
         buffer = io.BytesIO()
-        pq.write_table(table, buffer, row_group_size=100, compression="zstd")
+        parquet_files.write_table(table, buffer, self.features)
         path = self.shard_path(shard.index)
         atomic_write_bytes(path, buffer.getvalue())
         atomic_write_text(self.out / "rejects" / f"shard-{shard.index:05d}.jsonl",

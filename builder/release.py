@@ -5,6 +5,7 @@
     data/<group>/test-00000-of-0000N.parquet    one config per group, originals included; "all" (the default)
                                                 reads every group's files, so no row is stored twice
     README.md                                   the card: YAML (configs, dataset_info, license, gating) + text
+    LICENSE                                     the terms the images carry (the card's license_link)
     eval.yaml                                   the benchmark description: one task per config
     release.json                                counts per config, domain and severity; QC pass rates; the
                                                 sha256 of every data file (`file_sha256`, what `validate`
@@ -34,8 +35,9 @@ from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.provenance import library_versions
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG, features, shard_file
 
+from builder import parquet_files
+
 TARGET_FILE_BYTES = 500 * 1024 * 1024
-ROW_GROUP_ROWS = 100  # small row groups keep the Hub's dataset viewer responsive with images inline
 READ_ROWS = 500  # rows read from the build at a time: memory stays bounded, per-batch overhead small
 RELEASE_LIBRARIES = ("imagenet-textcorrupt", "torch", "diffusers", "transformers", "datasets", "pyarrow")
 FILE_SHA256 = "file_sha256"  # release.json: {data file path in the release: sha256 of its bytes}
@@ -57,22 +59,23 @@ class ConfigStats:
 
 
 class _ConfigWriter:
-    """Writes one config's rows into files of about `target` bytes (named once their count is known)."""
+    """Writes one config's rows into files of about `target` bytes (named once their count is known), as `datasets`
+    writes parquet (builder/parquet_files.py), in row groups of about parquet_files.ROW_GROUP_BYTES."""
 
-    def __init__(self, root: Path, config: str, schema: Any, target: int):
-        self.root, self.config, self.schema, self.target = root, config, schema, target
+    def __init__(self, root: Path, config: str, row_features: Any, target: int):
+        self.root, self.config, self.features, self.target = root, config, row_features, target
         self.parts: list[Path] = []
         self.writer: Any = None
         self.written = 0
         self.stats = ConfigStats()
         self.pending: list[Any] = []  # tables waiting to fill a row group
-        self.pending_rows = 0
+        self.pending_bytes = 0
 
     def write(self, table: Any) -> None:
-        """Buffer rows and write them in whole row groups of ROW_GROUP_ROWS."""
+        """Buffer rows and write them as one row group once they reach ROW_GROUP_BYTES uncompressed."""
         self.pending.append(table)
-        self.pending_rows += table.num_rows
-        if self.pending_rows >= ROW_GROUP_ROWS:
+        self.pending_bytes += table.nbytes
+        if self.pending_bytes >= parquet_files.ROW_GROUP_BYTES:
             self._flush()
 
     def _flush(self) -> None:
@@ -81,18 +84,16 @@ class _ConfigWriter:
         if not self.pending:
             return
         table = pa.concat_tables(self.pending)
-        self.pending, self.pending_rows = [], 0
+        self.pending, self.pending_bytes = [], 0
         self._write_group(table)
 
     def _write_group(self, table: Any) -> None:
-        import pyarrow.parquet as pq
-
         if self.writer is None:
             path = self.root / f".{self.config}-part{len(self.parts):05d}.parquet"
             self.parts.append(path)
-            self.writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+            self.writer = parquet_files.open_writer(path, self.features)
             self.written = 0
-        self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        self.writer.write_table(table, row_group_size=max(1, table.num_rows))
         self.written += table.nbytes
         if self.written >= self.target:
             self.writer.close()
@@ -147,12 +148,13 @@ def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        schema = features().arrow_schema
+        row_features = features()
+        schema = row_features.arrow_schema
         groups = load_hierarchy().group_names
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        writers = {name: _ConfigWriter(staging, name, schema, target_bytes) for name in groups}
+        writers = {name: _ConfigWriter(staging, name, row_features, target_bytes) for name in groups}
         everything = ConfigStats()  # "all" is the union of the group configs' files: no row is stored twice
         models: Counter = Counter()
         for entry in manifest["shards"]:
@@ -177,9 +179,10 @@ def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE
         release = _release_summary(recipe, manifest, stats, models, pins)
         release[FILE_SHA256] = {name: sha256_file(staging / name) for name in sorted(everything.files)}
         atomic_write_text(staging / "release.json", json.dumps(release, indent=2, sort_keys=True) + "\n")
-        from builder.card import render_card, render_eval_yaml
+        from builder.card import LICENSE_FILE, render_card, render_eval_yaml, render_license
 
         atomic_write_text(staging / "README.md", render_card(release, previous))
+        atomic_write_text(staging / LICENSE_FILE, render_license(release))
         atomic_write_text(staging / "eval.yaml", render_eval_yaml(release))
         if out.exists():
             out.rmdir()

@@ -4,7 +4,8 @@ Every data file has the sha256 release.json records (`file_sha256`: assembly wro
 is under data/; every config loads with `datasets.load_dataset(RELEASE, config, split="test")` and in streaming;
 row counts match release.json and the card's dataset_info; features are identical across configs and equal the
 schema; every image decodes; ids are unique; every edit's original is in the same config; the card's YAML parses
-and its counts per domain match the data; eval.yaml follows the Hub's benchmark spec with one task per config.
+and its counts per domain match the data; the header stays small (no per-config features) and its
+licence link names a file of the release; eval.yaml follows the Hub's benchmark spec with one task per config.
 """
 
 from __future__ import annotations
@@ -22,6 +23,26 @@ from imagenet_textcorrupt.schema import DEFAULT_CONFIG, ORIGINAL_DOMAIN, SPLIT, 
 
 from builder.benchmark import EVAL_YAML, eval_yaml_problems
 from builder.release import FILE_SHA256
+
+# The card's YAML header stays well below what the Hub accepts: it answers 413 to cards whose metadata is large
+# (datasets#7392, per-config ClassLabel names); ours is about 1 KB per config
+CARD_YAML_LIMIT = 64 * 1024
+
+
+def card_problems(root: Path, header: dict[str, Any]) -> list[str]:
+    """The card's header against what the Hub takes: its size, and a licence link to a file the release has."""
+    problems = []
+    text = (root / "README.md").read_text(encoding="utf-8")
+    size = len(text.split("\n---", 1)[0].encode("utf-8"))
+    if size > CARD_YAML_LIMIT:
+        problems.append(f"README.md: the YAML header is {size} bytes, over {CARD_YAML_LIMIT} (the Hub refuses "
+                        "large card metadata); keep per-config features out of dataset_info")
+    link = header.get("license_link")
+    if header.get("license") == "other" and not link:
+        problems.append("README.md: license: other needs a license_link (LICENSE, the file beside the card)")
+    elif isinstance(link, str) and "://" not in link and not (root / link).is_file():
+        problems.append(f"README.md: license_link {link!r} names a file the release does not have")
+    return problems
 
 
 def card_header(readme: Path) -> dict[str, Any]:
@@ -65,6 +86,7 @@ def validate(release: str | Path, progress: bool = False) -> list[str]:
         summary = json.loads((root / "release.json").read_text())
     except (OSError, ValueError, yaml.YAMLError) as error:
         return [f"{root}: {error}"]
+    problems += card_problems(root, header)
     configs = [c["config_name"] for c in header.get("configs", [])]
     infos = {i["config_name"]: i for i in header.get("dataset_info", [])}
     defaults = [c["config_name"] for c in header.get("configs", []) if c.get("default")]

@@ -30,8 +30,11 @@ def build(smoke_build):
 def release(build, tmp_path_factory):
     out = tmp_path_factory.mktemp("release") / "v0.0.1"
     with pytest.MonkeyPatch.context() as patch:  # small row groups and files, so rollover happens at this size
-        patch.setattr("builder.release.ROW_GROUP_ROWS", 8)
+        patch.setattr("builder.parquet_files.ROW_GROUP_BYTES", ROW_GROUP_BYTES)
         return assemble(build, out, target_bytes=60_000)
+
+
+ROW_GROUP_BYTES = 20_000
 
 
 def test_layout_and_counts(release):
@@ -48,24 +51,53 @@ def test_layout_and_counts(release):
         files = config["files"]
         assert files == [f"data/{name}/test-{i:05d}-of-{len(files):05d}.parquet" for i in range(len(files))]
         for file in files:
-            metadata = pq.ParquetFile(release / file).metadata
-            assert all(metadata.row_group(g).num_rows <= 16 for g in range(metadata.num_row_groups))
+            _check_written_as_datasets_writes(release / file)
     assert len(summary["configs"]["vehicles"]["files"]) > 1  # rolled over at the target size
     assert not (release / "data" / "all").exists()
     assert not [p for p in release.rglob(".*")]  # no temporary files left
 
 
+def _check_written_as_datasets_writes(path):
+    """A release file as `datasets` writes parquet: image bytes uncompressed and PLAIN, the other columns snappy
+    with dictionaries, a page index, content-defined chunking recorded, row groups closed by bytes."""
+    parquet = pq.ParquetFile(path)
+    metadata = parquet.metadata
+    assert json.loads(metadata.metadata[b"content_defined_chunking"]) == {
+        "min_chunk_size": 256 * 1024, "max_chunk_size": 1024 * 1024, "norm_level": 0}
+    for group in range(metadata.num_row_groups):
+        columns = {metadata.row_group(group).column(i).path_in_schema: metadata.row_group(group).column(i)
+                   for i in range(metadata.num_columns)}
+        for name, column in columns.items():
+            assert column.has_offset_index, name  # the page index; pyarrow keeps no min/max of image bytes
+            assert column.has_column_index or name == "image.bytes", name
+            if name.startswith("image."):
+                assert column.compression == "UNCOMPRESSED" and "PLAIN" in column.encodings, name
+                assert not column.has_dictionary_page, name
+            else:
+                assert column.compression == "SNAPPY", name
+                assert column.has_dictionary_page or column.physical_type == "BOOLEAN", name  # no dictionary of bits
+    # a group is closed once its rows reach ROW_GROUP_BYTES (in arrow's measure): all but the last reach it
+    sizes = [parquet.read_row_group(g).nbytes for g in range(metadata.num_row_groups)]
+    assert all(size >= ROW_GROUP_BYTES for size in sizes[:-1]), sizes
+
+
 def test_card(release):
     header = card_header(release / "README.md")
-    assert header["license"] == "other" and header["license_link"] and header["extra_gated_fields"]
+    assert header["license"] == "other" and header["license_link"] == "LICENSE" and header["extra_gated_fields"]
+    assert header["license_name"] == "imagenet-terms-of-access"
+    terms = (release / "LICENSE").read_text()
+    title, underline = terms.splitlines()[:2]
+    assert title == "ImageNet-TC v0.0.1: licence and terms of use" and underline == "=" * len(title)
+    assert "uses the data only for non-commercial research and educational purposes" in terms
+    models = [m for m in json.loads((release / "release.json").read_text())["models"] if m.startswith("local:")]
+    assert models and f"The edits were generated with these models:\n`{models[0]}`." in terms
     configs = {c["config_name"]: c for c in header["configs"]}
     assert configs["all"]["default"] is True
     assert configs["animals"]["data_files"] == [{"split": "test", "path": "data/animals/test-*.parquet"}]
     assert configs["all"]["data_files"] == [{"split": "test", "path": "data/*/test-*.parquet"}]
     info = {i["config_name"]: i for i in header["dataset_info"]}
     assert info["food"]["splits"] == [{"name": "test", "num_bytes": info["food"]["dataset_size"], "num_examples": 58}]
-    label = next(f for f in info["all"]["features"] if f["name"] == "label")
-    assert len(label["dtype"]["class_label"]["names"]) == 1000
+    assert all("features" not in i for i in info.values())  # the parquet files carry them
     body = (release / "README.md").read_text()
     assert "| `vehicles` | 116 | 2 | 114 |" in body  # rows, originals, edits: measured
     assert "| 2 | cross_replace_steps 0.8, self_replace_steps 0.4 |" in body
@@ -92,14 +124,23 @@ def test_card_metadata_for_the_hub(release):
     assert "## Access: the dataset is gated" in body and "`hf auth login`" in body and "HF_TOKEN" in body
 
 
+# huggingface_hub's DatasetCardData lists these values (and "other"); datasets' size_categories.json the same
+HUB_SIZE_CATEGORIES = ("n<1K", "1K<n<10K", "10K<n<100K", "100K<n<1M", "1M<n<10M", "10M<n<100M", "100M<n<1B",
+                       "1B<n<10B", "10B<n<100B", "100B<n<1T", "n>1T")
+
+
 @pytest.mark.parametrize("rows, category", [(0, "n<1K"), (999, "n<1K"), (1_000, "1K<n<10K"),
-                                            (300_000, "100K<n<1M"), (3_000_000, "1M<n<10M")])
+                                            (300_000, "100K<n<1M"), (3_000_000, "1M<n<10M"),
+                                            (999_999_999, "100M<n<1B"), (1_000_000_000, "1B<n<10B"),
+                                            (10**12 - 1, "100B<n<1T"), (10**12, "n>1T")])
 def test_size_categories(rows, category):
     assert size_category(rows) == category
+    assert category in HUB_SIZE_CATEGORIES
 
 
 def test_source_datasets():
-    assert source_datasets({"type": "imagefolder", "path": "/val"}) == ["extended|imagenet-1k"]
+    assert source_datasets({"type": "imagefolder", "path": "/val"}) == ["extended|ILSVRC/imagenet-1k"]
+    assert source_datasets({"type": "flat", "path": "/val"}) == ["extended|ILSVRC/imagenet-1k"]
     assert source_datasets({"type": "hub", "dataset": "ILSVRC/imagenet-1k"}) == ["extended|ILSVRC/imagenet-1k"]
 
 
@@ -180,6 +221,55 @@ def test_validation_finds_problems(release, tmp_path, capsys):
     assert "config animals: 57 edits whose original is not in the config, e.g. sample-chelsea-" in text
     assert main(["validate", str(copy)]) == 1
     assert "problems" in capsys.readouterr().err
+
+
+def test_an_18_config_card_stays_small_and_loads_with_its_features(release, tmp_path):
+    """v1's shape: every group of the hierarchy a config (17, and "all"). The YAML stays far below what the Hub
+    takes (it refuses large card metadata with 413), and each config still loads with ClassLabel(1000) and Image
+    from the parquet files alone."""
+    from datasets import ClassLabel, Image, load_dataset
+
+    from builder.card import render_card
+    from builder.validate import CARD_YAML_LIMIT, card_problems
+    from imagenet_textcorrupt.hierarchy import load_hierarchy
+    from imagenet_textcorrupt.schema import features
+
+    groups = load_hierarchy().group_names
+    assert len(groups) == 17
+    summary = json.loads((release / "release.json").read_text())
+    food = summary["configs"]["food"]
+    wide = tmp_path / "wide"
+    for name in groups:  # each group holds a copy of the food rows under its own ids
+        table = pq.read_table(release / food["files"][0])
+        ids = pa.compute.binary_join_element_wise(table.column("id"), pa.scalar(f"-{name}"), "")
+        table = table.set_column(table.schema.get_field_index("id"), "id", ids)
+        (wide / "data" / name).mkdir(parents=True)
+        pq.write_table(table, wide / "data" / name / "test-00000-of-00001.parquet")
+    summary["configs"] = {"all": {**food, "rows": food["rows"] * 17},
+                          **{name: {**food, "files": [f"data/{name}/test-00000-of-00001.parquet"]}
+                             for name in groups}}
+    card = render_card(summary)
+    (wide / "README.md").write_text(card)
+    (wide / "LICENSE").write_text("terms\n")
+    header_bytes = len(card.split("\n---", 1)[0].encode())
+    assert header_bytes < 16 * 1024 < CARD_YAML_LIMIT, header_bytes  # measured: about 8 KB
+    header = card_header(wide / "README.md")
+    assert len(header["configs"]) == len(header["dataset_info"]) == 18
+    assert card_problems(wide, header) == []
+    expected = features()
+    for config in ("all", "animals", "vehicles"):
+        loaded = load_dataset(str(wide), config, split="test")
+        assert loaded.features == expected, config
+        assert isinstance(loaded.features["label"], ClassLabel) and loaded.features["label"].num_classes == 1000
+        assert isinstance(loaded.features["image"], Image)
+        assert len(loaded) == (food["rows"] * 17 if config == "all" else food["rows"])
+    # what the Hub would refuse: a header over the limit, a licence link to a file that is not there
+    (wide / "LICENSE").unlink()
+    (wide / "README.md").write_text(card.replace("pretty_name:", "note: " + "x" * CARD_YAML_LIMIT + "\npretty_name:", 1))
+    assert card_problems(wide, card_header(wide / "README.md")) == [
+        f"README.md: the YAML header is {header_bytes + CARD_YAML_LIMIT + 7} bytes, over {CARD_YAML_LIMIT} (the Hub "
+        "refuses large card metadata); keep per-config features out of dataset_info",
+        "README.md: license_link 'LICENSE' names a file the release does not have"]
 
 
 def test_broken_card_is_reported(release, tmp_path):
