@@ -189,7 +189,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from imagenet_textcorrupt.leaderboard import leaderboard_main
 
-    return leaderboard_main(args.source, args.out, args.revision)
+    return leaderboard_main(args.source, args.out, args.revision, verified_only=args.verified_only,
+                            benchmark=args.benchmark, publish_to_source=args.publish)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -317,6 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
                                             "the benchmark dataset ORG/NAME (the Hub's leaderboard)")
     leaderboard.add_argument("--out", required=True, help="the folder to write into")
     leaderboard.add_argument("--revision", help="keep only results on this dataset revision (tag or sha)")
+    leaderboard.add_argument("--verified-only", action="store_true",
+                             help="rank only results whose metrics were recomputed from their predictions; list "
+                                  "the others as refused, with the reason (what the leaderboard Space serves)")
+    leaderboard.add_argument("--benchmark", metavar="ORG/NAME",
+                             help="also show the Hub's own leaderboard of this benchmark dataset, once listed")
+    leaderboard.add_argument("--publish", action="store_true",
+                             help="upload what was written to the results repository SOURCE under leaderboard/, "
+                                  "where the leaderboard Space (eval/leaderboard) reads it")
     leaderboard.set_defaults(run=cmd_leaderboard)
     return parser
 

@@ -39,6 +39,9 @@ ESTIMATE_SOURCES = {"edited_top1": ("edited", "top1"), "clean_top1": ("clean", "
 ESTIMATES = tuple(ESTIMATE_SOURCES)
 
 
+PUBLISHED_FOLDER = "leaderboard"  # where --publish puts the written files in the results repo (the Space reads them)
+
+
 class LeaderboardError(ImageNetTCError):
     """The source cannot be read or the requested revision cannot be resolved."""
 
@@ -71,13 +74,27 @@ class Board:
     hub: list[dict[str, Any]] = field(default_factory=list)  # the Hub's own leaderboards, as it ranks them
 
 
+def benchmark_task(dataset: str, token: str | None = None) -> str | None:
+    """The task the Hub's leaderboard API ranks: the first task of the dataset's eval.yaml (the API takes no task),
+    or None when eval.yaml cannot be read (gated without access, offline)."""
+    import yaml
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = hf_hub_download(dataset, "eval.yaml", repo_type="dataset", token=token)
+        return str(yaml.safe_load(Path(path).read_text(encoding="utf-8"))["tasks"][0]["id"])
+    except Exception:  # noqa: BLE001 - the label then says "the first task of its eval.yaml"
+        return None
+
+
 def hub_leaderboard(dataset: str, token: str | None = None) -> dict[str, Any] | None:
-    """The Hub's leaderboard of a registered benchmark dataset, or None when the Hub has none for it."""
+    """The Hub's leaderboard of a registered benchmark dataset, or None when the Hub has none for it. Fine-tuned
+    models are included (the Hub's API leaves out models that declare a base model unless asked not to)."""
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
     try:
-        entries = HfApi(token=token).get_dataset_leaderboard(dataset)
+        entries = HfApi(token=token).get_dataset_leaderboard(dataset, base_model_only=False)
     except RepositoryNotFoundError:
         raise LeaderboardError(f"dataset repository {dataset!r} not found (or the token cannot see it)") from None
     except HfHubHTTPError as error:
@@ -88,7 +105,7 @@ def hub_leaderboard(dataset: str, token: str | None = None) -> dict[str, Any] | 
     except Exception as error:  # noqa: BLE001 - offline, unreachable
         raise LeaderboardError(f"{dataset}: not a folder here, and the Hub cannot be reached "
                                f"({type(error).__name__})") from None
-    return {"dataset": dataset, "entries": [
+    return {"dataset": dataset, "task": benchmark_task(dataset, token), "base_model_only": False, "entries": [
         {"rank": e.rank, "model": e.model_id, "value": e.value, "verified": e.verified,
          "source": (e.source or {}).get("url"), "notes": e.notes} for e in entries]}
 
@@ -110,7 +127,8 @@ def results_files(source: str, token: str | None = None) -> tuple[Path, list[Pat
         except Exception as error:  # noqa: BLE001 - offline, unreachable, gated
             raise LeaderboardError(f"{source}: not a folder here, and the Hub cannot be reached "
                                    f"({type(error).__name__})") from None
-    files = sorted(p for p in folder.rglob("*.json") if not any(part.startswith(".") for part in p.parts))
+    files = sorted(p for p in folder.rglob("*.json") if not any(part.startswith(".") for part in p.parts)
+                   and p.relative_to(folder).parts[0] != PUBLISHED_FOLDER)
     return folder, files
 
 
@@ -162,10 +180,20 @@ def _complete(entries: list[Candidate], board: Board) -> list[Candidate]:
     return kept
 
 
+def model_url(model: str) -> str | None:
+    """The Hub page of a model spec whose weights come from a Hub repository (`hf:ORG/NAME`,
+    `timm:hf-hub:ORG/NAME`, `clip:ORG/NAME`), or None (timm's registry names, open_clip tags, local folders)."""
+    for prefix in ("timm:hf-hub:", "hf:", "clip:"):
+        if model.startswith(prefix):
+            repo = model[len(prefix):].split("@")[0]
+            return f"https://huggingface.co/{repo}" if HUB_ID.match(repo) else None
+    return None
+
+
 def _row(rank: int, entry: Candidate) -> dict[str, Any]:
     r = entry.results
-    row: dict[str, Any] = {"rank": rank, "model": r.model.id, "family": r.model.family,
-                           "parameters": r.model.parameters}
+    row: dict[str, Any] = {"rank": rank, "model": r.model.id, "url": model_url(r.model.id),
+                           "family": r.model.family, "parameters": r.model.parameters}
     for name, (part, metric) in ESTIMATE_SOURCES.items():
         estimate = getattr(r.metrics, part).get(metric)
         row[name] = estimate.to_json() if estimate else None
@@ -185,10 +213,21 @@ def _ranked(entries: list[Candidate]) -> list[dict[str, Any]]:
     return rows
 
 
-def build(source: str, revision: str | None = None, token: str | None = None) -> Board:
+UNVERIFIED = "not verified: {status} (a leaderboard of verified entries ranks only results whose metrics were " \
+             "recomputed from their predictions)"
+
+
+def build(source: str, revision: str | None = None, token: str | None = None, verified_only: bool = False,
+          benchmark: str | None = None) -> Board:
     """Reads, checks, groups and ranks every results file of the source; for a benchmark dataset on the Hub,
-    reads the Hub's leaderboard instead."""
+    reads the Hub's leaderboard instead. `verified_only` refuses, with the reason, results that were not
+    recomputed from their predictions; `benchmark` (the dataset's Hub id) adds the Hub's own leaderboard of it
+    beside the results', once the Hub lists it."""
     board = Board()
+    if benchmark is not None:
+        ranked = hub_leaderboard(benchmark, token)
+        if ranked is not None:
+            board.hub.append(ranked)
     if not Path(source).is_dir() and HUB_ID.match(source):
         ranked = hub_leaderboard(source, token)
         if ranked is not None:  # the benchmark dataset itself: its files are the data, not results
@@ -213,6 +252,9 @@ def build(source: str, revision: str | None = None, token: str | None = None) ->
         problems = results.comparability_problems()
         if problems:
             board.refused.append({"file": shown, "problems": problems})
+            continue
+        if verified_only and status != CHECKED:
+            board.refused.append({"file": shown, "problems": [UNVERIFIED.format(status=status)]})
             continue
         entries.append(Candidate(shown, results, status))
     if revision is not None:
@@ -274,8 +316,10 @@ def to_markdown(board: Board) -> str:
                 continue
             lines += [f"### Config {config}", ""] + _markdown_table(rows) + [""]
     for ranked in board.hub:
-        lines += [f"## The Hub's leaderboard of {ranked['dataset']}", "",
-                  "As the Hub ranks the models' `.eval_results` entries (edited top-1 accuracy in %). These entries "
+        task = f"task `{ranked['task']}`" if ranked.get("task") else "the first task of its eval.yaml"
+        lines += [f"## The Hub's leaderboard of {ranked['dataset']}: {task}", "",
+                  f"As the Hub ranks the models' `.eval_results` entries for {task} (edited top-1 accuracy in %; the "
+                  "Hub's API ranks only the first task of eval.yaml), fine-tuned models included. These entries "
                   "carry no predictions, so nothing here was recomputed; the Hub's own *verified* flag is shown.", ""]
         cells = [[e["rank"], e["model"], e["value"], "✓" if e["verified"] else MISSING, e["source"] or MISSING,
                   e["notes"] or MISSING] for e in ranked["entries"]]
@@ -336,17 +380,36 @@ def write(board: Board, out: str | Path) -> dict[str, Path]:
     return written
 
 
-def leaderboard_main(source: str, out: str, revision: str | None = None) -> int:
-    board = build(source, revision)
+def publish(out: str | Path, results_repo: str, token: str | None = None) -> str:
+    """Upload the written leaderboard (JSON, markdown, CSV, plots) to `results_repo` under leaderboard/, replacing
+    what was there, in one commit; returns the commit's URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    commit = api.upload_folder(folder_path=str(out), path_in_repo=PUBLISHED_FOLDER, repo_id=results_repo,
+                               repo_type="dataset", delete_patterns=["*"],
+                               commit_message="Leaderboard rebuilt by imagenet-tc leaderboard --publish")
+    return str(commit.commit_url)
+
+
+def leaderboard_main(source: str, out: str, revision: str | None = None, verified_only: bool = False,
+                     benchmark: str | None = None, publish_to_source: bool = False) -> int:
+    if publish_to_source and (Path(source).is_dir() or not HUB_ID.match(source)):
+        raise LeaderboardError(f"--publish uploads to the results repository, but {source} is a folder: give the "
+                               "results dataset's Hub id (ORG/NAME)")
+    board = build(source, revision, verified_only=verified_only, benchmark=benchmark)
     written = write(board, out)
     ranked = sum(len(rows) for s in board.sections for rows in s["configs"].values())
     for hub in board.hub:
-        print(f"the Hub's leaderboard of {hub['dataset']}: {len(hub['entries'])} entries")
-    if not board.hub:
+        task = f"task {hub['task']}" if hub.get("task") else "the first task of its eval.yaml"
+        print(f"the Hub's leaderboard of {hub['dataset']}, {task}: {len(hub['entries'])} entries (fine-tunes included)")
+    if not board.hub or benchmark is not None:
         print(f"{ranked} results ranked in {len(board.sections)} section(s); {len(board.refused)} refused, "
               f"{len(board.superseded)} superseded")
     for problem in board.refused:
         print(f"  refused {problem['file']}: {'; '.join(problem['problems'])}")
     for name, path in written.items():
         print(f"{name}: {path}")
+    if publish_to_source:
+        print(f"published to {source} under {PUBLISHED_FOLDER}/: {publish(out, source)}")
     return 0

@@ -202,7 +202,7 @@ print(json.dumps(error(lambda: HfApi().dataset_info("org/secret"))))
 
 EVAL_YAML = """name: Cats
 description: Cat names.
-evaluation_framework: lighteval
+evaluation_framework: mteb
 tasks:
 - id: cats
   config: cats
@@ -222,7 +222,9 @@ def push(text):
 good = {EVAL_YAML!r}
 out = {{"version": push(good + "version: 1.0.0\\n"),
        "metrics": push(good.replace("  split: test", "  split: test\\n  metrics: [accuracy]")),
-       "framework": push(good.replace("lighteval", "imagenet-tc")),
+       "framework": push(good.replace("mteb", "imagenet-tc")),
+       "not_in_eval_ts": push(good.replace("mteb", "lighteval")),
+       "inspect_keys": push(good.replace("  split: test", "  split: test\\n  solvers: [generate]")),
        "missing": push(good.replace("description: Cat names.\\n", "")),
        "no_board": error(lambda: api.get_dataset_leaderboard({REPO!r})),
        "good": push(good)}}
@@ -230,12 +232,19 @@ out["still_no_board"] = error(lambda: api.get_dataset_leaderboard({REPO!r}))
 api.create_repo("org/cat-model")
 results = "- dataset: {{id: {REPO}, task_id: cats}}\\n  value: 71.5\\n- dataset: {{id: {REPO}, task_id: other}}\\n  value: 99.0\\n"
 api.upload_file(path_or_fileobj=results.encode(), path_in_repo=".eval_results/cats.yaml", repo_id="org/cat-model")
+api.create_repo("org/cat-model-finetuned")  # a derivative: its card names a base model
+api.upload_file(path_or_fileobj=b"---\\nbase_model: org/cat-model\\n---\\n# tuned\\n", path_in_repo="README.md",
+                repo_id="org/cat-model-finetuned")
+api.upload_file(path_or_fileobj=results.replace("71.5", "80.0").encode(), path_in_repo=".eval_results/cats.yaml",
+                repo_id="org/cat-model-finetuned")
 print(json.dumps(out))
 """
     main_before = hub.get_repo(REPO).branches["main"]
     result = run_client(client_env, code)
     for case, reason in (("version", "unknown key 'version'"), ("metrics", "unknown key 'tasks[0].metrics'"),
                          ("framework", "evaluation_framework 'imagenet-tc' is not supported"),
+                         ("not_in_eval_ts", "evaluation_framework 'lighteval' is not supported"),
+                         ("inspect_keys", "unknown key 'tasks[0].solvers'"),
                          ("missing", "missing required key 'description'")):
         assert result[case][:2] == ["BadRequestError", 400], case
         assert f"Invalid eval.yaml: {reason}" in result[case][2], case
@@ -248,10 +257,29 @@ print(json.dumps(out))
     board = run_client(client_env, f"""
         import json
         from huggingface_hub import HfApi
-        print(json.dumps([[e.rank, e.model_id, e.value, e.filename, e.verified]
-                          for e in HfApi().get_dataset_leaderboard({REPO!r})]))
+        print(json.dumps([[[e.rank, e.model_id, e.value, e.filename, e.verified]
+                           for e in HfApi().get_dataset_leaderboard({REPO!r}, base_model_only=only)]
+                          for only in (None, True, False)]))
         """)
-    assert board == [[1, "org/cat-model", 71.5, ".eval_results/cats.yaml", False]]  # task "cats" only
+    base = [[1, "org/cat-model", 71.5, ".eval_results/cats.yaml", False]]  # task "cats" only
+    assert board[0] == board[1] == base  # the Hub's default leaves fine-tunes out
+    assert board[2] == [[1, "org/cat-model-finetuned", 80.0, ".eval_results/cats.yaml", False],
+                        [2, "org/cat-model", 71.5, ".eval_results/cats.yaml", False]]
+
+
+def test_eval_yaml_frameworks_are_huggingface_js_eval_ts():
+    """The stand-in's list is eval.ts's (30 keys at fe42e680), and inspect-ai's tasks take its extra keys."""
+    from hub_server.store import EVALUATION_FRAMEWORKS, eval_yaml_problem
+
+    assert len(EVALUATION_FRAMEWORKS) == len(set(EVALUATION_FRAMEWORKS)) == 30
+    assert {"mteb", "inspect-ai", "pbench", "nanofold"} <= set(EVALUATION_FRAMEWORKS)
+    assert not {"lighteval", "lm-evaluation-harness", "imagenet-tc"} & set(EVALUATION_FRAMEWORKS)
+    inspect = ("name: HLE\ndescription: d\nevaluation_framework: inspect-ai\ntasks:\n- id: hle\n"
+               "  field_spec: {input: question, target: answer}\n  solvers: [{name: generate}]\n"
+               "  scorers: [{name: choice}]\n").encode()
+    assert eval_yaml_problem(inspect, EVALUATION_FRAMEWORKS) is None
+    assert eval_yaml_problem(inspect.replace(b"inspect-ai", b"mteb"), EVALUATION_FRAMEWORKS) == (
+        "unknown key 'tasks[0].field_spec'")
 
 
 def test_update_repo_settings(hub: HubServer, client_env: dict[str, str]) -> None:

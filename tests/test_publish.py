@@ -188,13 +188,17 @@ def test_a_refused_eval_yaml_costs_neither_card_nor_tag(hub, published, releases
 def test_the_hub_leaderboard_of_the_registered_benchmark(hub, client_env, published, tmp_path):
     entries = {name: yaml.safe_dump([{"dataset": {"id": REPO, "task_id": "all"}, "value": value,
                                       "notes": "edited top-1"}]) for name, value in (("org/strong", 61.25),
-                                                                                     ("org/weak", 40.5))}
+                                                                                     ("org/weak", 40.5),
+                                                                                     ("org/strong-tuned", 55.0))}
     setup = textwrap.dedent(f"""
         from huggingface_hub import HfApi
         api = HfApi()
         for name, text in {entries!r}.items():
             api.create_repo(name)
             api.upload_file(path_or_fileobj=text.encode(), path_in_repo=".eval_results/imagenet-tc.yaml", repo_id=name)
+        # a fine-tune: the Hub's API leaves it out unless base_model_only=False
+        api.upload_file(path_or_fileobj=b"---\\nbase_model: org/strong\\n---\\n", path_in_repo="README.md",
+                        repo_id="org/strong-tuned")
     """)
     done = subprocess.run([sys.executable, "-c", setup], env=client_env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -206,12 +210,14 @@ def test_the_hub_leaderboard_of_the_registered_benchmark(hub, client_env, publis
     board = subprocess.run([sys.executable, "-m", "imagenet_textcorrupt.cli", "leaderboard", REPO, "--out",
                             str(tmp_path)], env=client_env, capture_output=True, text=True, timeout=120)
     assert board.returncode == 0, board.stderr[-2000:]
-    assert f"the Hub's leaderboard of {REPO}: 2 entries" in board.stdout
+    assert f"the Hub's leaderboard of {REPO}, task all: 3 entries (fine-tunes included)" in board.stdout
     written = json.loads((tmp_path / "leaderboard.json").read_text())
+    assert written["hub"][0]["task"] == "all" and written["hub"][0]["base_model_only"] is False
     assert [(e["rank"], e["model"], e["value"]) for e in written["hub"][0]["entries"]] == [
-        (1, "org/strong", 61.25), (2, "org/weak", 40.5)]
+        (1, "org/strong", 61.25), (2, "org/strong-tuned", 55.0), (3, "org/weak", 40.5)]
     markdown = (tmp_path / "leaderboard.md").read_text()
-    assert f"## The Hub's leaderboard of {REPO}" in markdown and "| 1 | org/strong | 61.25 | – |" in markdown
+    assert f"## The Hub's leaderboard of {REPO}: task `all`" in markdown
+    assert "| 1 | org/strong | 61.25 | – |" in markdown and "| 2 | org/strong-tuned | 55.0 | – |" in markdown
 
 
 def test_retry_after_a_server_error(hub, published):

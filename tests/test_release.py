@@ -153,6 +153,25 @@ def test_eval_yaml_follows_the_benchmark_spec(release):
     assert all(t == {"id": t["id"], "config": t["id"], "split": "test"} for t in spec["tasks"])
 
 
+def test_the_eval_ts_entry_we_propose():
+    """builder/eval_ts_entry.ts is the entry of huggingface.js's EVALUATION_FRAMEWORKS we add by pull request: one
+    key equal to its name and to eval.yaml's evaluation_framework, with a description and a URL, in eval.ts's
+    layout (tabs), and a key the list does not already have."""
+    from pathlib import Path
+
+    import builder.card as card
+    from hub_server.store import EVALUATION_FRAMEWORKS
+
+    text = (Path(card.__file__).with_name(card.EVAL_TS_ENTRY)).read_text()
+    match = re.fullmatch(r'\t([\w"-]+): \{\n\t\tname: "([\w-]+)",\n\t\tdescription:\n\t\t\t"([^"\n]+)",\n'
+                         r'\t\turl: "(https://[^"\s]+)",\n\t\},\n', text)
+    assert match, text
+    key, name, description, url = match.groups()
+    assert key.strip('"') == name == card.EVALUATION_FRAMEWORK and name not in EVALUATION_FRAMEWORKS
+    assert description.startswith("ImageNet-TC ") and len(description) < 300
+    assert url == "https://huggingface.co/datasets/<org>/imagenet-tc"  # the org is set when the PR is sent
+
+
 @pytest.mark.parametrize("change, problem", [
     (lambda s: s.update(version="1.0.0"), "eval.yaml: version: not a key of the benchmark spec"),
     (lambda s: s["tasks"][0].update(metrics=["top1"]), "eval.yaml: tasks[0].metrics: not a key of a task"),

@@ -48,8 +48,9 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
         entry_points = next(archive.read(n).decode() for n in archive.namelist() if n.endswith("entry_points.txt"))
     missing = sorted(_expected(ROOT) - names)
     assert not missing, f"not in the wheel: {missing}"
-    assert {"builder/dataset_card/README.md.jinja", "builder/dataset_card/LICENSE.jinja", "builder/data/sample_photos.yaml", "builder/recipes/smoke.yaml",
-            "imagenet_textcorrupt/data/prompts.yaml"} <= names
+    assert {"builder/dataset_card/README.md.jinja", "builder/dataset_card/LICENSE.jinja",
+            "builder/data/sample_photos.yaml", "builder/recipes/smoke.yaml", "imagenet_textcorrupt/data/prompts.yaml"
+            } <= names
     assert "imagenet-tc = imagenet_textcorrupt.cli:main" in entry_points
 
 

@@ -36,13 +36,16 @@ What is modelled
   ``visibility``/``private``.
 * Benchmarks. A commit that adds or changes a dataset's ``eval.yaml`` is validated as the Hub validates it at push
   time: the four keys of the spec (``name``, ``description``, ``evaluation_framework``, ``tasks``) and nothing
-  else, each task an ``id`` with an optional ``config`` and ``split``, unique ids, and an ``evaluation_framework``
-  from :attr:`HubServer.evaluation_frameworks` (a stand-in list; the Hub's own has none for image
-  classification). A refused eval.yaml fails the whole commit with 400 ``Invalid eval.yaml: ...``. A dataset with
-  an eval.yaml on main that is also on :attr:`HubServer.benchmark_allow_list` is a benchmark: its leaderboard
+  else, each task an ``id`` with an optional ``config`` and ``split`` (and, for ``inspect-ai``, ``field_spec``,
+  ``solvers`` and ``scorers``), unique ids, and an ``evaluation_framework`` from
+  :attr:`HubServer.evaluation_frameworks` (the keys of huggingface.js's eval.ts, none for image classification).
+  A refused eval.yaml fails the whole commit with 400 ``Invalid eval.yaml: ...``. A dataset with an eval.yaml on
+  main that is also on :attr:`HubServer.benchmark_allow_list` is a benchmark: its leaderboard
   (``GET /api/datasets/ID/leaderboard``, :meth:`HfApi.get_dataset_leaderboard`) ranks, by value, the entries of
   the model repos' ``.eval_results/*.yaml`` files on main for the benchmark's first task (the client's API takes
-  no task). Any other dataset answers 404 there.
+  no task). As on the Hub, ``base_model`` defaults to true: models whose card declares a ``base_model``
+  (fine-tunes and other derivatives) are left out unless ``?base_model=false``. Any other dataset answers 404
+  there.
 
 Test helpers
 ------------

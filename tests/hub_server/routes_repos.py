@@ -187,6 +187,22 @@ def _paths_info(hub: HubServer, repo_type: str, repo_id: str, revision: str, hea
         out.append(entry)
     return json_response(out)
 
+def declares_base_model(card: Any) -> bool:
+    """Whether a model card's YAML header names a `base_model` (the model is a fine-tune or other derivative)."""
+    import yaml
+
+    if card is None:
+        return False
+    text = card.data.decode("utf-8", errors="replace")
+    if not text.startswith("---"):
+        return False
+    try:
+        header = yaml.safe_load(text.split("---", 2)[1])
+    except yaml.YAMLError:
+        return False
+    return isinstance(header, dict) and bool(header.get("base_model"))
+
+
 @route_def("GET", r"/api/datasets/" + REPO_PART + r"/leaderboard")
 def _leaderboard(hub: HubServer, repo_id: str, query: dict, user: User | None, **_: Any) -> Response:
     import yaml
@@ -195,11 +211,15 @@ def _leaderboard(hub: HubServer, repo_id: str, query: dict, user: User | None, *
     task = benchmark_task(hub, repo)
     if task is None:
         raise HubError(404, f"Dataset {repo_id} has no leaderboard: it is not a registered benchmark")
+    base_models_only = str((query.get("base_model") or ["true"])[0]).lower() != "false"  # the Hub default: true
     entries = []
     for (kind, model_id), model in sorted(hub.repos.items()):
         if kind != "model" or model.private:
             continue
-        for path, blob in sorted(hub._commit_at(model, "main").files.items()):
+        files = hub._commit_at(model, "main").files
+        if base_models_only and declares_base_model(files.get("README.md")):
+            continue
+        for path, blob in sorted(files.items()):
             if not (path.startswith(".eval_results/") and path.endswith((".yaml", ".yml"))):
                 continue
             try:
