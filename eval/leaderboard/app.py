@@ -22,7 +22,7 @@ import gradio as gr
 
 REPO = os.environ.get("LEADERBOARD_REPO", "<org>/imagenet-tc-results")
 FOLDER = "leaderboard"  # where `imagenet-tc leaderboard --publish` uploads
-# (column, the row's figure, a percentage)
+# (column header, the figure of a leaderboard.json row), each shown in % beside its 95% interval
 FIGURES = (("edited top-1", "edited_top1"), ("clean top-1", "clean_top1"), ("drop", "drop"),
            ("relative robustness", "relative_robustness"), ("flip rate", "flip_rate"),
            ("top-1, config classes", "edited_top1_config"))
