@@ -76,16 +76,18 @@ def second_release(table, share: float, change: str, seed: int = 0):
     image bytes, the image turned half a turn and encoded again, and other QC scores; ids and order as before),
     "removed" (the rows dropped, as new QC thresholds drop edits) or "added" (as many new rows inserted after
     them: the changed copies under new ids)."""
-    import pyarrow.compute as pc
-
     import io
 
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
     from PIL import Image
 
     rng = np.random.default_rng(seed)
     changed = set(rng.choice(table.num_rows, size=max(1, round(table.num_rows * share)), replace=False).tolist())
+    if change == "removed":
+        keep = pa.array([row not in changed for row in range(table.num_rows)])
+        return table.filter(keep), len(changed)
     images = table.column("image").to_pylist()
     probs = table.column("clip_label_prob").to_pylist()
     for row in changed:
@@ -94,9 +96,6 @@ def second_release(table, share: float, change: str, seed: int = 0):
         picture.rotate(180).save(buffer, format=picture.format or "PNG")
         images[row] = {**images[row], "bytes": buffer.getvalue()}
         probs[row] = probs[row] * 0.5
-    if change == "removed":
-        keep = pa.array([row not in changed for row in range(table.num_rows)])
-        return table.filter(keep), len(changed)
     edited = table.set_column(table.schema.get_field_index("image"), table.schema.field("image"),
                               pa.array(images, type=table.schema.field("image").type))
     field = table.schema.field("clip_label_prob")

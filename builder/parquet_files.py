@@ -20,7 +20,7 @@ from typing import Any
 
 CDC_METADATA_KEY = "content_defined_chunking"
 # datasets.config.MAX_ROW_GROUP_SIZE ("100MB", decimal): the uncompressed size at which a row group is closed
-# (tests/test_parquet_files.py checks they agree)
+# (tests/test_release.py checks they agree)
 ROW_GROUP_BYTES = 100 * 1000 * 1000
 
 

@@ -395,8 +395,8 @@ def publish(out: str | Path, results_repo: str, token: str | None = None) -> str
 def leaderboard_main(source: str, out: str, revision: str | None = None, verified_only: bool = False,
                      benchmark: str | None = None, publish_to_source: bool = False) -> int:
     if publish_to_source and (Path(source).is_dir() or not HUB_ID.match(source)):
-        raise LeaderboardError(f"--publish uploads to the results repository, but {source} is a folder: give the "
-                               "results dataset's Hub id (ORG/NAME)")
+        raise LeaderboardError(f"--publish uploads to the results repository, but {source} is not a Hub dataset id "
+                               "(a folder here, or not ORG/NAME): give the results dataset's id")
     board = build(source, revision, verified_only=verified_only, benchmark=benchmark)
     written = write(board, out)
     ranked = sum(len(rows) for s in board.sections for rows in s["configs"].values())

@@ -73,7 +73,7 @@ def copy_space(source: Path, destination: Path) -> Path:
 
 
 @contextlib.contextmanager
-def chromium(downloads: Path | None = None) -> Iterator["object"]:
+def chromium() -> Iterator["object"]:
     """A headless Chromium driven by Selenium; fails with the install hint when the system has none."""
     if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
         raise AssertionError(f"{CHROMIUM} or {CHROMEDRIVER} is missing: {INSTALL_HINT}")

@@ -41,6 +41,15 @@ def _edited(path) -> float:
     return json.loads(path.read_text())["metrics"]["edited"]["top1"]["value"]
 
 
+@pytest.mark.parametrize("source", ["folder", "not-an-id"])
+def test_publish_needs_the_results_repository(results_folder, tmp_path, capsys, source):
+    source = str(results_folder) if source == "folder" else source
+    assert main(["leaderboard", source, "--out", str(tmp_path / "board"), "--publish"]) == 1
+    assert (f"imagenet-tc leaderboard: error: --publish uploads to the results repository, but {source} is not a "
+            "Hub dataset id (a folder here, or not ORG/NAME): give the results dataset's id") in capsys.readouterr().err
+    assert not (tmp_path / "board").exists()  # refused before anything is read or written
+
+
 def test_ranked_tables_per_config_and_overall(results_folder, tmp_path, capsys):
     out = tmp_path / "board"
     assert main(["leaderboard", str(results_folder), "--out", str(out)]) == 0

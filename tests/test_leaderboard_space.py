@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from PIL import Image
 
 from browser import chromium, constraint_pins, copy_space, free_port, running_app, space_pins
 from imagenet_textcorrupt.results import predictions_path
@@ -64,9 +65,13 @@ def test_the_leaderboard_space_in_a_browser(hub, client_env, tmp_path):
         write_results_file(results, model, family, clean, edited, seed=seed + 10, config="animals")
     unverified = write_results_file(results, "timm:mobilenetv3_large_100", "cnn", 0.9, 0.9, seed=7)
     predictions_path(unverified).unlink()  # results without predictions cannot be recomputed
+    stale = tmp_path / "stale" / "leaderboard"  # a plot of an earlier rebuild: --publish must remove it
+    stale.mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(stale / "old_plot.png")
     upload = (f"from huggingface_hub import HfApi\napi = HfApi()\n"
               f"api.create_repo({RESULTS_REPO!r}, repo_type='dataset')\n"
-              f"api.upload_folder(folder_path={str(results)!r}, repo_id={RESULTS_REPO!r}, repo_type='dataset')\n")
+              f"api.upload_folder(folder_path={str(results)!r}, repo_id={RESULTS_REPO!r}, repo_type='dataset')\n"
+              f"api.upload_folder(folder_path={str(stale.parent)!r}, repo_id={RESULTS_REPO!r}, repo_type='dataset')\n")
     done = subprocess.run([sys.executable, "-c", upload], env=client_env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     board_dir = tmp_path / "board"
@@ -109,7 +114,7 @@ def test_the_leaderboard_space_in_a_browser(hub, client_env, tmp_path):
         wait.until(lambda d: "recomputes your metrics from the predictions" in d.find_element(By.ID, "about").text)
         _tab(driver, "Leaderboard").click()
         wait.until(lambda d: d.find_element(By.ID, "board").is_displayed())
-        assert len(driver.find_elements(By.CSS_SELECTOR, "#plots img")) == 6  # the report's plots
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#plots img")) == 6  # the report's plots, not the stale one
         screenshot = Path(os.environ.get("IMAGENET_TC_SCREENSHOT", tmp_path / "leaderboard.png"))
         assert driver.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 10_000
 

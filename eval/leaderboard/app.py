@@ -160,10 +160,9 @@ def build() -> gr.Blocks:
         def on_load():
             board, pictures, line = load_board()
             names = section_names(board)
-            first = board["sections"][0] if board["sections"] else {"configs": {}}
-            configs = list(first["configs"])
+            configs = list(board["sections"][0]["configs"]) if names else []
             config_name = configs[0] if configs else None
-            rows = first["configs"].get(config_name, []) if config_name else []
+            rows = current_rows(board, names[0] if names else None, config_name)
             family_names = sorted({r["family"] for s in board["sections"] for c in s["configs"].values() for r in c})
             return (board, line, gr.Dropdown(choices=names, value=names[0] if names else None),
                     gr.Dropdown(choices=configs, value=config_name),
