@@ -1,5 +1,5 @@
-"""What the web-page tests share: a gradio app started from a copy of its folder on a loopback port, and headless
-Chromium (Debian's chromium and chromium-driver) driven by Selenium.
+"""What the web-page tests share: a server (a gradio app started from a copy of its folder, or any command) on a
+loopback port, and headless Chromium (Debian's chromium and chromium-driver) driven by Selenium.
 
 The browser is the system's: `apt-get install chromium chromium-driver` (CI's `.ci/run` does). A machine without it
 fails these tests with that hint rather than skipping them.
@@ -43,9 +43,17 @@ def app_environment(home: Path, port: int, **extra: str) -> dict[str, str]:
 @contextlib.contextmanager
 def running_app(folder: Path, env: dict[str, str], timeout: float = 240.0) -> Iterator[str]:
     """`python app.py` in `folder` until the block ends; yields its URL once it answers."""
-    port = int(env["GRADIO_SERVER_PORT"])
+    with running_server([sys.executable, "app.py"], folder, env, int(env["GRADIO_SERVER_PORT"]), timeout) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def running_server(argv: list[str], cwd: Path, env: dict[str, str], port: int,
+                   timeout: float = 240.0) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The command `argv` until the block ends; yields its URL on `port` (once it answers) and its process, which
+    the block may kill."""
     log = tempfile.TemporaryFile()
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -53,12 +61,13 @@ def running_app(folder: Path, env: dict[str, str], timeout: float = 240.0) -> It
                 break
             if process.poll() is not None or time.monotonic() > deadline:
                 log.seek(0)
-                raise AssertionError(f"{folder}/app.py did not start (exit {process.poll()}):\n"
+                raise AssertionError(f"{' '.join(map(str, argv))} did not start (exit {process.poll()}):\n"
                                      f"{log.read().decode(errors='replace')[-3000:]}")
             time.sleep(0.25)
-        yield f"http://127.0.0.1:{port}/"
+        yield f"http://127.0.0.1:{port}/", process
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
