@@ -8,8 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from imagenet_textcorrupt.errors import ImageNetTCError
+
+if TYPE_CHECKING:
+    from builder.recipes import QCSpec
 
 
 def cmd_hierarchy(args: argparse.Namespace) -> int:
@@ -53,6 +57,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
               "images for every selected class", file=sys.stderr)
         images = assumed_images(recipe)
     summary = summarize(recipe, make_shards(recipe, images), args.throughput)
+    if args.reviews:
+        summary["qc_cost"] = _qc_cost(recipe.qc, args.reviews)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -69,11 +75,31 @@ def cmd_plan(args: argparse.Namespace) -> int:
           f"({summary['unet_rows_per_edit']:.1f} rows per edit), {summary['unet_backward_rows']:,} rows also "
           "backward" + (" (every null-text step at its full inner steps: an upper bound)"
                         if recipe.editor.name == "p2p-nulltext" else ""))
+    if "qc_cost" in summary:
+        print(summary["qc_cost"]["text"])
     if "gpu_hours" in summary:
         print(f"GPU-hours at {args.throughput:g} UNet rows/s: {summary['gpu_hours']:.2f}")
     else:
         print("GPU-hours: pass --throughput (UNet rows per second of your GPU, see bench/gpu.py)")
     return 0
+
+
+def _qc_cost(qc: QCSpec, reviewed: str) -> dict[str, object]:
+    """What the recipe's QC thresholds keep, judged on the reviews of the folder `reviewed`."""
+    from builder.review.evidence import rate_text, threshold_cost
+
+    rule = f"rank <= {qc.label_rank_max}, direction >= {qc.edit_direction_min:g}, SSIM >= {qc.ssim_min:g}"
+    found = threshold_cost(reviewed, qc.label_rank_max, qc.edit_direction_min, qc.ssim_min)
+    if found is None:
+        return {"rule": rule, "reviews": reviewed, "estimate": None,
+                "text": f"\nQC ({rule}) on {reviewed}'s reviews: no verdicts there (python -m builder review)"}
+    result, rows = found
+    if result is None:
+        return {"rule": rule, "reviews": reviewed, "estimate": None,
+                "text": f"\nQC ({rule}) on {reviewed}'s reviews: no reviewed edit passes these thresholds"}
+    text = (f"\nQC ({rule}) on {reviewed}'s {rows} reviewed edits: keeps {100 * result.share:.1f}% of the edits, "
+            f"of which {rate_text(result.as_dict())} keep their label")
+    return {"rule": rule, "reviews": reviewed, "estimate": result.as_dict(), "text": text}
 
 
 def _distributed() -> tuple[int, int, str | None]:
@@ -170,6 +196,50 @@ def cmd_metric_space(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    import getpass
+
+    from builder.review.server import open_session, serve
+    from builder.review.verdicts import check_reviewer
+
+    reviewer = check_reviewer(args.reviewer or getpass.getuser())
+    session = open_session(args.folder, reviewer, args.sample, args.seed)
+    serve(session, args.host, args.port, tuple(args.allow_origin))
+    return 0
+
+
+def cmd_review_stats(args: argparse.Namespace) -> int:
+    import json
+
+    from builder.review.evidence import folder_review
+    from builder.review.stats import render_text
+
+    if not 0.0 < args.target <= 1.0:
+        print(f"python -m builder review-stats: error: --target {args.target} must lie in (0, 1]", file=sys.stderr)
+        return 2
+    summary = folder_review(args.folder, args.target)
+    if summary is None:
+        print(f"{args.folder}: no verdicts in reviews/; run python -m builder review {args.folder}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=2) if args.json else render_text(summary), end="" if not args.json else "\n")
+    return 0
+
+
+def cmd_hard(args: argparse.Namespace) -> int:
+    from builder.hard import find_hard
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    checkpoints = {}
+    for entry in args.checkpoint:
+        spec, sep, path = entry.rpartition("=")
+        if not sep or not spec or not path:
+            print(f"python -m builder hard: error: --checkpoint {entry!r}: use MODEL=FILE.safetensors", file=sys.stderr)
+            return 2
+        checkpoints[spec] = path
+    find_hard(args.build, models, checkpoints, device=args.device or "cpu", progress=not args.no_progress)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m builder", description="ImageNet-TC maintainers' tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -188,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--throughput", type=float,
                       help="UNet rows per second of your GPU (bench/gpu.py prints it), for a GPU-hour estimate")
     plan.add_argument("--json", action="store_true", help="print the summary as JSON")
+    plan.add_argument("--reviews", metavar="FOLDER",
+                      help="a reviewed build or release: estimate what the recipe's QC thresholds keep, and the share "
+                           "of the edits they keep that still show their class")
     plan.set_defaults(run=cmd_plan)
 
     build = commands.add_parser("build", help="generate a release's shards (resumable; accelerate-aware)")
@@ -226,6 +299,51 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--retry-delay", type=float, default=1.0,
                          help="seconds before the first retry of a transient error (doubling after each)")
     publish.set_defaults(run=cmd_publish)
+
+    review = commands.add_parser(
+        "review", help="a local web page to judge whether edits keep their label (answers go to FOLDER/reviews/)",
+        description="Serves a stratified seeded sample (domain x severity x passed_qc) of the folder's text-guided "
+                    "edits, one at a time beside its original; keys 1/2/3 answer same class / not that class / can't "
+                    "tell, arrows move. Every reviewer gets the same sample; a restart resumes.")
+    review.add_argument("folder", metavar="BUILD_OR_RELEASE", help="a finished build folder or a release folder")
+    review.add_argument("--sample", type=int,
+                        help="rows in the sample (default: the folder's reviews/sample.json, else 200); a different "
+                             "size redraws it, keeping the rows of a smaller one")
+    review.add_argument("--seed", type=int, help="the sample's seed (default: the recorded one, else 0)")
+    review.add_argument("--reviewer", help="your name, which names reviews/<reviewer>.jsonl (default: your login)")
+    review.add_argument("--port", type=int, default=7870, help="the port (default 7870)")
+    review.add_argument("--host", default="127.0.0.1",
+                        help="the address to bind (default 127.0.0.1: this machine only; an SSH tunnel is the safe "
+                             "way to review from elsewhere)")
+    review.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                        help="another origin (http://HOST:PORT) whose pages may send answers, when the page is "
+                             "reached under a name other than localhost (repeatable)")
+    review.set_defaults(run=cmd_review)
+
+    stats = commands.add_parser(
+        "review-stats", help="label-keeping rates, agreement and calibrated QC thresholds from the reviews",
+        description="Reads FOLDER/reviews/*.jsonl: the share of edits that keep their label among rows that passed "
+                    "and failed QC (overall, per domain, per severity) with 95% intervals that respect the "
+                    "stratified sample, Cohen's or Fleiss' kappa, and for each QC score the loosest threshold whose "
+                    "passing edits keep their label at --target, with the share of edits it keeps.")
+    stats.add_argument("folder", metavar="FOLDER", help="a reviewed build or release folder")
+    stats.add_argument("--target", type=float, default=0.95, help="the label-keeping rate to calibrate for (0.95)")
+    stats.add_argument("--json", action="store_true", help="print the summary as JSON (as release.json holds it)")
+    stats.set_defaults(run=cmd_review_stats)
+
+    hard = commands.add_parser(
+        "hard", help="find the edits that pass QC and fool most surrogate classifiers (the `hard` config)",
+        description="Scores the build's QC-passing text-guided edits with each surrogate and writes BUILD/hard.json: "
+                    "the edits that more than half of them get wrong. `release` then adds a `hard` config with "
+                    "those edits and their originals, and the card states its size, the surrogates and the "
+                    "reviewed label-keeping rate on it.")
+    hard.add_argument("build", metavar="BUILD", help="a finished build folder")
+    hard.add_argument("--models", required=True, help="surrogates, comma-separated: timm:NAME, hf:ID, ...")
+    hard.add_argument("--checkpoint", action="append", default=[], metavar="MODEL=FILE",
+                      help="local safetensors weights for one of --models (repeatable)")
+    hard.add_argument("--device", help="torch device (default cpu)")
+    hard.add_argument("--no-progress", action="store_true", help="no progress bar")
+    hard.set_defaults(run=cmd_hard)
 
     space = commands.add_parser(
         "metric-space", help="regenerate the metric Space's standalone copy of the metrics",

@@ -17,9 +17,10 @@ import yaml
 
 from imagenet_textcorrupt.hierarchy import load_hierarchy
 from imagenet_textcorrupt.prompts import load_prompts
-from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DEFAULT_CONFIG, SPLIT
+from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DEFAULT_CONFIG, HARD_CONFIG, SPLIT
 
 from builder.editors.base import editor_family
+from builder.review.evidence import card_sentence, rate_text
 
 TEMPLATE = "README.md.jinja"
 PRETTY_NAME = "ImageNet-TC"
@@ -102,14 +103,16 @@ def card_yaml(release: dict[str, Any]) -> dict[str, Any]:
     dataset_info carries no `features`: the parquet files do (their schema metadata), and `datasets` reads them
     from there. Written per config, the 1000 class names would make the YAML 27.5 KB per config, 0.5 MB for a
     release of 18 configs, and the Hub refuses cards that large (HTTP 413, datasets#7392); without them, 18
-    configs take 4.9 KB."""
+    configs take 5.3 KB ("all" lists its 17 group folders, so that the `hard` config is not part of it)."""
     names = [DEFAULT_CONFIG] + sorted(n for n in release["configs"] if n != DEFAULT_CONFIG)
+    groups = [n for n in names if n not in (DEFAULT_CONFIG, HARD_CONFIG)]
     configs, infos = [], []
     for name in names:
         c = release["configs"][name]
-        folder = "*" if name == DEFAULT_CONFIG else name  # "all" is the union of the groups' files
-        entry: dict[str, Any] = {"config_name": name,
-                                 "data_files": [{"split": SPLIT, "path": f"data/{folder}/{SPLIT}-*.parquet"}]}
+        # "all" is the union of the groups' files (not "hard", whose rows are in the groups already)
+        paths = [f"data/{g}/{SPLIT}-*.parquet" for g in groups] if name == DEFAULT_CONFIG else \
+            f"data/{name}/{SPLIT}-*.parquet"
+        entry: dict[str, Any] = {"config_name": name, "data_files": [{"split": SPLIT, "path": paths}]}
         if name == DEFAULT_CONFIG:
             entry["default"] = True
         configs.append(entry)
@@ -173,7 +176,8 @@ def _context(release: dict[str, Any], previous: str | Path | None, year: int) ->
         "config_rows": [{"name": n, "rows": c["rows"], "originals": c["by_domain"].get("original", 0),
                          "edits": c["rows"] - c["by_domain"].get("original", 0),
                          "description": "every group (the default)" if n == DEFAULT_CONFIG else
-                         hierarchy.group(n).description}
+                         "the hard subset (see below): edits that fool most surrogates, with their originals"
+                         if n == HARD_CONFIG else hierarchy.group(n).description}
                         for n, c in sorted(configs.items(), key=lambda kv: kv[0] != DEFAULT_CONFIG)],
         "prompts_version": prompts.version,
         "domains": [{"name": d, "description": prompts.domains[d],
@@ -204,9 +208,38 @@ def _context(release: dict[str, Any], previous: str | Path | None, year: int) ->
         "imagenet_c": {"corruptions": ", ".join(f"`{c}`" for c in recipe["imagenet_c"]["corruptions"]),
                        "severities": ", ".join(map(str, recipe["imagenet_c"]["severities"]))}
         if recipe.get("imagenet_c") else None,
+        "review_sentence": card_sentence(release.get("review")),
+        "review": release.get("review"),
+        "hard": _hard_context(release),
         "changelog": _changelog(release, previous),
         "arxiv": PAPER_ARXIV, "hub": HUB_URL, "release_bibtex": release_bibtex(release["version"], year),
     }
+
+
+def _hard_context(release: dict[str, Any]) -> str | None:
+    """The card's paragraph on the hard subset (None when the build had no `hard` step)."""
+    hard = release.get("hard")
+    if not hard:
+        return None
+    surrogates = ", ".join(f"`{s['model']}` (top-1 {100 * s['accuracy']:.1f}% on the candidates)"
+                           for s in hard["surrogates"])
+    found = (f"{hard['edits']} of the {hard['candidates']} text-guided edits that passed QC fool the surrogate "
+             f"classifiers: {hard['rule']}. Surrogates: {surrogates}.")
+    if HARD_CONFIG not in release["configs"]:
+        return found + " No edit qualifies, so the release has no `hard` config."
+    review = release.get("review")
+    reviewed = review.get("hard") if review else None
+    if reviewed:
+        label = (f"Reviewed label-keeping rate on the subset: {rate_text(reviewed)} ({reviewed['reviewed']} of its "
+                 "edits reviewed). An edit whose label is gone counts against every model: read accuracy on `hard` "
+                 "against this rate.")
+    elif review:
+        label = "None of its edits was reviewed: how many of them still show their class is not known."
+    else:
+        label = ("No review was done: how many of its edits still show their class is not known, and a surrogate "
+                 "ensemble picks out lost labels as readily as hard ones.")
+    return (f"{found} The `hard` config holds them with their originals ({release['configs'][HARD_CONFIG]['rows']} "
+            f"rows); its edits are also in their group configs and `all`. {label}")
 
 
 class _NoAliases(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml when present

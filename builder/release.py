@@ -7,9 +7,13 @@
     README.md                                   the card: YAML (configs, dataset_info, license, gating) + text
     LICENSE                                     the terms the images carry (the card's license_link)
     eval.yaml                                   the benchmark description: one task per config
+    data/hard/test-00000-of-0000N.parquet       the hard subset, when the build has hard.json (`python -m builder
+                                                hard`): those edits and their originals; not part of "all"
+    reviews/<reviewer>.jsonl, reviews/sample.json   the build's review verdicts, when it was reviewed
     release.json                                counts per config, domain and severity; QC pass rates; the
-                                                sha256 of every data file (`file_sha256`, what `validate`
-                                                checks) and of the build shards it was made from
+                                                review's figures (`review`, null without one) and the hard
+                                                subset's (`hard`); the sha256 of every data file (`file_sha256`,
+                                                what `validate` checks) and of the build shards it was made from
 
 Every build shard is first checked against the sha256 its manifest entry records: a shard changed or lost after
 the build is refused before anything is written. The shards are then streamed batch by batch into per-config
@@ -33,9 +37,10 @@ from imagenet_textcorrupt.atomic import atomic_write_text
 from imagenet_textcorrupt.checksums import sha256_file
 from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.provenance import library_versions
-from imagenet_textcorrupt.schema import DEFAULT_CONFIG, features, shard_file
+from imagenet_textcorrupt.schema import DEFAULT_CONFIG, HARD_CONFIG, features, shard_file
 
 from builder import parquet_files
+from builder.review.verdicts import REVIEWS_DIR
 
 TARGET_FILE_BYTES = 500 * 1024 * 1024
 READ_ROWS = 500  # rows read from the build at a time: memory stays bounded, per-batch overhead small
@@ -145,6 +150,10 @@ def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE
         raise ReleaseError(f"{out} exists and is not empty: a release is never overwritten")
     recipe = json.loads((build / "recipe.json").read_text())
     check_shards(build, manifest["shards"])
+    hard, hard_rows = _hard_subset(build)
+    from builder.review.evidence import folder_review
+
+    review = folder_review(build, hard_ids=hard["rows"] if hard else None)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -155,6 +164,7 @@ def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE
         import pyarrow.compute as pc
 
         writers = {name: _ConfigWriter(staging, name, row_features, target_bytes) for name in groups}
+        hard_writer = _ConfigWriter(staging, HARD_CONFIG, row_features, target_bytes) if hard else None
         everything = ConfigStats()  # "all" is the union of the group configs' files: no row is stored twice
         models: Counter = Counter()
         for entry in manifest["shards"]:
@@ -169,15 +179,27 @@ def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE
                     part = table.filter(pc.equal(table.column("group"), group))
                     _count(writers[group].stats, part)
                     writers[group].write(part)
-        for writer in writers.values():
+                if hard_writer is not None:
+                    part = table.filter(pc.is_in(table.column("id"), value_set=hard_rows))
+                    if part.num_rows:
+                        _count(hard_writer.stats, part)
+                        hard_writer.write(part)
+        for writer in [*writers.values(), *([hard_writer] if hard_writer else [])]:
             writer.finish(staging)
         stats = {name: w.stats for name, w in writers.items() if w.stats.rows}
         everything.files = [f for s in stats.values() for f in s.files]
         everything.download_bytes = sum(s.download_bytes for s in stats.values())
         stats = {DEFAULT_CONFIG: everything, **stats}
+        if hard_writer is not None and hard_writer.stats.rows:
+            stats[HARD_CONFIG] = hard_writer.stats
         pins = json.loads((build / "models.json").read_text()) if (build / "models.json").exists() else {}
         release = _release_summary(recipe, manifest, stats, models, pins)
-        release[FILE_SHA256] = {name: sha256_file(staging / name) for name in sorted(everything.files)}
+        release["review"] = review
+        release["hard"] = {key: hard[key] for key in ("rule", "surrogates", "candidates")} | {
+            "edits": len(hard["rows"])} if hard else None
+        release[FILE_SHA256] = {name: sha256_file(staging / name) for s in stats.values() for name in s.files}
+        if (build / REVIEWS_DIR).is_dir():
+            shutil.copytree(build / REVIEWS_DIR, staging / REVIEWS_DIR)
         atomic_write_text(staging / "release.json", json.dumps(release, indent=2, sort_keys=True) + "\n")
         from builder.card import LICENSE_FILE, render_card, render_eval_yaml, render_license
 
@@ -191,6 +213,23 @@ def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
+
+
+def _hard_subset(build: Path) -> tuple[dict[str, Any] | None, Any]:
+    """The build's hard.json, checked against its rows, and the ids of the `hard` config's rows (its edits and
+    their originals) as an Arrow array; (None, None) without one."""
+    import pyarrow as pa
+
+    from builder.hard import load_hard
+    from builder.review.folder import open_folder, read_metadata
+
+    if not (build / "hard.json").is_file():
+        return None, None
+    table = read_metadata(open_folder(build), ["id", "source_id"])
+    sources = dict(zip(table.column("id").to_pylist(), table.column("source_id").to_pylist()))
+    hard = load_hard(build, sources)
+    rows = set(hard["rows"]) | {sources[row_id] for row_id in hard["rows"]}
+    return hard, pa.array(sorted(rows), type=pa.string())
 
 
 def _tally(counter: Counter, column: Any) -> None:

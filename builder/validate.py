@@ -25,7 +25,7 @@ from builder.benchmark import EVAL_YAML, eval_yaml_problems
 from builder.release import FILE_SHA256
 
 # The card's YAML header stays well below what the Hub accepts: it answers 413 to cards whose metadata is large
-# (datasets#7392, per-config ClassLabel names); ours is 0.9 KB plus 0.23 KB per config (4.9 KB for 18)
+# (datasets#7392, per-config ClassLabel names); ours is 5.3 KB for 18 configs ("all" lists the group folders)
 CARD_YAML_LIMIT = 64 * 1024
 
 
@@ -75,6 +75,29 @@ def data_file_problems(root: Path, summary: dict[str, Any]) -> list[str]:
     return problems
 
 
+def review_problems(root: Path, summary: dict[str, Any]) -> list[str]:
+    """The review figures of release.json must be what the verdicts in reviews/ give (nothing edited by hand,
+    nothing left out)."""
+    from builder.review.evidence import folder_review
+    from builder.review.folder import ReviewError
+
+    recorded = summary.get("review")
+    try:
+        computed = folder_review(root, recorded["calibration"]["target"] if recorded else 0.95)
+    except ReviewError as error:
+        return [f"reviews/: {error}"]
+    if computed is None:
+        return ["release.json: review figures, but reviews/ holds no verdicts"] if recorded else []
+    if recorded is None:
+        return ["release.json: no review figures, but reviews/ holds verdicts (assemble the release again)"]
+    recorded = {key: value for key, value in recorded.items() if key != "hard"}
+    if recorded != computed:
+        changed = sorted(key for key in set(recorded) | set(computed) if recorded.get(key) != computed.get(key))
+        return [f"release.json: the review figures ({', '.join(changed)}) differ from what reviews/ gives "
+                "(python -m builder review-stats FOLDER --json prints them)"]
+    return []
+
+
 def validate(release: str | Path, progress: bool = False) -> list[str]:
     """Every problem found, one line each naming the config or file; empty when the release is good."""
     from datasets import load_dataset
@@ -95,6 +118,7 @@ def validate(release: str | Path, progress: bool = False) -> list[str]:
     if set(configs) != set(summary["configs"]):
         problems.append(f"README.md: configs {sorted(configs)} differ from release.json {sorted(summary['configs'])}")
     problems += data_file_problems(root, summary)
+    problems += review_problems(root, summary)
     try:
         problems += eval_yaml_problems((root / EVAL_YAML).read_text(encoding="utf-8"), configs, SPLIT)
     except OSError as error:

@@ -23,7 +23,7 @@ from imagenet_textcorrupt.hub import card_metadata, resolve_commit
 from imagenet_textcorrupt.provenance import library_versions, utc_timestamp
 from imagenet_textcorrupt.results import (FORMAT_VERSION, RESULTS_FORMAT, Results, metrics_from_predictions,
                                           predictions_path, write_predictions, write_results)
-from imagenet_textcorrupt.schema import DEFAULT_CONFIG, DOMAINS, ORIGINAL_DOMAIN, SPLIT
+from imagenet_textcorrupt.schema import DEFAULT_CONFIG, DOMAINS, HARD_CONFIG, ORIGINAL_DOMAIN, SPLIT
 
 DTYPES = ("float32", "float16", "bfloat16")
 META_COLUMNS = ("id", "source_id", "label", "domain", "severity", "group", "template")
@@ -54,11 +54,11 @@ class EvaluationSettings:
 
 
 def config_classes(config: str) -> list[int]:
-    """The class indices of a config: its group's members, or all 1000 for "all"."""
+    """The class indices of a config: its group's members, or all 1000 for "all" and "hard"."""
     from imagenet_textcorrupt.hierarchy import load_hierarchy
 
     hierarchy = load_hierarchy()
-    if config == DEFAULT_CONFIG:
+    if config in (DEFAULT_CONFIG, HARD_CONFIG):
         return list(range(NUM_CLASSES))
     group = hierarchy.group(config)  # an unknown name raises UnknownNameError with suggestions
     return sorted(c.index for c in hierarchy.members(group.name))

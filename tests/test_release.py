@@ -103,7 +103,8 @@ def test_card(release):
     configs = {c["config_name"]: c for c in header["configs"]}
     assert configs["all"]["default"] is True
     assert configs["animals"]["data_files"] == [{"split": "test", "path": "data/animals/test-*.parquet"}]
-    assert configs["all"]["data_files"] == [{"split": "test", "path": "data/*/test-*.parquet"}]
+    assert configs["all"]["data_files"] == [{"split": "test", "path": [  # the groups' files, never "hard"'s
+        f"data/{g}/test-*.parquet" for g in ("animals", "devices", "food", "vehicles")]}]
     info = {i["config_name"]: i for i in header["dataset_info"]}
     assert info["food"]["splits"] == [{"name": "test", "num_bytes": info["food"]["dataset_size"], "num_examples": 58}]
     assert all("features" not in i for i in info.values())  # the parquet files carry them
@@ -112,6 +113,12 @@ def test_card(release):
     assert "| 2 | cross_replace_steps 0.8, self_replace_steps 0.4 |" in body
     assert "- v0.0.1: first release of this dataset." in body
     assert "&id" not in body
+    # nobody reviewed the smoke build: the card says so plainly, and there is no hard subset
+    assert ("No human review of these edits has been done: the share of edits that still show their class is not "
+            "known") in body
+    summary = json.loads((release / "release.json").read_text())
+    assert summary["review"] is None and summary["hard"] is None and "## The hard subset" not in body
+    assert not (release / "reviews").exists()
 
 
 def test_card_metadata_for_the_hub(release):
@@ -280,7 +287,7 @@ def test_an_18_config_card_stays_small_and_loads_with_its_features(release, tmp_
     (wide / "README.md").write_text(card)
     (wide / "LICENSE").write_text("terms\n")
     header_bytes = len(card.split("\n---", 1)[0].encode())
-    assert header_bytes < 16 * 1024 < CARD_YAML_LIMIT, header_bytes  # measured: 4.9 KB
+    assert header_bytes < 16 * 1024 < CARD_YAML_LIMIT, header_bytes  # measured: 5.3 KB
     header = card_header(wide / "README.md")
     assert len(header["configs"]) == len(header["dataset_info"]) == 18
     assert card_problems(wide, header) == []
