@@ -240,6 +240,23 @@ def cmd_hard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_micro(args: argparse.Namespace) -> int:
+    import shlex
+
+    from builder.micro.train import TrainSettings, train
+
+    settings = TrainSettings(seed=args.seed, images=args.images, vae_steps=args.vae_steps, unet_steps=args.unet_steps,
+                             batch_size=args.batch_size, threads=args.threads)
+    command = "python -m builder " + shlex.join(sys.argv[1:] if args.command_line is None else args.command_line)
+    try:
+        out = train(args.out, settings, progress=not args.no_progress, command=command)
+    except FileExistsError as error:
+        print(f"python -m builder train-micro: error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {out} (loss curves: {out / 'loss.png'})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m builder", description="ImageNet-TC maintainers' tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -344,6 +361,29 @@ def build_parser() -> argparse.ArgumentParser:
     hard.add_argument("--device", help="torch device (default cpu)")
     hard.add_argument("--no-progress", action="store_true", help="no progress bar")
     hard.set_defaults(run=cmd_hard)
+
+    micro = commands.add_parser(
+        "train-micro", help="train the micro text-to-image model on the micro world (CPU, under an hour)",
+        description="Trains a Stable-Diffusion-shaped pipeline at micro size (VAE, CLIP text encoder, UNet with "
+                    "cross-attention, DDIM) on procedural images captioned 'a red star on grass', and saves it with "
+                    "save_pretrained, with training.json (command, seed, versions, losses) and loss.png.")
+    micro.add_argument("--out", required=True, help="the folder to create (must not exist or be empty)")
+    from builder.micro.train import TrainSettings
+
+    defaults = TrainSettings()
+    micro.add_argument("--seed", type=int, default=defaults.seed, help=f"the seed (default {defaults.seed})")
+    micro.add_argument("--images", type=int, default=defaults.images,
+                       help=f"distinct training images (default {defaults.images})")
+    micro.add_argument("--vae-steps", type=int, default=defaults.vae_steps,
+                       help=f"VAE training steps (default {defaults.vae_steps})")
+    micro.add_argument("--unet-steps", type=int, default=defaults.unet_steps,
+                       help=f"UNet and text-encoder training steps (default {defaults.unet_steps})")
+    micro.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                       help=f"images per step (default {defaults.batch_size})")
+    micro.add_argument("--threads", type=int, default=defaults.threads,
+                       help=f"torch CPU threads (default {defaults.threads}: the result depends on it)")
+    micro.add_argument("--no-progress", action="store_true", help="no progress bars")
+    micro.set_defaults(run=cmd_train_micro, command_line=None)
 
     space = commands.add_parser(
         "metric-space", help="regenerate the metric Space's standalone copy of the metrics",
