@@ -43,8 +43,8 @@ def trained(tmp_path_factory):
     from builder.__main__ import main
 
     out = tmp_path_factory.mktemp("micro") / "model"
-    argv = ["train-micro", "--out", str(out), "--images", "64", "--vae-steps", "40", "--unet-steps", "40",
-            "--batch-size", "8", "--no-progress"]
+    argv = ["train-micro", "--out", str(out), "--images", "32", "--vae-steps", "20", "--unet-steps", "10",
+            "--batch-size", "4", "--no-progress"]
     assert main(argv) == 0
     return out
 
@@ -71,12 +71,12 @@ def test_training_records_its_provenance_and_learns(trained):
 
     record = json.loads((trained / "training.json").read_text())
     assert record["command"].startswith("python -m builder ")
-    assert record["settings"] == {"seed": 0, "images": 64, "vae_steps": 40, "unet_steps": 40, "batch_size": 8,
+    assert record["settings"] == {"seed": 0, "images": 32, "vae_steps": 20, "unet_steps": 10, "batch_size": 4,
                                   "vae_lr": 1e-3, "unet_lr": 4e-4, "ema_decay": 0.999, "threads": 2}
     assert set(record["libraries"]) >= {"torch", "diffusers", "transformers"}
     losses = json.loads((trained / "losses.json").read_text())
-    assert len(losses["vae"]) == 40 and len(losses["unet"]) == 40
-    assert decay_check(losses["vae"]) < 0.7  # the VAE's reconstruction error falls within 40 steps
+    assert len(losses["vae"]) == 20 and len(losses["unet"]) == 10
+    assert decay_check(losses["vae"]) < 0.7  # the VAE's reconstruction error falls within 20 steps
     assert (trained / "loss.png").stat().st_size > 5_000
 
 

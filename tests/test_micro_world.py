@@ -72,3 +72,27 @@ def test_mask_iou():
     a[:2] = True
     b[1:3] = True
     assert mask_iou(a, b) == pytest.approx(4 / 12) and mask_iou(a, a) == 1.0 and mask_iou(~a & a, ~b & b) == 1.0
+
+
+def test_shape_features_of_drawn_masks():
+    from builder.micro.classify import shape_features
+
+    square = np.zeros((64, 64), bool)
+    square[10:30, 20:40] = True
+    fill, fill45, solidity = shape_features(square)
+    # 400 pixels; the turned box spans 39 diagonals each way: 39 * 39 / 2 = 760.5
+    assert (fill, solidity) == (1.0, 1.0) and fill45 == pytest.approx(400 / 760.5)
+    y, x = np.mgrid[0:64, 0:64]
+    disk = (y - 32) ** 2 + (x - 32) ** 2 <= 15 ** 2
+    fill, fill45, solidity = shape_features(disk)
+    # 709 pixels in a 31 x 31 box: pixels make a disk's fill 0.738, not pi/4; the turned box's 0.767 is close
+    # (a square's differ by half), and the hull of pixel centres leaves the solidity at 0.957
+    assert fill == pytest.approx(709 / 961)
+    assert fill45 == pytest.approx(0.7669, abs=1e-4) and solidity == pytest.approx(0.9568, abs=1e-4)
+    blunt = square.copy()  # a square whose corners came out blunt, as the trained model draws them
+    for rows, cols in ((slice(10, 13), slice(20, 23)), (slice(10, 13), slice(37, 40)),
+                       (slice(27, 30), slice(20, 23)), (slice(27, 30), slice(37, 40))):
+        blunt[rows, cols] = False
+    from builder.micro.classify import _shape
+
+    assert _shape(blunt) == "square" and _shape(disk) == "circle"
