@@ -34,7 +34,7 @@ def is_hard(predictions: Sequence[int], label: int) -> bool:
     return 2 * wrong > len(predictions)
 
 
-def _candidate_batches(build: Path, batch_rows: int = READ_ROWS) -> Any:
+def _candidate_batches(folder: Any, batch_rows: int = READ_ROWS) -> Any:
     """(ids, labels, PIL images) of the build's text-guided edits that passed QC, in batches."""
     import io
 
@@ -42,7 +42,7 @@ def _candidate_batches(build: Path, batch_rows: int = READ_ROWS) -> Any:
     import pyarrow.parquet as pq
     from PIL import Image
 
-    for path in open_folder(build).files:
+    for path in folder.files:
         parquet = pq.ParquetFile(path)
         for batch in parquet.iter_batches(batch_size=batch_rows,
                                           columns=["id", "label", "domain", "passed_qc", "image"]):
@@ -88,7 +88,7 @@ def find_hard(build: str | Path, models: Sequence[str], checkpoints: Mapping[str
     total = _count_candidates(folder)
     bar = tqdm(total=total, unit="edit", desc="surrogates", disable=not progress, dynamic_ncols=True)
     with torch.inference_mode():
-        for ids, batch_labels, images in _candidate_batches(build):
+        for ids, batch_labels, images in _candidate_batches(folder):
             tops = []
             for classifier in classifiers:
                 pixels = torch.stack([classifier.transform(image) for image in images]).to(device)

@@ -16,8 +16,8 @@ TINY_SAMPLE_SIZE = 32  # latent side at 256 px: the VAE downsamples by 8, as Sta
 VAE_SCALE_FACTOR = 8
 
 
-def _byte_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """A byte-level BPE vocabulary over the 256 byte characters (as CLIP's tokenizer maps bytes to unicode)."""
+def byte_chars() -> list[str]:
+    """The 256 byte characters in the order CLIP's tokenizer maps bytes to unicode."""
     visible = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     chars, extra = [], 0
     for b in range(256):
@@ -26,6 +26,12 @@ def _byte_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
         else:
             chars.append(chr(256 + extra))
             extra += 1
+    return chars
+
+
+def _byte_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """A byte-level BPE vocabulary over the 256 byte characters (as CLIP's tokenizer maps bytes to unicode)."""
+    chars = byte_chars()
     tokens = ["<|startoftext|>", "<|endoftext|>"] + chars + [c + "</w>" for c in chars]
     return {token: i for i, token in enumerate(tokens)}, []
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from builder.micro.world import BACKGROUNDS, COLOURS, SHAPES, SIZE, caption
+from builder.tiny_models import byte_chars
 
 VAE_SCALE_FACTOR = 4
 LATENT_SIZE = SIZE // VAE_SCALE_FACTOR
@@ -35,24 +36,11 @@ def caption_words() -> list[str]:
     return sorted({word for c in COLOURS for s in SHAPES for b in BACKGROUNDS for word in caption(c, s, b).split()})
 
 
-def _byte_chars() -> list[str]:
-    """The 256 byte characters in CLIP's byte-to-unicode order."""
-    visible = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    chars, extra = [], 0
-    for b in range(256):
-        if b in visible:
-            chars.append(chr(b))
-        else:
-            chars.append(chr(256 + extra))
-            extra += 1
-    return chars
-
-
 def build_tokenizer() -> Any:
     """CLIP's tokenizer over the bytes and the captions' words (one token per word)."""
     from transformers import CLIPTokenizer
 
-    chars = _byte_chars()
+    chars = byte_chars()
     tokens = ["<|startoftext|>", "<|endoftext|>"] + chars + [c + "</w>" for c in chars]
     merges: list[tuple[str, str]] = []
     for word in caption_words():

@@ -11,8 +11,8 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from builder.review.folder import ReviewError, is_text_guided, open_folder, read_metadata
-from builder.review.stats import SCORES, EditRow, estimate, summarize
+from builder.review.folder import is_text_guided, open_folder, read_metadata
+from builder.review.stats import SCORES, EditRow, estimate, rate_text, summarize
 from builder.review.verdicts import load_reviews
 
 
@@ -26,12 +26,7 @@ def edit_rows(table: Any) -> list[EditRow]:
 def read_population(root: str | Path) -> tuple[list[EditRow], dict[str, dict[str, str]]]:
     """The folder's edits and every reviewer's latest verdicts on them (a verdict on any other row is refused)."""
     rows = edit_rows(read_metadata(open_folder(root)))
-    ids = {row.id for row in rows}
-    try:
-        verdicts = load_reviews(Path(root), known_ids=ids)
-    except ReviewError as error:
-        raise ReviewError(f"{error} (only text-guided edits are reviewed)") from None
-    return rows, verdicts
+    return rows, load_reviews(Path(root), known_ids={row.id for row in rows})
 
 
 def folder_review(root: str | Path, target: float = 0.95,
@@ -47,15 +42,6 @@ def folder_review(root: str | Path, target: float = 0.95,
         result = estimate(rows, verdicts, lambda row: row.id in hard)
         summary["hard"] = result.as_dict() if result else None
     return summary
-
-
-def _percent(value: float) -> str:
-    return f"{100 * value:.1f}"
-
-
-def rate_text(result: dict[str, Any]) -> str:
-    """"93.1% [89.0, 95.8]" from an estimate's dict."""
-    return f"{_percent(result['rate'])}% [{_percent(result['low'])}, {_percent(result['high'])}]"
 
 
 def kappa_text(review: dict[str, Any]) -> str:

@@ -82,6 +82,7 @@ def read_images(folder: RowFolder, ids: Iterable[str]) -> dict[str, bytes]:
     import pyarrow.parquet as pq
 
     wanted = set(ids)
+    value_set = _string_array(wanted)
     found: dict[str, bytes] = {}
     for path in folder.files:
         parquet = pq.ParquetFile(path)
@@ -89,7 +90,7 @@ def read_images(folder: RowFolder, ids: Iterable[str]) -> dict[str, bytes]:
             if len(found) == len(wanted):
                 return found
             row_ids = parquet.read_row_group(group, columns=["id"]).column("id")
-            hits = pc.is_in(row_ids, value_set=_string_array(wanted))
+            hits = pc.is_in(row_ids, value_set=value_set)
             if not pc.any(hits).as_py():
                 continue
             table = parquet.read_row_group(group, columns=["id", "image"]).filter(hits)

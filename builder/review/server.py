@@ -62,6 +62,10 @@ class ReviewSession:
         """The first row of the sample this reviewer has not answered (len(rows) when all are)."""
         return next((i for i, row in enumerate(self.rows) if row["id"] not in self.answers), len(self.rows))
 
+    def done(self) -> int:
+        """How many rows of the sample this reviewer has answered."""
+        return sum(row["id"] in self.answers for row in self.rows)
+
     def record(self, row_id: str, answer: str) -> None:
         append_verdict(self.verdicts, row_id, answer, self.reviewer)
         self.answers[row_id] = answer
@@ -155,7 +159,7 @@ def create_app(session: ReviewSession, origins: set[str]) -> FastAPI:
     def rows() -> dict[str, Any]:
         return {"reviewer": session.reviewer, "folder": str(session.folder.root), "answers": ANSWERS,
                 "rows": [{**row, "answer": session.answers.get(row["id"])} for row in session.rows],
-                "next": session.next_index(), "done": sum(r["id"] in session.answers for r in session.rows)}
+                "next": session.next_index(), "done": session.done()}
 
     @app.get("/image/{row_id}")
     def image(row_id: str) -> Response:
@@ -178,7 +182,7 @@ def create_app(session: ReviewSession, origins: set[str]) -> FastAPI:
             raise HTTPException(422, f"answer {body.answer!r}: use one of {', '.join(ANSWERS)}")
         session.record(body.id, body.answer)
         return JSONResponse({"saved": body.id, "answer": body.answer, "next": session.next_index(),
-                             "done": sum(r["id"] in session.answers for r in session.rows)})
+                             "done": session.done()})
 
     return app
 
@@ -190,8 +194,7 @@ def serve(session: ReviewSession, host: str = LOOPBACK, port: int = DEFAULT_PORT
 
     origins = own_origins(host, port) | {o.rstrip("/") for o in allow_origins}
     app = create_app(session, origins)
-    done = sum(r["id"] in session.answers for r in session.rows)
-    log(f"reviewer {session.reviewer}: {done} of {len(session.rows)} rows answered; answers go to {session.verdicts}")
+    log(f"reviewer {session.reviewer}: {session.done()} of {len(session.rows)} rows answered; answers go to {session.verdicts}")
     log(f"review page: http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/  (Ctrl-C stops it; "
         "every answer is already saved)")
     if host in (LOOPBACK, "localhost", "::1"):

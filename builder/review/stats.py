@@ -351,12 +351,16 @@ def _percent(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def rate_text(result: Mapping[str, Any]) -> str:
+    """"93.1% [89.0, 95.8]" from an estimate's dict."""
+    return f"{_percent(result['rate'])} [{100 * result['low']:.1f}, {100 * result['high']:.1f}]"
+
+
 def _rate(result: Mapping[str, Any] | None) -> str:
     """As "93.1% [89.0, 95.8] (120 reviewed)", or "-" without reviewed rows."""
     if result is None:
         return "-"
-    return (f"{_percent(result['rate'])} [{100 * result['low']:.1f}, {100 * result['high']:.1f}] "
-            f"({result['reviewed']} reviewed)")
+    return f"{rate_text(result)} ({result['reviewed']} reviewed)"
 
 
 def _table(title: str, entries: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -98,7 +98,7 @@ def _problem(record: Any, reviewer: str, known_ids: Collection[str] | None) -> s
     if record["reviewer"] != reviewer:
         return f"reviewer {record['reviewer']!r} in the file of {reviewer!r}"
     if known_ids is not None and record["id"] not in known_ids:
-        return f"row id {record['id']!r} is not in this folder"
+        return f"row id {record['id']!r} is not in this folder (only text-guided edits are reviewed)"
     return None
 
 
