@@ -251,8 +251,11 @@ def test_blend_mask_is_the_authors():
     assert 0.05 < float(ours.float().mean()) < 0.95  # neither empty nor full: the comparison means something
 
 
-def test_local_blend_uses_the_quarter_resolution_maps_from_a_fifth_of_the_steps(tiny_sd, photos):
-    editor = create_editor("p2p-direct", model=tiny_sd, resolution=RES, steps=STEPS, local_blend_words=["cat"])
+@pytest.mark.parametrize("downsample", [None, 2])
+def test_local_blend_uses_the_quarter_resolution_maps_from_a_fifth_of_the_steps(tiny_sd, photos, downsample):
+    extra = {} if downsample is None else {"local_blend_downsample": downsample}
+    editor = create_editor("p2p-direct", model=tiny_sd, resolution=RES, steps=STEPS, local_blend_words=["cat"],
+                           **extra)
     sizes = []
     real = editor.control.cross_attention
 
@@ -265,10 +268,17 @@ def test_local_blend_uses_the_quarter_resolution_maps_from_a_fifth_of_the_steps(
 
     editor.control.cross_attention = spy
     result = editor.edit([photos["cat"]], ["a tabby cat"], ["a tabby cat in the snow"], 2, [0])[0]
-    latent = RES // 8
-    assert set(sizes) == {(latent // 4) ** 2}  # only the layers at a quarter of the latent side feed the mask
+    latent, side = RES // 8, RES // 8 // (downsample or 4)
+    assert set(sizes) == {side ** 2}  # only the layers at a quarter (or the chosen share) of the latent side
     assert [s for s, kind in editor.control.log if kind == "blend"] == list(range(int(0.2 * STEPS), STEPS))
     assert result.metadata["local_blend_start"] == 0.2 and result.metadata["local_blend_threshold"] == 0.3
+    assert result.metadata["local_blend_downsample"] == (downsample or 4)
+
+
+def test_local_blend_downsample_must_be_a_positive_integer(tiny_sd):
+    with pytest.raises(EditorError, match="local_blend_downsample must be a positive integer, got 0"):
+        create_editor("p2p-direct", model=tiny_sd, resolution=RES, steps=STEPS, local_blend_words=["cat"],
+                      local_blend_downsample=0)
 
 
 def test_local_blend_words_must_occur(tiny_sd, photos):

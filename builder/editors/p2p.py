@@ -14,8 +14,9 @@ same target, same injection schedule so far) share one path until their schedule
   trajectory (the correction of "direct inversion", Ju et al., 2023). It needs no backward passes.
 
 Local blend (off unless `local_blend_words` is set) follows the authors' code: the blend words' cross-attention
-maps at 1/4 of the latent side (16x16 at 512 px), summed from the first step, blend each edit with its source
-from 20% of the steps on (`local_blend_start`), with a 3x3 max-pool and a 0.3 threshold.
+maps at 1/4 of the latent side (16x16 at 512 px; `local_blend_downsample`), summed from the first step, blend
+each edit with its source from 20% of the steps on (`local_blend_start`), with a 3x3 max-pool and a 0.3
+threshold.
 
 Both are deterministic functions of the image and prompts: the seed is recorded but draws no noise.
 """
@@ -72,6 +73,9 @@ class PromptToPromptEditor(Editor):
         "local_blend_words": None,  # e.g. ["cat"]: edit only where these words attend (source and target)
         "local_blend_threshold": 0.3,
         "local_blend_start": 0.2,  # the fraction of the steps before blending starts
+        # the blend maps' grid is the latent side divided by this: 4 as in the authors' code (16x16 at 512 px);
+        # 2 for a model at 64 px, whose 4x4 maps, max-pooled 3x3, cover nearly the whole image
+        "local_blend_downsample": 4,
         "p2p_mode": "refine",  # how target tokens take source maps: refine (the study's) or replace (equal lengths)
     }
 
@@ -90,6 +94,11 @@ class PromptToPromptEditor(Editor):
         self.control = AttentionControl()
         install(self.unet, self.control)
         self.cache = InversionCache(self.params["cache_dir"], int(self.params["cache_items"]))
+        downsample = self.params["local_blend_downsample"]
+        self.blend_downsample = downsample if isinstance(downsample, int) and not isinstance(downsample, bool) else 0
+        if self.blend_downsample < 1:
+            raise EditorError(f"{self.name}: local_blend_downsample must be a positive integer, got "
+                              f"{self.params['local_blend_downsample']!r}")
         self.scaling = float(self.vae.config.scaling_factor)
 
     def _modules(self) -> list[Any]:
@@ -236,7 +245,8 @@ class PromptToPromptEditor(Editor):
                      "inversion_cached": source.cache_hit}
             if self.params["local_blend_words"]:
                 extra.update(local_blend_threshold=float(self.params["local_blend_threshold"]),
-                             local_blend_start=float(self.params["local_blend_start"]))
+                             local_blend_start=float(self.params["local_blend_start"]),
+                             local_blend_downsample=self.blend_downsample)
             extra.update(self._inversion_metadata(source.inversion))  # type: ignore[arg-type]
             extras.append(extra)
         return decoded, extras
@@ -291,7 +301,8 @@ class _SamplingRun:
             mappers=torch.stack([a for a, _ in mappers]), alphas=torch.stack([b for _, b in mappers]),
             blend_tokens=None if self.tokens is None else torch.stack(
                 [self.tokens[self.sources[s].prompt] for s in holds] + [self.tokens[lane.prompt] for lane in own]),
-            blend_queries=(self.latent_size[0] // 4) * (self.latent_size[1] // 4))
+            blend_queries=(self.latent_size[0] // self.editor.blend_downsample)
+            * (self.latent_size[1] // self.editor.blend_downsample))
 
     def sample_pass(self, schedule: Schedule, step: int, own: list[Lane], states: list[torch.Tensor],
                     holds: list[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -313,8 +324,9 @@ class _SamplingRun:
         if self.tokens is None:
             return moved, None
         if maps is None:
-            raise EditorError(f"{editor.name}: local blend needs cross-attention at {self.latent_size[0] // 4}x"
-                              f"{self.latent_size[1] // 4}; this UNet has none")
+            side = [n // editor.blend_downsample for n in self.latent_size]
+            raise EditorError(f"{editor.name}: local blend needs cross-attention at {side[0]}x{side[1]} (the latent "
+                              f"side / local_blend_downsample {editor.blend_downsample}); this UNet has none")
         for r, source in enumerate(holds):
             if source not in self._mapped:
                 self.source_maps[source] = self.source_maps[source] + maps[r] if source in self.source_maps \
