@@ -246,7 +246,7 @@ def cmd_train_micro(args: argparse.Namespace) -> int:
     from builder.micro.train import TrainSettings, train
 
     settings = TrainSettings(seed=args.seed, images=args.images, vae_steps=args.vae_steps, unet_steps=args.unet_steps,
-                             batch_size=args.batch_size, threads=args.threads)
+                             batch_size=args.batch_size, vae_batch_size=args.vae_batch_size, threads=args.threads)
     command = "python -m builder " + shlex.join(sys.argv[1:] if args.command_line is None else args.command_line)
     try:
         out = train(args.out, settings, progress=not args.no_progress, command=command)
@@ -379,7 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     micro.add_argument("--unet-steps", type=int, default=defaults.unet_steps,
                        help=f"UNet and text-encoder training steps (default {defaults.unet_steps})")
     micro.add_argument("--batch-size", type=int, default=defaults.batch_size,
-                       help=f"images per step (default {defaults.batch_size})")
+                       help=f"images per UNet step (default {defaults.batch_size})")
+    micro.add_argument("--vae-batch-size", type=int, default=defaults.vae_batch_size,
+                       help=f"images per VAE step (default {defaults.vae_batch_size})")
     micro.add_argument("--threads", type=int, default=defaults.threads,
                        help=f"torch CPU threads (default {defaults.threads}: the result depends on it)")
     micro.add_argument("--no-progress", action="store_true", help="no progress bars")

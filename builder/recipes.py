@@ -52,7 +52,7 @@ class PromptSpec:
 @dataclass(frozen=True)
 class EditorSpec:
     name: str
-    model: str | None = None  # Hub id, local folder, or tiny:sd / tiny:ip2p (a tiny random pipeline)
+    model: str | None = None  # Hub id, local folder, tiny:sd / tiny:ip2p (tiny random) or tiny:micro (trained)
     revision: str | None = None  # a branch, tag or commit; the build pins it to a commit (models.json)
     dtype: str | None = None
     steps: int = 50

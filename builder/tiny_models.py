@@ -157,7 +157,7 @@ def save_tiny_clip(path: str | Path, seed: int = 0) -> Path:
     return path
 
 
-TINY_KINDS = ("sd", "ip2p", "clip")
+TINY_KINDS = ("sd", "ip2p", "clip", "micro")  # micro: the trained micro model that ships (`builder.micro`)
 
 
 def tiny_fingerprint() -> str:
@@ -173,12 +173,17 @@ def tiny_fingerprint() -> str:
 
 
 def resolve_model(model: str) -> str:
-    """`tiny:<kind>` -> a folder holding that tiny model (built once into the cache); anything else unchanged."""
+    """`tiny:<kind>` -> a folder holding that tiny model (built once into the cache; `tiny:micro`, the shipped
+    micro model's folder); anything else unchanged."""
     if not model.startswith("tiny:"):
         return model
     kind = model.split(":", 1)[1]
     if kind not in TINY_KINDS:
         raise ValueError(f"unknown tiny model {model!r}; expected one of {', '.join('tiny:' + k for k in TINY_KINDS)}")
+    if kind == "micro":
+        from builder.micro.model import shipped_weights
+
+        return str(shipped_weights())
     from imagenet_textcorrupt.atomic import atomic_write_text
     from imagenet_textcorrupt.cache import cache_root
 

@@ -44,7 +44,7 @@ def trained(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("micro") / "model"
     argv = ["train-micro", "--out", str(out), "--images", "32", "--vae-steps", "20", "--unet-steps", "10",
-            "--batch-size", "4", "--no-progress"]
+            "--batch-size", "4", "--vae-batch-size", "4", "--no-progress"]
     assert main(argv) == 0
     return out
 
@@ -54,7 +54,7 @@ def test_training_writes_a_pipeline_that_loads_and_samples(trained):
     import torch
     from diffusers import StableDiffusionPipeline
 
-    pipeline = StableDiffusionPipeline.from_pretrained(trained, use_safetensors=True)
+    pipeline = StableDiffusionPipeline.from_pretrained(trained, dtype=torch.float32, use_safetensors=True)
     image = pipeline("a red star on grass", num_inference_steps=3, height=64, width=64,
                      generator=torch.Generator().manual_seed(0), output_type="np").images[0]
     assert image.shape == (64, 64, 3) and np.isfinite(image).all()
@@ -64,6 +64,10 @@ def test_training_writes_a_pipeline_that_loads_and_samples(trained):
         "loss.png", "losses.json", "model_index.json", "scheduler", "text_encoder", "tokenizer", "training.json",
         "unet", "vae"]
     assert all(p.suffix != ".bin" for p in trained.rglob("*"))  # safetensors only
+    from safetensors import safe_open
+
+    with safe_open(trained / "unet" / "diffusion_pytorch_model.safetensors", "pt") as weights:
+        assert {weights.get_tensor(k).dtype for k in weights.keys()} == {torch.float16}  # half the size
 
 
 def test_training_records_its_provenance_and_learns(trained):
@@ -72,7 +76,9 @@ def test_training_records_its_provenance_and_learns(trained):
     record = json.loads((trained / "training.json").read_text())
     assert record["command"].startswith("python -m builder ")
     assert record["settings"] == {"seed": 0, "images": 32, "vae_steps": 20, "unet_steps": 10, "batch_size": 4,
-                                  "vae_lr": 1e-3, "unet_lr": 4e-4, "ema_decay": 0.999, "threads": 2}
+                                  "vae_batch_size": 4, "vae_lr": 1e-3, "unet_lr": 4e-4, "ema_decay": 0.999,
+                                  "threads": 2}
+    assert record["saved_dtype"] == "float16"
     assert set(record["libraries"]) >= {"torch", "diffusers", "transformers"}
     losses = json.loads((trained / "losses.json").read_text())
     assert len(losses["vae"]) == 20 and len(losses["unet"]) == 10
@@ -85,3 +91,17 @@ def test_training_refuses_a_folder_in_use(trained, capsys):
 
     assert main(["train-micro", "--out", str(trained), "--unet-steps", "1", "--vae-steps", "1", "--no-progress"]) == 1
     assert f"{trained} exists and is not empty: choose a new folder" in capsys.readouterr().err
+
+
+def test_tiny_micro_names_the_shipped_folder(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from builder.pins import pin_model
+    from builder.tiny_models import resolve_model
+
+    assert Path(resolve_model("tiny:micro")) == model.WEIGHTS == model.shipped_weights()
+    pin = pin_model("tiny:micro")  # a folder: pinned by the hash of its files, as any local model
+    assert pin.source == str(model.WEIGHTS) and pin.commit is None and pin.identity.startswith("local:")
+    monkeypatch.setattr(model, "WEIGHTS", tmp_path / "gone")
+    with pytest.raises(FileNotFoundError, match=r"the micro model's weights are missing from .*gone .*train-micro"):
+        resolve_model("tiny:micro")

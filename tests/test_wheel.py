@@ -49,7 +49,8 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     missing = sorted(_expected(ROOT) - names)
     assert not missing, f"not in the wheel: {missing}"
     assert {"builder/dataset_card/README.md.jinja", "builder/dataset_card/LICENSE.jinja",
-            "builder/data/sample_photos.yaml", "builder/recipes/smoke.yaml", "imagenet_textcorrupt/data/prompts.yaml"
+            "builder/data/sample_photos.yaml", "builder/recipes/smoke.yaml", "imagenet_textcorrupt/data/prompts.yaml",
+            "builder/micro/weights/unet/diffusion_pytorch_model.safetensors", "builder/micro/weights/training.json"
             } <= names
     assert "imagenet-tc = imagenet_textcorrupt.cli:main" in entry_points
 
@@ -61,6 +62,7 @@ import builder, imagenet_textcorrupt
 from builder.card import template_dir, TEMPLATE
 from builder.recipes import load_recipe, RECIPES_DIR
 from builder.sources import SAMPLES_FILE, SAMPLE_PHOTOS
+from builder.tiny_models import resolve_model
 from imagenet_textcorrupt.classes import load_classes
 from imagenet_textcorrupt.hierarchy import load_hierarchy
 from imagenet_textcorrupt.prompts import load_prompts
@@ -69,7 +71,7 @@ import jinja2
 template = jinja2.Environment(loader=jinja2.FileSystemLoader(template_dir())).get_template(TEMPLATE)
 print(json.dumps({
     "modules": [builder.__file__, imagenet_textcorrupt.__file__],
-    "files": [str(template_dir()), str(RECIPES_DIR), str(SAMPLES_FILE)],
+    "files": [str(template_dir()), str(RECIPES_DIR), str(SAMPLES_FILE), resolve_model("tiny:micro")],
     "recipe": load_recipe("smoke").name, "photos": len(SAMPLE_PHOTOS), "classes": len(load_classes()),
     "groups": len(load_hierarchy().group_names), "prompts": load_prompts().version,
 }))

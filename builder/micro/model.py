@@ -6,9 +6,11 @@
 - Text encoder: a small `CLIPTextModel`, trained with the UNet.
 - VAE: `AutoencoderKL` with three blocks, so it downsamples by 4 (Stable Diffusion's by 8): a 64-pixel image has a
   16x16 latent, which keeps the levels the editors act on. Its mid block has no attention and its widths are
-  16, 32, 64: a training step of 32 images takes 1.1 s on 2 cores (2.5 s at widths 32, 64, 64 with attention). Prompt-to-prompt's local blend reads cross-attention
-  at a quarter of the latent side (4x4 here, 16x16 for Stable Diffusion at 512 px) and replaces self-attention in
-  layers at half the side or coarser (8x8); with a factor of 8 the latent would be 8x8 and the blend maps 2x2.
+  16, 32, 64: a training step of 32 images takes 1.1 s on 2 cores (2.5 s at widths 32, 64, 64 with attention).
+  Prompt-to-prompt replaces self-attention in layers at half the latent side or coarser (8x8 here) and its local
+  blend reads cross-attention at a quarter of the side (16x16 for Stable Diffusion at 512 px, 4x4 here: too coarse
+  once max-pooled, so the micro model's blend reads 8x8, `local_blend_downsample: 2`); with a factor of 8 the
+  latent would be 8x8 and the blend maps 2x2.
 - UNet: `UNet2DConditionModel` with four levels (16, 8, 4, 2) and a mid block with attention. Cross-attention sits
   at 8x8 and 4x4, the levels the editors act on (local blend at a quarter of the side, self-attention injected at
   half the side or coarser, cross-attention maps wherever there is cross-attention); Stable Diffusion v1 also has
@@ -19,6 +21,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from builder.micro.world import BACKGROUNDS, COLOURS, SHAPES, SIZE, caption
@@ -29,6 +32,16 @@ LATENT_SIZE = SIZE // VAE_SCALE_FACTOR
 LATENT_CHANNELS = 4
 TEXT_WIDTH = 64
 MAX_TOKENS = 16  # the longest caption, "a yellow triangle on a plain background", is 7 words + 2 specials
+WEIGHTS = Path(__file__).with_name("weights")  # the shipped pipeline, as `train-micro` wrote it
+
+
+def shipped_weights() -> Path:
+    """The folder of the shipped micro model (what `tiny:micro` names)."""
+    if not (WEIGHTS / "model_index.json").is_file():
+        raise FileNotFoundError(f"the micro model's weights are missing from {WEIGHTS} (an install without the "
+                                "package data?); reinstall ImageNet-TC, or train them with python -m builder "
+                                "train-micro --out DIR and name DIR as the model")
+    return WEIGHTS
 
 
 def caption_words() -> list[str]:
