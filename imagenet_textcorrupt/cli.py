@@ -211,10 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
-        "demo", help="the whole product on its embedded defaults, offline, in about a minute",
+        "demo", help="the whole product on its embedded defaults, offline, in about two minutes",
         description="Builds the smoke recipe (real sample photos, a tiny random-weight diffusion model), assembles "
                     "and validates the release, loads it with datasets, evaluates a pretrained EfficientNet-Lite0, "
-                    "writes a report with plots and says where everything is. Rerunning resumes.")
+                    "writes a report with plots, edits held-out scenes of the micro world with the study's editor on "
+                    "the trained micro model, and says where everything is. Rerunning resumes.")
     demo.add_argument("--out", default="imagenet-tc-demo", help="the folder to work in (default: imagenet-tc-demo)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     demo.set_defaults(run=cmd_demo)

@@ -92,15 +92,36 @@ def test_the_summary_says_what_the_numbers_mean(demo):
     assert str(demo / "results" / "results.json") in text
 
 
+def test_the_micro_world_section(demo):
+    """Six held-out scenes edited by p2p-nulltext on the shipped micro model, read by the micro classifier."""
+    figures = json.loads((demo / "micro" / "micro.json").read_text())
+    assert figures["editor"] == "p2p-nulltext" and figures["images"] == 6
+    assert figures["clean_accuracy"] == 1.0  # the classifier reads every drawn scene's shape
+    for kind in ("colour", "background"):
+        edits = figures["edits"][kind]
+        assert edits["drop"] == pytest.approx(figures["clean_accuracy"] - edits["accuracy"])
+        assert edits["read_as_target"] >= 0.5 and 0.5 <= edits["mean_mask_iou"] <= 1.0
+    with Image.open(demo / "micro" / "contact_sheet.png") as sheet:  # 6 rows of original + 2 edits at 128 px
+        assert sheet.size == (3 * (128 + 4) + 4, 14 + 6 * (128 + 24 + 4) + 4)
+        pixels = np.asarray(sheet.convert("RGB"))
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 500  # pictures, not blank tiles
+    summary = (demo / "SUMMARY.md").read_text()
+    assert "## The micro world: real edits by a trained model" in summary
+    assert f"`{demo / 'micro' / 'contact_sheet.png'}`" in summary
+    assert "- accuracy on the originals: 100%" in summary
+
+
 def test_without_the_pretrained_package_it_says_so(demo, tmp_path, monkeypatch, capsys):
     import imagenet_textcorrupt.models as models
 
     monkeypatch.setattr(models, "efficientnet_lite0_checkpoint", lambda folder: None)
     out = tmp_path / "run"
     shutil.copytree(demo / "build", out / "build")  # resumes: nothing to generate again
+    shutil.copytree(demo / "micro", out / "micro")
     assert main(["demo", "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "290 rows in 0 new shards (5 already done)" in printed
+    assert f"reused: {out / 'micro'}" in printed
     assert "EfficientNet-Lite0 with RANDOM weights" in printed
     assert load_results(out / "results" / "results.json").model.pretrained is False
     assert "has RANDOM weights (its package is missing), so every accuracy above is chance" in \
