@@ -77,6 +77,7 @@ def test_the_shipped_model_draws_its_captions():
 
 def test_the_shipped_weights_are_what_training_recorded():
     import json
+    from dataclasses import asdict
 
     from builder.micro.model import shipped_weights
     from builder.micro.train import TrainSettings
@@ -84,7 +85,7 @@ def test_the_shipped_weights_are_what_training_recorded():
     folder = shipped_weights()
     record = json.loads((folder / "training.json").read_text())
     assert record["command"].startswith("python -m builder train-micro --out ")
-    assert record["settings"] == {**TrainSettings().__dict__}  # the defaults reproduce it
+    assert record["settings"] == asdict(TrainSettings())  # the defaults reproduce it
     assert record["saved_dtype"] == "float16"
     weights = sum(p.stat().st_size for p in folder.rglob("*.safetensors"))
     assert weights < 8_000_000  # a few MB
