@@ -55,9 +55,10 @@ def ip2p(tiny_ip2p):
 
 
 def test_registry():
-    assert list_editors() == ["imagenet-c", "instruct-pix2pix", "p2p-direct", "p2p-nulltext", "sdedit"]
+    assert list_editors() == ["imagenet-c", "instruct-pix2pix", "p2p-direct", "p2p-directinv", "p2p-nulltext",
+                              "sdedit"]
     assert {name: cls.family for name, cls in EDITORS.items()} == {
-        "p2p-nulltext": "prompt_to_prompt", "p2p-direct": "prompt_to_prompt",
+        "p2p-nulltext": "prompt_to_prompt", "p2p-direct": "prompt_to_prompt", "p2p-directinv": "prompt_to_prompt",
         "instruct-pix2pix": "instruct_pix2pix", "sdedit": "sdedit", "imagenet-c": "imagenet_c"}
     with pytest.raises(UnknownNameError, match="unknown editor 'p2p-nultext'; did you mean p2p-nulltext"):
         create_editor("p2p-nultext")

@@ -1,5 +1,6 @@
-"""Prompt-to-prompt editors: the source study's null-text inversion (`p2p-nulltext`) and a direct inversion that
-needs no optimisation (`p2p-direct`), on the components of a stock StableDiffusionPipeline.
+"""Prompt-to-prompt editors: the source study's null-text inversion (`p2p-nulltext`) and Direct Inversion, which
+needs no optimisation (`p2p-directinv`, also registered under its earlier name `p2p-direct`), on the components of
+a stock StableDiffusionPipeline.
 
 Both invert each source image once (DDIM, source prompt; `inversion`), then sample every edit of the batch from
 the inverted noise with the target's attention maps taken from the source (`attention`). The source branch of
@@ -10,13 +11,21 @@ same target, same injection schedule so far) share one path until their schedule
 - `p2p-nulltext` optimises the null-text embedding of every step (Mokady et al., 2023), with the authors'
   settings (10 inner Adam steps, early stop at 1e-5 + i·2e-5); the optimised embeddings are the unconditional
   input of every branch, and the source branch is the path sampled with them.
-- `p2p-direct` samples with the plain empty-prompt embedding and keeps the source branch on the DDIM-inverted
-  trajectory (the correction of "direct inversion", Ju et al., 2023). It needs no backward passes.
+- `p2p-directinv` is Direct Inversion (Ju et al., ICLR 2024, "PnP Inversion"; github cure-lab/PnPInversion):
+  every branch samples with the plain empty-prompt embedding, and after each step the source branch is moved back
+  onto the DDIM-inverted trajectory by the difference between the inverted latent and its own guided prediction.
+  That difference, added to that prediction, *is* the inverted latent, so the source branch here is read off the
+  trajectory instead of being predicted and then corrected: the target branches see the same source maps and the
+  same blend source, the source's unconditional rows and guided step (which only the correction consumed) are not
+  run, and no backward pass is either. tests/test_directinv_reference.py compares it with a reference written
+  from the authors' steps (their `offset_calculate` and `direct_inversion_p2p_guidance_forward`).
+  `p2p-direct`, this editor's name before it was checked against the authors' code, runs the same code.
 
 Local blend (off unless `local_blend_words` is set) follows the authors' code: the blend words' cross-attention
 maps at 1/4 of the latent side (16x16 at 512 px; `local_blend_downsample`), summed from the first step, blend
 each edit with its source from 20% of the steps on (`local_blend_start`), with a 3x3 max-pool and a 0.3
-threshold.
+threshold. With `blend_space: pixels` the decoded edit is also composited over the source image outside the
+final mask (`compositing`), since the decoder moves background pixels whose latents the blend kept.
 
 Both are deterministic functions of the image and prompts: the seed is recorded but draws no noise.
 """
@@ -31,11 +40,13 @@ import torch
 from PIL import Image
 
 from builder.determinism import optimisation_attention
-from builder.editors.attention import P2P_MODES, AttentionControl, CallPlan, blend_mask, install, token_mapping
+from builder.editors.attention import P2P_MODES, AttentionControl, install, token_mapping
 from builder.editors.base import Editor, EditorError, load_pipeline, register_editor
+from builder.editors.compositing import BLEND_SPACES, composite, default_feather
 from builder.editors.inversion import (Inversion, InversionCache, NullTextSettings, Schedule, ddim_invert,
-                                       ddim_move, inversion_key, null_text_optimise, predict_noise)
+                                       inversion_key, null_text_optimise)
 from builder.editors.preprocess import image_to_tensor, prepare_image, tensor_to_images
+from builder.editors.p2p_sampling import SamplingRun, Source
 from builder.editors.sharing import EditSchedule, Lane, initial_lanes, passes, split
 
 
@@ -46,18 +57,6 @@ class Reconstruction:
     images: list[Image.Image]
     latents: torch.Tensor  # reconstructed clean latents
     input_latents: torch.Tensor  # the encoded inputs
-
-
-@dataclass
-class _Source:
-    """One source image under its source prompt, with the items that edit it."""
-
-    key: str
-    image: Image.Image
-    prompt: str
-    items: list[int]
-    inversion: Inversion | None = None
-    cache_hit: bool = False
 
 
 class PromptToPromptEditor(Editor):
@@ -77,6 +76,8 @@ class PromptToPromptEditor(Editor):
         # 2 for a model at 64 px, whose 4x4 maps, max-pooled 3x3, cover nearly the whole image
         "local_blend_downsample": 4,
         "p2p_mode": "refine",  # how target tokens take source maps: refine (the study's) or replace (equal lengths)
+        "blend_space": "latent",  # latent: the authors' (and the study's); pixels: composite over the source image
+        "blend_feather": None,  # pixels: the mask's edge ramps over this many pixels each side (None: half a cell)
     }
 
     def _load(self) -> None:
@@ -100,6 +101,17 @@ class PromptToPromptEditor(Editor):
             raise EditorError(f"{self.name}: local_blend_downsample must be a positive integer, got "
                               f"{self.params['local_blend_downsample']!r}")
         self.scaling = float(self.vae.config.scaling_factor)
+        self._check_blend_space()
+
+    def _check_blend_space(self) -> None:
+        space, feather = self.params["blend_space"], self.params["blend_feather"]
+        if space not in BLEND_SPACES:
+            raise EditorError(f"{self.name}: blend_space {space!r} is not one of {', '.join(BLEND_SPACES)}")
+        if space == "pixels" and not self.params["local_blend_words"]:
+            raise EditorError(f"{self.name}: blend_space pixels composites outside the local blend mask; set "
+                              "local_blend_words too")
+        if feather is not None and (isinstance(feather, bool) or not isinstance(feather, int) or feather < 0):
+            raise EditorError(f"{self.name}: blend_feather must be a whole number of pixels >= 0, got {feather!r}")
 
     def _modules(self) -> list[Any]:
         return [self.unet, self.vae, self.text_encoder]
@@ -125,27 +137,27 @@ class PromptToPromptEditor(Editor):
     def _cache_extra(self) -> str:
         return ""
 
-    def _trajectories(self, sources: list[_Source], schedule: Schedule) -> torch.Tensor:
+    def _trajectories(self, sources: list[Source], schedule: Schedule) -> torch.Tensor:
         """DDIM-invert the sources' images in one batch, each under its own source prompt: [T+1, B, C, h, w]."""
         latents = self._encode([s.image for s in sources])
         return ddim_invert(self.unet, schedule, latents, self._embed([s.prompt for s in sources]))
 
-    def _invert(self, sources: list[_Source], schedule: Schedule, uncond: torch.Tensor) -> list[Inversion]:
+    def _invert(self, sources: list[Source], schedule: Schedule, uncond: torch.Tensor) -> list[Inversion]:
         trajectory = self._trajectories(sources, schedule)
         return [Inversion(trajectory[:, i]) for i in range(len(sources))]
 
-    def _sources(self, images: list[Image.Image], prompts: list[str]) -> list[_Source]:
-        found: dict[str, _Source] = {}
+    def _sources(self, images: list[Image.Image], prompts: list[str]) -> list[Source]:
+        found: dict[str, Source] = {}
         for i, (image, prompt) in enumerate(zip(images, prompts)):
             key = inversion_key(np.asarray(image).tobytes(), prompt, self.model_id, self.inversion_method,
                                 self.steps, self.guidance, self._cache_extra() + str(self.dtype))
             if key not in found:
-                found[key] = _Source(key, image, prompt, [])
+                found[key] = Source(key, image, prompt, [])
             found[key].items.append(i)
         return list(found.values())
 
     def _prepare_sources(self, images: list[Image.Image], prompts: list[str], schedule: Schedule,
-                         uncond: torch.Tensor) -> list[_Source]:
+                         uncond: torch.Tensor) -> list[Source]:
         sources = self._sources(images, prompts)
         for source in sources:
             source.inversion = self.cache.get(source.key, self.device)
@@ -178,15 +190,17 @@ class PromptToPromptEditor(Editor):
 
     # -- sampling ----------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def _sample(self, sources: list[_Source], edits: list[EditSchedule], schedule: Schedule, uncond: torch.Tensor,
-                mappings: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor, str]]) -> torch.Tensor:
-        """The final latents of every edit [N, C, h, w], sampled lane by lane (`sharing`); `mappings` holds the
-        token mapping of every (source prompt, target prompt)."""
+    def _sample(self, sources: list[Source], edits: list[EditSchedule], schedule: Schedule, uncond: torch.Tensor,
+                mappings: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor, str]]
+                ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """The final latents of every edit [N, C, h, w], sampled lane by lane (`sharing`), and with local blend the
+        last mask [1, h, w] each edit was blended with, by edit; `mappings` holds the token mapping of every
+        (source prompt, target prompt)."""
         steps = len(schedule)
         latent_size = tuple(sources[0].inversion.trajectory.shape[-2:])  # type: ignore[union-attr]
         prompts = list(dict.fromkeys([s.prompt for s in sources] + [e.prompt for e in edits]))
         blend_tokens = self._blend_tokens(prompts)
-        run = _SamplingRun(self, sources, uncond, mappings, dict(zip(prompts, self._embed(prompts).split(1))),
+        run = SamplingRun(self, sources, uncond, mappings, dict(zip(prompts, self._embed(prompts).split(1))),
                            None if blend_tokens is None else dict(zip(prompts, blend_tokens)), latent_size)
         blend_from = int(float(self.params["local_blend_start"]) * steps)
         self.control.self_max_pixels = int(self.params["self_max_pixels"]
@@ -214,7 +228,7 @@ class PromptToPromptEditor(Editor):
         final = torch.empty(len(edits), *states[0].shape[1:], device=states[0].device)
         for lane, state in zip(lanes, states):
             final[list(lane.items)] = state
-        return final
+        return final, run.masks
 
     # -- the edit --------------------------------------------------------------------------------------------
     def _run(self, images: list[Image.Image], sources: list[str], targets: list[str],
@@ -232,8 +246,16 @@ class PromptToPromptEditor(Editor):
                 except ValueError as error:
                     raise EditorError(f"{self.name}: item {i}: {error}") from None
         edits = [EditSchedule.from_knobs(source_of[i], targets[i], self.steps, k) for i, k in enumerate(knobs)]
-        latents = self._sample(prepared, edits, schedule, uncond, mappings)
+        latents, masks = self._sample(prepared, edits, schedule, uncond, mappings)
         decoded = self._decode(latents)
+        pixels = self.params["blend_space"] == "pixels"
+        feather = self.params["blend_feather"]
+        if feather is None:
+            feather = default_feather(decoded.shape[-1], latents.shape[-1])
+        if pixels and masks:
+            blended = sorted(masks)
+            decoded[blended] = composite(decoded[blended], image_to_tensor([images[i] for i in blended]),
+                                         torch.stack([masks[i] for i in blended]), feather)
         extras = []
         for i in range(len(images)):
             source = prepared[source_of[i]]
@@ -246,7 +268,9 @@ class PromptToPromptEditor(Editor):
             if self.params["local_blend_words"]:
                 extra.update(local_blend_threshold=float(self.params["local_blend_threshold"]),
                              local_blend_start=float(self.params["local_blend_start"]),
-                             local_blend_downsample=self.blend_downsample)
+                             local_blend_downsample=self.blend_downsample, blend_space=self.params["blend_space"])
+                if pixels:
+                    extra["blend_feather"] = feather
             extra.update(self._inversion_metadata(source.inversion))  # type: ignore[arg-type]
             extras.append(extra)
         return decoded, extras
@@ -268,83 +292,6 @@ class PromptToPromptEditor(Editor):
         return Reconstruction(tensor_to_images(self._decode(latents[order])), latents[order], inputs[order])
 
 
-class _SamplingRun:
-    """What one sampling run of an editor shares across its steps and passes: the sources' paths, the prompts'
-    embeddings and token mappings, and, with local blend, the sources' accumulated maps."""
-
-    def __init__(self, editor: PromptToPromptEditor, sources: list[_Source], uncond: torch.Tensor,
-                 mappings: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor, str]],
-                 embedded: dict[str, torch.Tensor], tokens: dict[str, torch.Tensor] | None,
-                 latent_size: tuple[int, ...]):
-        self.editor, self.sources, self.uncond = editor, sources, uncond
-        self.mappings, self.embedded, self.tokens = mappings, embedded, tokens
-        self.paths = [s.inversion.source_path for s in sources]  # type: ignore[union-attr]
-        self.latent_size = latent_size
-        length = editor.tokenizer.model_max_length
-        self.identity = (torch.arange(length), torch.ones(length))
-        self.source_maps: dict[int, torch.Tensor] = {}
-        self._mapped: set[int] = set()
-
-    def begin_step(self) -> None:
-        self._mapped = set()  # a source held by several passes of a step adds its maps once
-
-    def _plan(self, own: list[Lane], holds: list[int]) -> CallPlan:
-        m = len(holds)
-        row_of = {source: r for r, source in enumerate(holds)}
-        mappers = [self.identity] * m + [self.mappings[(self.sources[lane.source].prompt, lane.prompt)][:2]
-                                         for lane in own]
-        return CallPlan(
-            cond_rows=m + len(own),
-            source=torch.tensor(list(range(m)) + [row_of.get(lane.source, m + k) for k, lane in enumerate(own)]),
-            cross=torch.tensor([False] * m + [lane.cross for lane in own]),
-            self_=torch.tensor([False] * m + [lane.self_ for lane in own]),
-            mappers=torch.stack([a for a, _ in mappers]), alphas=torch.stack([b for _, b in mappers]),
-            blend_tokens=None if self.tokens is None else torch.stack(
-                [self.tokens[self.sources[s].prompt] for s in holds] + [self.tokens[lane.prompt] for lane in own]),
-            blend_queries=(self.latent_size[0] // self.editor.blend_downsample)
-            * (self.latent_size[1] // self.editor.blend_downsample))
-
-    def sample_pass(self, schedule: Schedule, step: int, own: list[Lane], states: list[torch.Tensor],
-                    holds: list[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """One UNet pass: [branches' unconditional rows; held sources' conditional rows; branches' conditional
-        rows]. Returns the branches' next latents and, with local blend, their maps of this pass."""
-        editor, n, m = self.editor, len(own), len(holds)
-        t, alpha_from, alpha_to = schedule.move(step)
-        latents = torch.cat(states + [self.paths[s][step][None] for s in holds] + states)
-        context = torch.cat([self.sources[lane.source].inversion.null_at(step, self.uncond)  # type: ignore[union-attr]
-                             for lane in own] + [self.embedded[self.sources[s].prompt] for s in holds]
-                            + [self.embedded[lane.prompt] for lane in own])
-        editor.control.begin(self._plan(own, holds), step)
-        try:
-            eps = predict_noise(editor.unet, latents, t, context)
-            maps = editor.control.blend_maps
-        finally:
-            editor.control.end()
-        moved = ddim_move(latents[:n], eps[:n] + editor.guidance * (eps[n + m:] - eps[:n]), alpha_from, alpha_to)
-        if self.tokens is None:
-            return moved, None
-        if maps is None:
-            side = [n // editor.blend_downsample for n in self.latent_size]
-            raise EditorError(f"{editor.name}: local blend needs cross-attention at {side[0]}x{side[1]} (the latent "
-                              f"side / local_blend_downsample {editor.blend_downsample}); this UNet has none")
-        for r, source in enumerate(holds):
-            if source not in self._mapped:
-                self.source_maps[source] = self.source_maps[source] + maps[r] if source in self.source_maps \
-                    else maps[r]
-                self._mapped.add(source)
-        return moved, maps[m:]
-
-    def blend(self, step: int, own: list[Lane], maps: list[torch.Tensor | None], moved: torch.Tensor
-              ) -> torch.Tensor:
-        """Local blend: each branch keeps its own latents where its or its source's words are, the source's
-        (its next latents on its path) elsewhere."""
-        sources = torch.stack([self.source_maps[lane.source] for lane in own])
-        mask = blend_mask(torch.stack(maps), sources, self.latent_size,  # type: ignore[arg-type]
-                          float(self.editor.params["local_blend_threshold"]))
-        following = torch.stack([self.paths[lane.source][step + 1] for lane in own])
-        return following + mask.to(moved.dtype) * (moved - following)
-
-
 @register_editor("p2p-nulltext")
 class NullTextEditor(PromptToPromptEditor):
     inversion_method: ClassVar[str] = "null-text"
@@ -360,7 +307,7 @@ class NullTextEditor(PromptToPromptEditor):
     def _cache_extra(self) -> str:
         return self.settings.key()
 
-    def _invert(self, sources: list[_Source], schedule: Schedule, uncond: torch.Tensor) -> list[Inversion]:
+    def _invert(self, sources: list[Source], schedule: Schedule, uncond: torch.Tensor) -> list[Inversion]:
         """DDIM inversion, then the null-text optimisation of the batch's images together (each stops early on
         its own, so a batch gives what its images give one by one)."""
         trajectory = self._trajectories(sources, schedule)
@@ -378,6 +325,14 @@ class NullTextEditor(PromptToPromptEditor):
                 "null_text_steps_taken": int(sum(inversion.inner_steps or []))}
 
 
-@register_editor("p2p-direct")
+@register_editor("p2p-directinv")
 class DirectInversionEditor(PromptToPromptEditor):
+    """Direct Inversion (Ju et al., ICLR 2024): the source branch on the DDIM-inverted trajectory at every step."""
+
     inversion_method: ClassVar[str] = "direct"
+
+
+@register_editor("p2p-direct")
+class DirectEditor(DirectInversionEditor):
+    """`p2p-direct`: Direct Inversion under the name it had before it was checked against the authors' code, kept so
+    recipes and rows that name it regenerate (the same inversions, the same pixels)."""
