@@ -387,6 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
     micro.add_argument("--no-progress", action="store_true", help="no progress bars")
     micro.set_defaults(run=cmd_train_micro, command_line=None)
 
+    from builder.editor_bench.cli import add_parser as add_editor_bench
+
+    add_editor_bench(commands)
+
     space = commands.add_parser(
         "metric-space", help="regenerate the metric Space's standalone copy of the metrics",
         description="Writes imagenet_tc_core.py, the copy of imagenet_textcorrupt/metrics/paired.py that the evaluate "
