@@ -45,7 +45,7 @@ def cmd_hierarchy(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     import json
 
-    from builder.plan import assumed_images, make_shards, summarize
+    from builder.plan import assumed_images, costs_text, make_shards, summarize
     from builder.recipes import load_recipe
     from builder.sources import create_source
 
@@ -75,6 +75,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
           f"({summary['unet_rows_per_edit']:.1f} rows per edit), {summary['unet_backward_rows']:,} rows also "
           "backward" + (" (every null-text step at its full inner steps: an upper bound)"
                         if recipe.editor.name == "p2p-nulltext" else ""))
+    if "prompt_to_prompt_editors" in summary:
+        print("\n" + costs_text(summary["prompt_to_prompt_editors"]))
     if "qc_cost" in summary:
         print(summary["qc_cost"]["text"])
     if "gpu_hours" in summary:

@@ -130,17 +130,19 @@ class UNetWork:
         return self.rows + 2 * self.backward_rows
 
 
-def unet_work(recipe: Recipe, items: list[WorkItem]) -> UNetWork:
-    """The UNet work the recipe's editor runs for these items, counted the way the editors run it: one call per
-    source image with all its edits (`Builder`), packed into passes of `batch_size` (`editors.sharing`). For
-    p2p-nulltext every timestep is counted at its full `inner_steps` (early stops make it less)."""
-    from builder.editors.base import editor_family, severity_knobs
+def unet_work(recipe: Recipe, items: list[WorkItem], editor: str | None = None) -> UNetWork:
+    """The UNet work the recipe's editor (or `editor`, with the recipe's parameters it knows) runs for these items,
+    counted the way the editors run it: one call per source image with all its edits (`Builder`), packed into
+    passes of `batch_size` (`editors.sharing`). For null-text every timestep is counted at its full `inner_steps`
+    (early stops make it less)."""
+    from builder.editors.base import editor_class, severity_knobs
     from builder.editors.sharing import EditSchedule, count_sampling
 
     spec, steps = recipe.editor, recipe.editor.steps
+    cls = editor_class(editor or spec.name)
+    params = {k: v for k, v in spec.params.items() if k in cls.known_params}
     prompts = prompt_hierarchy(recipe)
-    family = editor_family(spec.name)
-    knobs = {level: severity_knobs(prompts, family, level, spec.params) for level in recipe.severities}
+    knobs = {level: severity_knobs(prompts, cls.family, level, params) for level in recipe.severities}
     by_image: dict[str, list[WorkItem]] = {}
     for item in items:
         if item.severity > 0 and not is_imagenet_c(item):
@@ -148,30 +150,66 @@ def unet_work(recipe: Recipe, items: list[WorkItem]) -> UNetWork:
     work = UNetWork()
     sampling: dict[tuple[EditSchedule, ...], Any] = {}  # images with the same shape of edits count alike
     for edits in by_image.values():
-        if spec.name in ("p2p-nulltext", "p2p-direct"):
+        if cls.family == "prompt_to_prompt":
             work.add(steps, steps)  # DDIM inversion: the conditional branch of one image
-            if spec.name == "p2p-nulltext":
-                inner = int(spec.params.get("inner_steps", 10))
+            if getattr(cls, "inversion_method", "") == "null-text":
+                inner = int(params.get("inner_steps", cls.known_params["inner_steps"]))
                 work.add(steps * (inner + 2), steps * (inner + 2), steps * inner)  # cond, inner steps, final uncond
             order = {prompt: i for i, prompt in enumerate(dict.fromkeys(e.prompt for e in edits))}
             shape = tuple(EditSchedule.from_knobs(0, str(order[e.prompt]), steps, knobs[e.severity]) for e in edits)
             if shape not in sampling:
-                sampling[shape] = count_sampling(shape, steps, spec.batch_size,
-                                                 bool(spec.params.get("local_blend_words")))
+                sampling[shape] = count_sampling(shape, steps, spec.batch_size, bool(params.get("local_blend_words")))
             work.add(sampling[shape].rows, sampling[shape].calls)
             continue
         for level in sorted({e.severity for e in edits}):  # one pipeline call per severity and chunk
             count = sum(e.severity == level for e in edits)
             chunks = -(-count // spec.batch_size)
-            if spec.name == "instruct-pix2pix":  # text, image and unconditional branches
+            if cls.family == "instruct_pix2pix":  # text, image and unconditional branches
                 work.add(3 * steps * count, steps * chunks)
-            elif spec.name == "sdedit":
+            elif cls.family == "sdedit":
                 run = int(steps * knobs[level]["strength"])
                 work.add(2 * run * count, run * chunks)
     return work
 
 
+def prompt_to_prompt_costs(recipe: Recipe, items: list[WorkItem], throughput: float | None = None
+                           ) -> dict[str, dict[str, float]]:
+    """The recipe's edits as each prompt-to-prompt editor would make them, side by side: UNet rows forward and
+    backward (per edit too), forward-equivalents (a backward row costs about two forward rows) and, given a
+    throughput, GPU-hours."""
+    from builder.editors.base import editor_class, list_editors
+
+    edits = max(1, sum(1 for i in items if i.severity > 0 and not is_imagenet_c(i)))
+    costs = {}
+    for name in list_editors():
+        if editor_class(name).family != "prompt_to_prompt":
+            continue
+        work = unet_work(recipe, items, name)
+        costs[name] = {"unet_rows": work.rows, "unet_backward_rows": work.backward_rows,
+                       "unet_rows_per_edit": work.rows / edits, "backward_rows_per_edit": work.backward_rows / edits,
+                       "forward_equivalents": work.forward_equivalent}
+        if throughput:
+            costs[name]["gpu_hours"] = work.forward_equivalent / throughput / 3600
+    return costs
+
+
+def costs_text(costs: dict[str, dict[str, float]]) -> str:
+    """`prompt_to_prompt_costs` as a table for the terminal."""
+    hours = all("gpu_hours" in c for c in costs.values())
+    lines = ["prompt-to-prompt editors on this recipe (null-text at its full inner steps; p2p-direct is "
+             "p2p-directinv's earlier name):",
+             f"  {'editor':<15} {'UNet rows':>14} {'per edit':>9} {'backward':>12} {'per edit':>9} "
+             f"{'fwd-equiv.':>14}" + (f" {'GPU-hours':>10}" if hours else "")]
+    for name, c in costs.items():
+        lines.append(f"  {name:<15} {c['unet_rows']:>14,} {c['unet_rows_per_edit']:>9.1f} "
+                     f"{c['unet_backward_rows']:>12,} {c['backward_rows_per_edit']:>9.1f} "
+                     f"{c['forward_equivalents']:>14,}" + (f" {c['gpu_hours']:>10.2f}" if hours else ""))
+    return "\n".join(lines)
+
+
 def summarize(recipe: Recipe, shards: list[Shard], throughput: float | None = None) -> dict[str, Any]:
+    from builder.editors.base import editor_family
+
     items = [item for shard in shards for item in shard.items]
     edits = [i for i in items if i.severity > 0 and not is_imagenet_c(i)]
     corrupted = [i for i in items if is_imagenet_c(i)]
@@ -189,4 +227,6 @@ def summarize(recipe: Recipe, shards: list[Shard], throughput: float | None = No
     }
     if throughput:  # UNet rows per second; a backward row costs about two forward rows
         summary["gpu_hours"] = work.forward_equivalent / throughput / 3600
+    if editor_family(recipe.editor.name) == "prompt_to_prompt":
+        summary["prompt_to_prompt_editors"] = prompt_to_prompt_costs(recipe, items, throughput)
     return summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -84,6 +85,18 @@ def test_plan_is_deterministic_and_counts(quick_recipe):
     assert summary["unet_evaluations"] == 5 * (4 + (2 * 2 + 1) + (2 * 4 + 1) * 3)
     assert (summary["unet_calls"], summary["unet_backward_rows"]) == (5 * (4 + 4), 0)
     assert summary["gpu_hours"] == pytest.approx(summary["unet_evaluations"] / 100 / 3600)
+    # the prompt-to-prompt editors side by side: Direct Inversion under both names runs what p2p-direct runs;
+    # null-text adds per image and step its conditional row, 10 inner steps (forward and backward) and the final
+    # unconditional row
+    costs = summary["prompt_to_prompt_editors"]
+    assert list(costs) == ["p2p-direct", "p2p-directinv", "p2p-nulltext"]
+    assert costs["p2p-direct"] == costs["p2p-directinv"]
+    assert costs["p2p-directinv"]["unet_rows"] == summary["unet_evaluations"]
+    assert costs["p2p-nulltext"]["unet_rows"] == summary["unet_evaluations"] + 5 * 4 * (10 + 2)
+    assert costs["p2p-nulltext"]["unet_backward_rows"] == 5 * 4 * 10
+    assert costs["p2p-nulltext"]["backward_rows_per_edit"] == 5 * 4 * 10 / 20
+    assert costs["p2p-nulltext"]["forward_equivalents"] == costs["p2p-nulltext"]["unet_rows"] + 2 * 5 * 4 * 10
+    assert costs["p2p-nulltext"]["gpu_hours"] == pytest.approx(costs["p2p-nulltext"]["forward_equivalents"] / 360000)
     ids = [item.id for shard in first for item in shard.items]
     assert len(ids) == len(set(ids))
     import re
@@ -104,6 +117,8 @@ def test_plan_command(quick_recipe, capsys):
     assert main(["plan", "--recipe", str(quick_recipe)]) == 0
     out = capsys.readouterr().out
     assert "5 source images, 25 rows (20 edits), 5 shards" in out and "pass --throughput" in out
+    assert "prompt-to-prompt editors on this recipe" in out
+    assert re.search(r"p2p-nulltext +420 +21\.0 +200 +10\.0 +820\n", out), out
 
 
 def test_reference_build_is_a_loadable_dataset(reference):
