@@ -13,7 +13,9 @@ are compared with what `python -m builder plan` predicts for the same edits.
 
     python bench/editors.py [--targets 30] [--steps 50] [--resolution 128] [--repeats 1]
 
-Goals at 30 targets: p2p-direct <= 85 UNet rows per edit, p2p-nulltext <= 105; over_bare_models <= 1.05.
+Goals at 30 targets: p2p-direct <= 85 UNet rows per edit, p2p-nulltext <= 105; over_bare_models <= 1.05;
+p2p-directinv (Direct Inversion) <= p2p-direct's rows + 5% with no backward rows, and <= 0.65 x p2p-nulltext's
+forward-equivalents (a backward row counted as two forward rows), measured in the same run.
 Ends with one line: BENCH {json}.
 """
 
@@ -68,8 +70,9 @@ def measure(editor, image, source, count, repeats):
         times.append(time.perf_counter() - start)
         calls.close()
         replays.append(replay(parts.unet, calls, editor.dtype))
+    backward = sum(s[0] for s, _, grad in calls.unet if grad) / count
     return {"unet_rows_per_edit": calls.rows / count, "unet_calls_per_edit": len(calls.unet) / count,
-            "backward_rows_per_edit": sum(s[0] for s, _, grad in calls.unet if grad) / count,
+            "backward_rows_per_edit": backward, "forward_equivalents_per_edit": calls.rows / count + 2 * backward,
             "seconds_per_edit": statistics.median(times) / count,
             "over_bare_models": statistics.median(times) / statistics.median(replays)}
 
@@ -80,10 +83,9 @@ def planned_rows_per_edit(editor, count: int) -> float:
     schedules = []
     for target, level in zip(targets, severities):
         knobs = editor.severity_knobs(level)
-        schedules.append(EditSchedule(0, target, int(editor.steps * knobs["cross_replace_steps"]),
-                                      int(editor.steps * knobs["self_replace_steps"])))
+        schedules.append(EditSchedule.from_knobs(0, target, editor.steps, knobs))
     rows = count_sampling(schedules, editor.steps, editor.batch_size, False).rows + editor.steps
-    if editor.name == "p2p-nulltext":
+    if editor.inversion_method == "null-text":
         rows += editor.steps * (int(editor.params["inner_steps"]) + 2)
     return rows / count
 
@@ -124,7 +126,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=32, help="most edit branches per UNet pass")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--editors", default="p2p-direct,p2p-nulltext,sdedit,instruct-pix2pix")
+    parser.add_argument("--editors", default="p2p-direct,p2p-directinv,p2p-nulltext,sdedit,instruct-pix2pix")
     args = parser.parse_args()
     torch.manual_seed(0)
     image = Image.fromarray(data.chelsea())
@@ -152,6 +154,13 @@ def main() -> None:
         null, direct = figures["p2p-nulltext"], figures["p2p-direct"]
         summary["direct_over_nulltext_rows"] = direct["unet_rows_per_edit"] / null["unet_rows_per_edit"]
         summary["direct_over_nulltext_pixel_error"] = direct["pixel_mse"] / null["pixel_mse"]
+    if {"p2p-directinv", "p2p-direct", "p2p-nulltext"} <= set(figures):
+        directinv = figures["p2p-directinv"]
+        summary["directinv_over_direct_rows"] = directinv["unet_rows_per_edit"] / figures["p2p-direct"][
+            "unet_rows_per_edit"]
+        summary["directinv_backward_rows_per_edit"] = directinv["backward_rows_per_edit"]
+        summary["directinv_over_nulltext_forward_equivalents"] = (
+            directinv["forward_equivalents_per_edit"] / figures["p2p-nulltext"]["forward_equivalents_per_edit"])
     print(", ".join(f"{k}={v:.3f}" for k, v in summary.items()))
     print("BENCH " + json.dumps({"steps": args.steps, "targets": args.targets, "resolution": args.resolution,
                                  "batch_size": args.batch_size, "editors": figures, **summary}))

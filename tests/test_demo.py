@@ -111,6 +111,24 @@ def test_the_micro_world_section(demo):
     assert "- accuracy on the originals: 100%" in summary
 
 
+def test_the_micro_world_compares_editors(demo):
+    """p2p-nulltext, p2p-directinv and sdedit on the same six scenes at severity 2, by the editor bench."""
+    compared = json.loads((demo / "micro" / "micro.json").read_text())["editor_bench"]
+    assert list(compared["editors"]) == ["p2p-nulltext", "p2p-directinv", "sdedit"]
+    report = json.loads((demo / "micro" / "editor-bench" / "editor-bench.json").read_text())
+    assert report["scene_seeds"] == list(range(5_000_000, 5_000_006)) and report["settings"]["severities"] == [2]
+    for label, figures in compared["editors"].items():
+        colour = report["editors"][label]["figures"]["colour"]["2"]
+        assert figures["colour_target"] == colour["as_target"]["value"] and colour["as_target"]["n"] == 6
+        assert 10 < figures["reconstruction_psnr"] <= 60 and 0 <= figures["label_kept"] <= 1
+    # null-text's edits are the same edits the section above reads (its inversions are shared, not redone)
+    null_text = report["editors"]["p2p-nulltext"]["figures"]["colour"]["2"]["as_target"]["value"]
+    assert null_text == json.loads((demo / "micro" / "micro.json").read_text())["edits"]["colour"]["read_as_target"]
+    summary = (demo / "SUMMARY.md").read_text()
+    assert "| editor | colour edit reaches its caption |" in summary and "| p2p-directinv |" in summary
+    assert "`python -m builder editor-bench`" in summary
+
+
 def test_without_the_pretrained_package_it_says_so(demo, tmp_path, monkeypatch, capsys):
     import imagenet_textcorrupt.models as models
 

@@ -22,8 +22,10 @@ def sheet_severity(settings: BenchSettings) -> int:
 
 
 def run_bench(out: str | Path, specs: Sequence[EditorSpec], settings: BenchSettings, command: str,
-              progress: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run (or reuse) every editor of `specs` on the bench's scenes; write and return the report."""
+              progress: bool = True, log: Callable[[str], None] = print, cache_dir: str | None = None
+              ) -> dict[str, Any]:
+    """Run (or reuse) every editor of `specs` on the bench's scenes; write and return the report. `cache_dir`: where
+    the prompt-to-prompt editors keep their inversions (see `run_editor`)."""
     from builder.editor_bench.run import environment
     from builder.pins import pin_model
 
@@ -38,7 +40,7 @@ def run_bench(out: str | Path, specs: Sequence[EditorSpec], settings: BenchSetti
             log(f"  {spec.label}: reused ({folder.editors / spec.label}.json)")
             runs.append(done)
             continue
-        run = run_editor(spec, settings, truths, SHEET_SCENES, sheet_severity(settings), progress)
+        run = run_editor(spec, settings, truths, SHEET_SCENES, sheet_severity(settings), progress, cache_dir)
         folder.save(run)
         log(f"  {spec.label}: {run.cost['edits']} edits, {run.cost['seconds_per_edit']:.3f} s and "
             f"{run.cost['unet_rows_per_edit']:.1f} UNet rows per edit")

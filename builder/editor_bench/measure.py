@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from builder.micro import classify, world
+from builder.micro import benchmark, classify, world
 from builder.review.stats import wilson
 
 BACKGROUND_MARGIN = 4.0  # pixels between the object's footprint and the background a colour edit must keep
@@ -67,22 +67,17 @@ def psnr(a: Image.Image, b: Image.Image, where: np.ndarray | None = None) -> flo
     return PSNR_CAP if error == 0 else min(PSNR_CAP, 10 * math.log10(255.0**2 / error))
 
 
-def mean_change(a: Image.Image, b: Image.Image, where: np.ndarray) -> float:
-    """Mean absolute change (0-255) over `where`, averaged over the channels."""
-    return float(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).mean(axis=2)[where].mean())
-
-
 def measure(truth: Truth, edit: Image.Image, kind: str, target: world.Scene) -> dict[str, Any]:
     """The figures of one edit of `kind` (a kind of EDIT_KINDS, or NOOP) towards the scene `target`."""
     if kind == NOOP:
         return {"psnr": psnr(edit, truth.image)}
-    reading = classify.read(edit)
-    region = truth.kept_region(kind)
+    reading, kept = classify.read(edit), truth.kept_region(kind)
     return {"as_target": reading.matches(target.colour, target.shape, target.background),
             "object_as_target": reading.matches(target.colour, target.shape),
             "label_kept": reading.shape == truth.scene.shape,
             "iou": classify.mask_iou(reading.mask, truth.object),
-            "kept_psnr": psnr(edit, truth.image, region), "kept_change": mean_change(edit, truth.image, region)}
+            "kept_psnr": psnr(edit, truth.image, kept),
+            "kept_change": benchmark.pixel_distance(edit, truth.image, kept)}
 
 
 def rate(values: Sequence[bool]) -> dict[str, float]:

@@ -66,6 +66,7 @@ class BenchSettings:
     severities: tuple[int, ...] = (1, 2, 3)
     blend_threshold: float = 0.8
     device: str = "cpu"
+    first_scene: int | None = None  # None: SCENE_START + seed * SEED_STRIDE (the demo reads its own scenes)
 
     def check(self) -> None:
         if not 1 <= self.scenes <= SEED_STRIDE:
@@ -82,13 +83,15 @@ class BenchSettings:
 
     @property
     def scene_seeds(self) -> list[int]:
-        start = SCENE_START + self.seed * SEED_STRIDE
+        start = SCENE_START + self.seed * SEED_STRIDE if self.first_scene is None else self.first_scene
         return [start + i for i in range(self.scenes)]
 
     def comparable(self) -> dict[str, Any]:
         """The settings a folder's results must share with a run that reuses them (the device is not one)."""
         values = asdict(self)
         values.pop("device")
+        if self.first_scene is None:
+            values.pop("first_scene")
         values["severities"] = list(self.severities)
         return values
 
@@ -208,18 +211,20 @@ def _unet(editor: Any) -> Any:
 
 
 @contextmanager
-def _inversion_folder(spec: EditorSpec) -> Iterator[str | None]:
-    """Where a variant's two editor objects share their inversions (plain editors keep theirs in memory)."""
-    if not spec.variant:
-        yield None
+def _inversion_folder(spec: EditorSpec, given: str | None) -> Iterator[str | None]:
+    """Where the editor keeps its inversions: `given`, else for a variant a temporary folder its two editor objects
+    share (plain editors keep theirs in memory)."""
+    if given is not None or not spec.variant:
+        yield given
         return
     with tempfile.TemporaryDirectory(prefix="editor-bench-") as folder:
         yield folder
 
 
 def run_editor(spec: EditorSpec, settings: BenchSettings, truths: Sequence[Truth], sheet_scenes: int,
-               sheet_severity: int, progress: bool = True) -> EditorRun:
-    """Every edit of every scene by one editor, measured."""
+               sheet_severity: int, progress: bool = True, cache_dir: str | None = None) -> EditorRun:
+    """Every edit of every scene by one editor, measured. With `cache_dir`, prompt-to-prompt editors keep their
+    inversions there (and find earlier ones: their cost then leaves the inversion out)."""
     from tqdm import tqdm
 
     from builder.editors import create_editor
@@ -230,7 +235,7 @@ def run_editor(spec: EditorSpec, settings: BenchSettings, truths: Sequence[Truth
     metadata: dict[str, dict[str, Any]] = {}
     sheet: dict[str, list[Image.Image]] = {kind: [] for kind in EDIT_KINDS}
     seconds, rows, backward = 0.0, 0, 0
-    with _inversion_folder(spec) as cache:
+    with _inversion_folder(spec, cache_dir) as cache:
         editors: dict[str, Any] = {}
         for kind, group in groups.items():
             if group not in editors:
