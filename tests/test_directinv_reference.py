@@ -31,7 +31,9 @@ from test_p2p_reference import (CASES, RES, SOURCE, STEPS, ReferenceControl, Ref
 
 __all__ = ["clip_sd"]  # the module's fixture, shared by name with tests/test_p2p_reference.py
 GUIDANCE = 7.5
-SPREAD_CEILING = 2e-4  # the reference's own movement under a 1e-7 change of its input, which must stay small
+# the reference's own movement under a 1e-7 change of its input must stay far below what a wrong step gives (the
+# source sampled without its offsets: 11%; a blend mask not applied: 70%)
+SPREAD_CEILING = 1e-3
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +117,8 @@ def reference_directinv(pipe, z0, source, target, knobs, mode="refine", blend_wo
 
 def agrees(ours, reference_run):
     """Ours is within max(1e-5, 2 x the reference's own spread) of the reference, relative L2; the spread is how far
-    the reference moves when its input latent is scaled by 1 + 1e-7 (measured 2.5e-5 to 3.5e-5: the rounding
-    passes through the inversion, the offsets and the edit)."""
+    the reference moves when its input latent is scaled by 1 + 1e-7 (measured 2.5e-5 to 3.4e-5, 1.0e-4 with local
+    blend: the rounding passes through the inversion, the offsets and the edit, and a blend mask's edge)."""
     reference, perturbed = reference_run(1.0), reference_run(1.0 + 1e-7)
     spread = relative_l2(perturbed, reference)
     distance = relative_l2(ours, reference)
@@ -142,7 +144,8 @@ def refined(clip_sd, photos):
 
 
 def test_edits_equal_the_authors_direct_inversion(reference_pipe, refined):
-    """Measured: relative L2 2.4e-5 to 3.2e-5 from the reference, whose own spread is 2.5e-5 to 3.4e-5."""
+    """Measured: relative L2 2.4e-5 to 3.2e-5 from the reference, whose own spread is 2.5e-5 to 3.4e-5 (one CPU
+    thread)."""
     editor, latents, results, z0 = refined["p2p-directinv"]
     for k, (target, severity) in enumerate(CASES):
         knobs = editor.severity_knobs(severity)
@@ -170,6 +173,7 @@ def test_p2p_direct_is_the_same_editor(refined):
 
 
 def test_word_swap_equals_the_authors(clip_sd, reference_pipe, photos):
+    """Measured: 3.2e-5 from the reference, whose own spread is 3.3e-5."""
     editor = make_editor(clip_sd, p2p_mode="replace")
     target = "a typewriter piano"
     latents, _ = edited_latents(editor, photos["cat"], [target], [2])
@@ -181,7 +185,8 @@ def test_word_swap_equals_the_authors(clip_sd, reference_pipe, photos):
 
 def test_local_blend_equals_the_authors(clip_sd, reference_pipe, photos):
     """Local blend on "keyboard" at threshold 0.97 (random weights attend almost evenly, so the authors' 0.3 keeps
-    everything), from a fifth of the steps; the blend source is the source row after its offset."""
+    everything), from a fifth of the steps; the blend source is the source row after its offset. Measured: 1.1e-4
+    from the reference, whose own spread is 1.0e-4; 70% from the edit without the blend."""
     target = "a typewriter keyboard in the snow"
     editor = make_editor(clip_sd, local_blend_words=["keyboard"], local_blend_threshold=0.97)
     latents, _ = edited_latents(editor, photos["cat"], [target], [2])
