@@ -149,16 +149,15 @@ def parse_editors(text: str) -> list[EditorSpec]:
 
 @dataclass(frozen=True)
 class Edit:
-    scene: int  # index into the bench's scenes
     kind: str
     severity: int
     target: world.Scene
 
 
-def scene_edits(index: int, scene: world.Scene, severities: Sequence[int]) -> list[Edit]:
+def scene_edits(scene: world.Scene, severities: Sequence[int]) -> list[Edit]:
     """A scene's edits: every kind at every severity."""
     targets = {kind: benchmark.edited_scene(scene, kind) for kind in EDIT_KINDS} | {NOOP: scene}
-    return [Edit(index, kind, level, targets[kind]) for kind in KINDS for level in severities]
+    return [Edit(kind, level, targets[kind]) for kind in KINDS for level in severities]
 
 
 class UNetRows:
@@ -228,13 +227,11 @@ def run_editor(spec: EditorSpec, settings: BenchSettings, truths: Sequence[Truth
     from tqdm import tqdm
 
     from builder.editors import create_editor
-    from builder.sources import derive_seed
 
-    groups = {kind: ("background" if spec.variant and kind == "background" else "shared") for kind in KINDS}
-    records: list[dict[str, Any]] = []
-    metadata: dict[str, dict[str, Any]] = {}
-    sheet: dict[str, list[Image.Image]] = {kind: [] for kind in EDIT_KINDS}
-    seconds, rows, backward = 0.0, 0, 0
+    # a variant's background edits blend on other words, so they go to an editor object of their own
+    groups = {kind: "background" if spec.variant and kind == "background" else "shared" for kind in KINDS}
+    run = EditorRun(spec, [], {}, {}, environment(), {kind: [] for kind in EDIT_KINDS})
+    seconds = 0.0
     with _inversion_folder(spec, cache_dir) as cache:
         editors: dict[str, Any] = {}
         for kind, group in groups.items():
@@ -242,37 +239,48 @@ def run_editor(spec: EditorSpec, settings: BenchSettings, truths: Sequence[Truth
                 editors[group] = create_editor(spec.name, model=MODEL, device=settings.device, dtype="float32",
                                                resolution=world.SIZE, steps=settings.steps,
                                                **_editor_params(spec, kind, settings, cache))
-        counters = {group: UNetRows(_unet(editor)) for group, editor in editors.items()}
+        counters = [UNetRows(_unet(editor)) for editor in editors.values()]
         try:
             for index, truth in enumerate(tqdm(truths, desc=spec.label, unit="scene", disable=not progress,
                                                dynamic_ncols=True)):
-                scene_seed = settings.scene_seeds[index]
+                edits = scene_edits(truth.scene, settings.severities)
                 for group, editor in editors.items():
-                    edits = [e for e in scene_edits(index, truth.scene, settings.severities) if groups[e.kind] == group]
+                    mine = [e for e in edits if groups[e.kind] == group]
                     started = time.perf_counter()
-                    results = editor.edit([truth.image] * len(edits), [truth.scene.caption] * len(edits),
-                                          [e.target.caption for e in edits], [e.severity for e in edits],
-                                          [derive_seed(settings.seed, "editor-bench", str(scene_seed), e.kind,
-                                                       str(e.severity)) for e in edits])
+                    results = editor.edit([truth.image] * len(mine), [truth.scene.caption] * len(mine),
+                                          [e.target.caption for e in mine], [e.severity for e in mine],
+                                          [_seed(settings, index, e) for e in mine])
                     seconds += time.perf_counter() - started
-                    for edit, result in zip(edits, results):
-                        if not result.ok:
-                            raise BenchError(f"{spec.label}: the {edit.kind} edit of scene {scene_seed} at severity "
-                                             f"{edit.severity} failed: {result.reason}")
-                        records.append({"scene": scene_seed, "kind": edit.kind, "severity": edit.severity,
-                                        **measure(truth, result.image, edit.kind, edit.target)})
-                        metadata.setdefault(edit.kind, _regenerates(result.metadata))
-                        if edit.kind in sheet and index < sheet_scenes and edit.severity == sheet_severity:
-                            sheet[edit.kind].append(result.image)
+                    _record(run, settings, index, truth, mine, results, index < sheet_scenes, sheet_severity)
         finally:
-            for counter in counters.values():
+            for counter in counters:
                 counter.close()
-        rows = sum(c.rows for c in counters.values())
-        backward = sum(c.backward_rows for c in counters.values())
-    n = len(records)
-    cost = {"edits": n, "seconds_per_edit": seconds / n, "unet_rows_per_edit": rows / n,
-            "backward_rows_per_edit": backward / n, "forward_equivalents_per_edit": (rows + 2 * backward) / n}
-    return EditorRun(spec, records, cost, metadata, environment(), sheet)
+    n = len(run.records)
+    rows, backward = sum(c.rows for c in counters), sum(c.backward_rows for c in counters)
+    run.cost = {"edits": n, "seconds_per_edit": seconds / n, "unet_rows_per_edit": rows / n,
+                "backward_rows_per_edit": backward / n, "forward_equivalents_per_edit": (rows + 2 * backward) / n}
+    return run
+
+
+def _seed(settings: BenchSettings, index: int, edit: Edit) -> int:
+    from builder.sources import derive_seed
+
+    return derive_seed(settings.seed, "editor-bench", str(settings.scene_seeds[index]), edit.kind, str(edit.severity))
+
+
+def _record(run: EditorRun, settings: BenchSettings, index: int, truth: Truth, edits: Sequence[Edit],
+            results: Sequence[Any], on_sheet: bool, sheet_severity: int) -> None:
+    """Measure a scene's edits into `run` (and keep the sheet's pictures)."""
+    scene = settings.scene_seeds[index]
+    for edit, result in zip(edits, results):
+        if not result.ok:
+            raise BenchError(f"{run.spec.label}: the {edit.kind} edit of scene {scene} at severity {edit.severity} "
+                             f"failed: {result.reason}")
+        run.records.append({"scene": scene, "kind": edit.kind, "severity": edit.severity,
+                            **measure(truth, result.image, edit.kind, edit.target)})
+        run.metadata.setdefault(edit.kind, _regenerates(result.metadata))
+        if edit.kind in run.sheet and on_sheet and edit.severity == sheet_severity:
+            run.sheet[edit.kind].append(result.image)
 
 
 def _regenerates(metadata: dict[str, Any]) -> dict[str, Any]:
