@@ -20,7 +20,7 @@ import pytest
 from builder.__main__ import main
 from builder.editor_bench import measure as measuring
 from builder.editor_bench import run as running
-from builder.editor_bench.measure import PSNR_CAP, Truth, mean, measure, psnr, rate
+from builder.editor_bench.measure import PSNR_CAP, Truth, mean, measure, psnr, rate, summarise
 from builder.editor_bench.run import BenchError, BenchSettings, EditorSpec, parse_editors
 from builder.micro import benchmark, world
 from builder.review.stats import wilson
@@ -41,7 +41,7 @@ def done(tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def truth():
     return Truth.of(*world.sample(running.SCENE_START))
 
@@ -59,6 +59,12 @@ def test_a_perfect_colour_edit_reads_as_its_target_and_keeps_the_background(trut
     unchanged = measure(truth, truth.image, "colour", target)  # no edit: the target is not reached, the label is
     assert not unchanged["as_target"] and not unchanged["object_as_target"] and unchanged["label_kept"]
     assert measure(truth, truth.image, "noop", truth.scene) == {"psnr": PSNR_CAP}
+    assert measure(truth, perfect, "noop", truth.scene) == {"psnr": psnr(perfect, truth.image)} and \
+        psnr(perfect, truth.image) < 30
+    elsewhere = replace(target, background=benchmark.BACKGROUND_SWAP[target.background])
+    moved = measure(truth, world.render(elsewhere, 3), "colour", target)  # the right object on another background
+    assert moved["object_as_target"] and not moved["as_target"]
+    assert moved["kept_psnr"] == psnr(world.render(elsewhere, 3), truth.image, truth.background) < 30
 
 
 def test_a_background_edit_is_judged_on_the_object(truth):
@@ -69,6 +75,7 @@ def test_a_background_edit_is_judged_on_the_object(truth):
     inside = truth.interior
     expected = np.abs(np.asarray(edit, float) - np.asarray(truth.image, float)).mean(axis=2)[inside].mean()
     assert figures["kept_change"] == pytest.approx(expected) and 0 < expected < 10  # only the object's noise moved
+    assert figures["kept_psnr"] == psnr(edit, truth.image, inside) < PSNR_CAP
 
 
 def test_the_regions_are_the_true_masks(truth):
@@ -104,6 +111,20 @@ def test_psnr_and_the_intervals():
     values = list(np.random.default_rng(5).normal(size=30))
     assert mean(values, 0) == mean(values, 0) != mean(values, 1)  # the resamples are drawn from the seed
     assert measuring.BOOTSTRAP_RESAMPLES == 2000
+    draws = np.random.default_rng(0).integers(0, 30, (2000, 30))  # the percentile bootstrap, by its definition
+    means = np.asarray(values)[draws].mean(axis=1)
+    assert (mean(values, 0)["ci_low"], mean(values, 0)["ci_high"]) == (np.percentile(means, 2.5),
+                                                                     np.percentile(means, 97.5))
+
+
+def test_a_summary_takes_shares_of_flags_and_means_of_figures():
+    records = [{"as_target": True, "object_as_target": True, "label_kept": False, "iou": 0.5, "kept_psnr": 20.0,
+                "kept_change": 4.0}, {"as_target": False, "object_as_target": True, "label_kept": False, "iou": 0.7,
+                                      "kept_psnr": 30.0, "kept_change": 2.0}]
+    summary = summarise(records, 3)
+    assert summary["as_target"] == rate([True, False]) and summary["label_kept"]["value"] == 0.0
+    assert summary["iou"] == mean([0.5, 0.7], 3) and summary["kept_psnr"]["value"] == 25.0
+    assert summarise([{"psnr": 20.0}, {"psnr": 22.0}], 3) == {"psnr": mean([20.0, 22.0], 3)}
 
 
 def test_the_bench_writes_figures_tables_and_a_sheet(done):

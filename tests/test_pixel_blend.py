@@ -31,6 +31,8 @@ def test_the_feather_is_a_linear_ramp_across_the_edge():
     assert torch.equal(weights[:, 10:], torch.zeros(16, 6)) and torch.equal(weights[:, :6], torch.ones(16, 6))
     assert torch.equal(feathered(torch.ones(1, 1, 4, 4, dtype=torch.bool), (16, 16), 3), torch.ones(1, 1, 16, 16))
     assert torch.equal(feathered(mask, (16, 16), 0)[0, 0, :, :8], torch.ones(16, 8))  # no feather: the cells
+    assert torch.equal(feathered(mask, (16, 16), 0)[0, 0, :, 8:], torch.zeros(16, 8))
+    assert torch.allclose(feathered(mask, (16, 16), 1)[0, 0, 3, 6:10], torch.tensor([1.0, 2 / 3, 1 / 3, 0.0]))
 
 
 def test_composite_takes_the_edit_inside_and_the_source_outside():
@@ -40,6 +42,8 @@ def test_composite_takes_the_edit_inside_and_the_source_outside():
     out = composite(edited, sources, masks, 0)
     assert torch.equal(out[0, :, :4, :4], edited[0, :, :4, :4]) and torch.equal(out[0, :, 4:], sources[0, :, 4:])
     assert torch.equal(out[1], sources[1])  # an empty mask keeps the source everywhere
+    wide = composite(torch.ones(1, 3, 4, 8), torch.zeros(1, 3, 4, 8), masks[:1], 0)  # 2x2 cells of 2x4 pixels
+    assert torch.equal(wide[0, 0], torch.tensor([[1.0] * 4 + [0.0] * 4] * 2 + [[0.0] * 8] * 2))
     assert default_feather(512, 64) == 4 and default_feather(64, 16) == 2 and default_feather(64, 64) == 0
 
 

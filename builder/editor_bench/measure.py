@@ -55,9 +55,8 @@ class Truth:
         return cls(image, scene, coverage >= 0.5, distance >= BACKGROUND_MARGIN, coverage >= 1.0 - 1e-9)
 
     def kept_region(self, kind: str) -> np.ndarray:
-        """The pixels an edit of `kind` should leave alone."""
-        return self.background if kind == "colour" else self.interior if kind == "background" else \
-            np.ones_like(self.object)
+        """The pixels an edit of `kind` (colour or background) should leave alone."""
+        return self.background if kind == "colour" else self.interior
 
 
 def psnr(a: Image.Image, b: Image.Image, where: np.ndarray | None = None) -> float:

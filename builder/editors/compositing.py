@@ -32,6 +32,6 @@ def feathered(masks: torch.Tensor, size: tuple[int, int], feather: int) -> torch
 
 def composite(edited: torch.Tensor, sources: torch.Tensor, masks: torch.Tensor, feather: int) -> torch.Tensor:
     """The edits [n, 3, H, W] where their masks are, the source images [n, 3, H, W] elsewhere (both in [-1, 1])."""
-    weights = feathered(masks, (edited.shape[-2], edited.shape[-1]), feather).to(edited.device, edited.dtype)
+    weights = feathered(masks.to(edited.device), (edited.shape[-2], edited.shape[-1]), feather)
     # weighted as a sum, not as source + w * (edit - source): exact where the weight is 0 or 1
-    return weights * edited + (1 - weights) * sources.to(edited.device, edited.dtype)
+    return weights * edited + (1 - weights) * sources.to(edited.device)
