@@ -125,6 +125,8 @@ def test_a_summary_takes_shares_of_flags_and_means_of_figures():
     assert summary["as_target"] == rate([True, False]) and summary["label_kept"]["value"] == 0.0
     assert summary["iou"] == mean([0.5, 0.7], 3) and summary["kept_psnr"]["value"] == 25.0
     assert summarise([{"psnr": 20.0}, {"psnr": 22.0}], 3) == {"psnr": mean([20.0, 22.0], 3)}
+    many = [{"psnr": float(v)} for v in np.random.default_rng(1).normal(25, 3, 40)]
+    assert summarise(many, 3) == {"psnr": mean([r["psnr"] for r in many], 3)}  # the bootstrap drawn from the seed
 
 
 def test_the_bench_writes_figures_tables_and_a_sheet(done):
