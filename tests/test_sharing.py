@@ -35,9 +35,9 @@ def sampled_latents(editor, images, sources, targets, levels):
     real = editor._sample
 
     def keep(*args, **kwargs):
-        latents = real(*args, **kwargs)
+        latents, masks = real(*args, **kwargs)
         kept.append(latents)
-        return latents
+        return latents, masks
 
     editor._sample = keep
     try:
