@@ -239,11 +239,12 @@ def test_a_crash_leaves_finished_editors_and_no_half_written_one(monkeypatch, tm
     ("imagenet-c", "editor 'imagenet-c' cannot be benched on the micro world: it is not a text-guided editor"),
     ("p2p-directinv+pixelblend", "unknown editor variant 'pixelblend'; did you mean pixel-blend"),
     ("sdedit+blend", "sdedit+blend: local blend variants need a prompt-to-prompt editor"),
-    ("sdedit,p2p-direct,sdedit", "--editors names sdedit more than once"),
+    ("sdedit,p2p-direct,sdedit,p2p-direct", "--editors names p2p-direct, sdedit more than once"),
+    ("zzz", "unknown editor 'zzz'; did you mean p2p-direct, p2p-directinv, p2p-nulltext, sdedit?"),
     (",", "--editors names no editor"),
 ])
 def test_bad_editors_are_named(editors, message):
-    with pytest.raises((BenchError, KeyError), match=re.escape(message)):
+    with pytest.raises((BenchError, KeyError), match="^" + re.escape(message)):
         parse_editors(editors)
 
 
@@ -256,8 +257,73 @@ def test_bad_editors_are_named(editors, message):
     (dict(blend_threshold=1.5), r"--blend-threshold must lie in \[0, 1\], got 1.5"),
 ])
 def test_bad_settings_are_named(change, message):
-    with pytest.raises(BenchError, match=message):
+    with pytest.raises(BenchError, match="^" + message):
         replace(BenchSettings(), **change).check()
+
+
+def test_the_limits_of_the_settings_are_allowed():
+    for edge in (dict(scenes=100_000, steps=1, blend_threshold=0.0), dict(scenes=1, blend_threshold=1.0)):
+        replace(BenchSettings(), **edge).check()
+    assert BenchSettings(scenes=2, seed=3, first_scene=5_000_000).scene_seeds == [5_000_000, 5_000_001]
+
+
+def test_unet_rows_count_every_call_and_the_ones_that_need_a_gradient():
+    import torch
+
+    class Stand(torch.nn.Module):
+        def forward(self, sample, t, encoder_hidden_states=None):
+            return sample
+
+    unet, context = Stand(), torch.zeros(1, 2, requires_grad=True)
+    rows = running.UNetRows(unet)
+    with torch.no_grad():
+        unet(torch.zeros(3, 1), 0, encoder_hidden_states=context)  # no gradient: forward only
+    unet(torch.zeros(2, 1), 0, context)  # positional conditioning that needs a gradient
+    unet(torch.zeros(4, 1), 0, encoder_hidden_states=context.detach())  # a gradient, but not of the conditioning
+    unet(torch.zeros(5, 1), 0)  # no conditioning
+    rows.close()
+    unet(torch.zeros(7, 1), 0, context)  # not counted once closed
+    assert (rows.rows, rows.backward_rows) == (3 + 2 + 4 + 5, 2)
+
+
+def test_the_edits_get_their_seeds_their_cache_and_their_clock(tmp_path, monkeypatch):
+    """One scene, one group: the edit call is timed by two clock readings; the inversions go to the cache asked for;
+    the sheet takes the first `sheet_scenes` scenes; every record names its scene and its edit's seed."""
+    from builder.sources import derive_seed
+
+    clock = iter(range(100, 200, 3))  # each reading 3 s after the last
+    monkeypatch.setattr(running.time, "perf_counter", lambda: float(next(clock)))
+    settings = BenchSettings(scenes=2, steps=2, severities=(2,))
+    run = running.run_editor(EditorSpec("p2p-directinv"), settings, running.scenes(settings), 1, 2, progress=False,
+                             cache_dir=str(tmp_path / "cache"))
+    assert run.cost["seconds_per_edit"] == 2 * 3 / 6
+    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 2
+    assert [len(run.sheet[kind]) for kind in ("colour", "background")] == [1, 1]
+    assert [(r["scene"], r["kind"], r["seed"]) for r in run.records[:3]] == [
+        (6_000_000, kind, derive_seed(0, "editor-bench", "6000000", kind, "2")) for kind in ("colour", "background",
+                                                                                           "noop")]
+    assert run.environment["torch"] and run.environment["date"]
+
+
+def test_a_failed_edit_is_named():
+    from types import SimpleNamespace
+
+    run = running.EditorRun(EditorSpec("sdedit"), [], {}, {}, {}, {})
+    truth = Truth.of(*world.sample(running.SCENE_START))
+    edit = running.Edit("colour", 2, truth.scene)
+    with pytest.raises(BenchError, match="^sdedit: the colour edit of scene 7 at severity 2 failed: all black$"):
+        running._record(run, 7, truth, [edit], [1], [SimpleNamespace(ok=False, reason="all black")], False, 2)
+
+
+def test_each_variant_blends_on_its_words():
+    settings = BenchSettings()
+    assert running._editor_params(EditorSpec("p2p-directinv", "pixel-blend"), "background", settings, "c") == {
+        "cache_dir": "c", "local_blend_words": ["plain", "background", "grass", "sky", "stripes", "snow"],
+        "local_blend_threshold": 0.8, "local_blend_downsample": 2, "blend_space": "pixels"}
+    assert running._editor_params(EditorSpec("p2p-nulltext", "blend"), "colour", replace(settings, blend_threshold=0.5),
+                                  None)["local_blend_threshold"] == 0.5
+    assert running._editor_params(EditorSpec("p2p-nulltext"), "colour", settings, "c") == {"cache_dir": "c"}
+    assert running._editor_params(EditorSpec("sdedit"), "colour", settings, "c") == {}
 
 
 def test_the_command_refuses_bad_input_and_writes_nothing(tmp_path, capsys):

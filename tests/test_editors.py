@@ -64,6 +64,14 @@ def test_registry():
         create_editor("p2p-nultext")
 
 
+def test_null_text_takes_at_most_101_steps(tiny_sd):
+    """Step i optimises at 1e-2 * (1 - i/100), which is negative from step 101 on."""
+    with pytest.raises(EditorError, match=r"^p2p-nulltext: steps must be at most 101, got 102: the authors' learning "
+                                          r"rate, learning_rate \* \(1 - i/100\) at step i, is negative after step 100$"):
+        create_editor("p2p-nulltext", model=tiny_sd, steps=102)
+    assert create_editor("p2p-nulltext", model=tiny_sd, steps=101).steps == 101
+
+
 def test_unknown_parameter_and_dtype(tiny_sd):
     with pytest.raises(EditorError, match="p2p-nulltext: unknown parameter 'inner_step'; did you mean inner_steps?"):
         create_editor("p2p-nulltext", model=tiny_sd, inner_step=3)

@@ -9,6 +9,9 @@ starts from step i-1's, a fresh Adam at lr 1e-2 * (1 - i/100), inner steps that 
 
 The untamed UNet keeps diffusers' random initialisation: its noise predictions swing with every change of input,
 so a wrong per-step embedding shows at once (with the embeddings aliased, every step used the last one).
+The learning rate's decay is compared over the study's 50 steps, where it halves. What a real UNet rarely or
+never does (a non-finite gradient, an overflow of the scaled loss) is tried on a stand-in UNet; the DDIM moves
+are checked against diffusers' `DDIMScheduler.step`.
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ def untamed(tmp_path_factory):
     return str(save_tiny_pipeline(tmp_path_factory.mktemp("untamed") / "model", "sd", tame=False))
 
 
-def reference_null_text(pipe, z0, prompt, steps, guidance=7.5, inner=10, epsilon=1e-5, slope=2e-5):
-    """The authors' null-text inversion; returns (reconstruction, per-step null embeddings, inner steps taken)."""
+def reference_null_text(pipe, z0, prompt, steps, guidance=7.5, inner=10, epsilon=1e-5, slope=2e-5, sample=True):
+    """The authors' null-text inversion; returns (reconstruction, per-step null embeddings, inner steps taken).
+    sample=False: the reconstruction is where the optimisation's own guided steps ended (the same UNet calls as
+    sampling again with the embeddings), without sampling again."""
     from diffusers import DDIMScheduler
 
     scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
@@ -80,6 +85,8 @@ def reference_null_text(pipe, z0, prompt, steps, guidance=7.5, inner=10, epsilon
             out = unet(torch.cat([current, current]), t, encoder_hidden_states=torch.cat([null, cond])).sample
             eps_uncond, eps_cond = out.chunk(2)
             current = scheduler.step(eps_uncond + guidance * (eps_cond - eps_uncond), t, current).prev_sample
+    if not sample:
+        return current, torch.cat(nulls), taken
     z = latents[-1]
     with torch.no_grad():
         for i, t in enumerate(scheduler.timesteps):
@@ -134,6 +141,52 @@ def test_matches_the_authors_algorithm_where_steps_stop_early(untamed, photos):
     assert taken[:4] == [6, 1, 6, 10]  # measured on the reference; stops midway are where a wrong rule shows
     assert mse(ours.latents, ours.input_latents) == pytest.approx(mse(reference, ours.input_latents), rel=1e-4)
     assert float((inversion.null_embeddings - nulls).abs().max()) < 0.05 * float(nulls.abs().max())
+
+
+def moves(embeddings, start):
+    """Per step, the mean and the median absolute change of the null embedding's elements from the step before
+    (step 0's from `start`, the empty prompt's embedding)."""
+    before = torch.cat([start, embeddings[:-1]])
+    change = (embeddings - before).abs().flatten(1)
+    return change.mean(dim=1), change.median(dim=1).values
+
+
+def test_learning_rate_decays_as_the_authors_over_fifty_steps(untamed, photos):
+    """The study's 50 steps, over which the rate 1e-2 * (1 - i/100) halves. With one inner step, Adam's first
+    step moves each element of the embedding by lr * g / (|g| + 1e-8), so the median element's move is the rate of
+    each step (measured: 0.0100 at step 0 to 0.0051 at step 49, within 0.3% of the rule: gradients of ~1e-6).
+    Ours and the reference agree within 2.4e-6 relative (medians) and 2.3e-5 (means) at every step; a decay of
+    1 - i/101 shifts them by 1.1e-3 at step 10 and 9.5e-3 at step 49 (1 + i/100 by 1.9 at step 49; 1 - i*100
+    is a negative rate, which Adam refuses). One inner step, not two: from the second on, elements whose gradient
+    is rounding noise step either way, and the means differ by up to 2.6e-4. 64 px: at 32 px the two drift
+    further apart (the means by 1.3e-4 at step 45) for no saving (the tiny UNet's time goes per call, not per
+    pixel). About 4 s on one core (the 10-step comparison above: 6 s), half of it the reference's."""
+    from diffusers import StableDiffusionPipeline
+
+    from builder.editors import prepare_image
+    from builder.editors.inversion import Schedule, ddim_invert, null_text_optimise
+
+    steps, res = 50, 64
+    editor = create_editor("p2p-nulltext", model=untamed, resolution=res, steps=steps, inner_steps=1)
+    z0 = editor._encode([prepare_image(photos["cat"], res).image])
+    cond, uncond = editor._embed(["a tabby cat"]), editor._embed([""])
+    schedule = Schedule.from_scheduler(editor.scheduler, steps)
+    with torch.enable_grad():
+        ours = null_text_optimise(editor.unet, schedule, ddim_invert(editor.unet, schedule, z0, cond), cond, uncond,
+                                  editor.settings)[0]
+    pipe = StableDiffusionPipeline.from_pretrained(untamed)
+    pipe.unet.requires_grad_(False)
+    pipe.text_encoder.requires_grad_(False)
+    reference, nulls, taken = reference_null_text(pipe, z0, "a tabby cat", steps, inner=1, sample=False)
+    assert ours.steps_taken == taken == [1] * steps
+    (mean, median), (ref_mean, ref_median) = moves(ours.embeddings, uncond), moves(nulls, uncond)
+    assert float((median / ref_median - 1).abs().max()) < 1e-4
+    assert float((mean / ref_mean - 1).abs().max()) < 5e-4
+    rates = 1e-2 * (1 - torch.arange(steps) / 100)
+    assert float((median / rates - 1).abs().max()) < 5e-3  # the statistic reads the rate
+    # measured: embeddings within 6.5e-4 (of 2.65), the path's end within 1.2e-4 (of 10.2)
+    assert float((ours.embeddings - nulls).abs().max()) < 0.01 * float(nulls.abs().max())
+    assert float((ours.path[-1:] - reference).abs().max()) < 1e-3 * float(reference.abs().max())
 
 
 def test_each_step_keeps_its_own_embedding(untamed, photos):
@@ -239,3 +292,176 @@ def test_half_precision_optimisation_is_sound(tiny_sd, photos, monkeypatch):
     assert float((fp16 == 0).float().mean()) < 0.001 and float((reference == 0).float().mean()) < 0.001
     assert cosine(unscaled, reference) < 0.995 < cosine(fp16, reference)
     assert float((unscaled == 0).float().mean()) > 0.005  # against none at all with the loss scaled
+
+
+# -- the optimisation's bookkeeping, on a stand-in UNet --------------------------------------------------------------
+
+class _Tap(torch.autograd.Function):
+    """Identity on the null embedding's noise prediction; its backward records the pass and may poison rows."""
+
+    @staticmethod
+    def forward(ctx, eps, unet):
+        ctx.unet = unet
+        return eps.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        unet = ctx.unet
+        unet.passes.append(float(grad.abs().max()))  # proportional to the loss scale
+        rows = unet.poison.get(len(unet.passes) - 1)
+        if rows is not None:
+            grad = grad.clone()
+            grad[rows] = float("inf")
+        return grad, None
+
+
+class FakeUNet:
+    """A stand-in UNet: its noise prediction is linear in the latents and in a weighted mean of the text
+    embedding, one row per image, so each image's gradient is its own. `dtype` decides the loss scale. Every
+    backward pass of the optimisation is recorded (the largest gradient reaching the prediction: the loss scale
+    times the gradient), and `poison[n] = rows` makes the gradient of backward pass n infinite in those rows
+    (a slice or list of positions in that pass's batch), as an overflow of a scaled gradient would."""
+
+    def __init__(self, dtype=torch.float32):
+        generator = torch.Generator().manual_seed(0)
+        self.dtype = dtype
+        self.weight = torch.randn(77, 32, generator=generator)
+        self.mix = torch.randn(4, 2, 2, generator=generator)
+        self.passes: list[float] = []
+        self.poison: dict[int, object] = {}
+
+    def __call__(self, latents, t, encoder_hidden_states):
+        from types import SimpleNamespace
+
+        context = encoder_hidden_states.float()
+        text = (context * self.weight).mean(dim=(1, 2))
+        eps = 0.1 * latents.float() + text[:, None, None, None] * self.mix + int(t) / 1000
+        if torch.is_grad_enabled() and context.requires_grad:
+            eps = _Tap.apply(eps, self)
+        return SimpleNamespace(sample=eps)
+
+
+class ConstantUNet:
+    """A stand-in UNet that predicts the same noise whatever it is given."""
+
+    dtype = torch.float32
+
+    def __init__(self, eps):
+        self.eps = eps
+
+    def __call__(self, latents, t, encoder_hidden_states):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(sample=self.eps.expand_as(latents))
+
+
+def fake_null_text(unet, images=2, observe=None, inner_steps=3):
+    """Null-text optimisation of `images` random latents (2x2) over 3 DDIM steps, never stopping early: the
+    results per image."""
+    from builder.editors.inversion import Schedule, ddim_invert, null_text_optimise
+    from builder.tiny_models import build_scheduler
+
+    generator = torch.Generator().manual_seed(1)
+    latents = torch.randn(2, 4, 2, 2, generator=generator)[:images]
+    cond = torch.randn(2, 77, 32, generator=generator)[:images]
+    uncond = torch.randn(1, 77, 32, generator=generator)
+    schedule = Schedule.from_scheduler(build_scheduler(), 3)
+    settings = NullTextSettings(inner_steps=inner_steps, early_stop=0.0, early_stop_slope=0.0)
+    trajectory = ddim_invert(unet, schedule, latents, cond)
+    return null_text_optimise(unet, schedule, trajectory, cond, uncond, settings, observe)
+
+
+def test_a_non_finite_gradient_takes_the_image_out_of_its_step():
+    """In float32 (no loss scale to lower), an image whose gradient is not finite leaves the current step without
+    an Adam step; the pass is repeated for the others (an image that has left is never stepped on a bad pass), and
+    the image is back at the next step. Passes (3 inner steps, 3 steps): 0-2 step 0, 3 step 1 (both), 4 step 1
+    with image 1's gradient infinite, 5-6 image 0 alone, 7-9 step 2: 10 in all, and image 0 gives what it gives
+    alone."""
+    unet, seen = FakeUNet(), []
+    unet.poison[4] = [1]
+    results = fake_null_text(unet, observe=lambda step, inner, image, loss, grad: seen.append(
+        (step, inner, image)))
+    assert [r.steps_taken for r in results] == [[3, 3, 3], [3, 1, 3]]
+    assert len(unet.passes) == 10
+    assert seen == [(0, j, k) for j in range(3) for k in (0, 1)] + [(1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 2, 0)] \
+        + [(2, j, k) for j in range(3) for k in (0, 1)]
+    alone = fake_null_text(FakeUNet(), images=1)
+    assert torch.allclose(results[0].embeddings, alone[0].embeddings, rtol=0, atol=1e-6)
+    assert torch.allclose(results[0].path, alone[0].path, rtol=0, atol=1e-6)
+    # image 1's step-1 embedding is one Adam step from its step-0 one: every element moved by lr 1e-2 * 0.99
+    moved = (results[1].embeddings[1] - results[1].embeddings[0]).abs()
+    assert float(moved.median()) == pytest.approx(0.0099, rel=1e-3)
+    assert torch.isfinite(results[1].embeddings).all() and torch.isfinite(results[1].path).all()
+
+
+def test_an_overflow_halves_the_loss_scale_and_retries():
+    """In half precision an infinite gradient is first taken for an overflow of the scaled loss: the scale halves
+    and the same inner step is retried, and it stays lowered for the steps after. bfloat16 (its exponent range is
+    float32's, so a power-of-two scale changes no rounding): the loss scale is 16 for 2x2x4 latents; two overflows
+    at step 0 (16 -> 8 -> 4) and two at step 1 (4 -> 2 -> 1) give what no overflow gives, with the recorded
+    gradients scaled by 16, 8, 4, ..., 2, 1: what lowering the scale would not survive (at 1, the image would leave
+    its step) is reached exactly at the fourth overflow."""
+    clean_unet, unet = FakeUNet(torch.bfloat16), FakeUNet(torch.bfloat16)
+    unet.poison = {0: slice(None), 1: slice(None), 5: slice(None), 6: slice(None)}
+    clean = fake_null_text(clean_unet, images=1)
+    retried = fake_null_text(unet, images=1)
+    assert retried[0].steps_taken == clean[0].steps_taken == [3, 3, 3]
+    assert torch.equal(retried[0].embeddings, clean[0].embeddings) and torch.equal(retried[0].path, clean[0].path)
+    assert len(unet.passes) == len(clean_unet.passes) + 4 == 13
+    repeated = [clean_unet.passes[i] for i in (0, 0, 0, 1, 2, 3, 3, 3, 4, 5, 6, 7, 8)]  # the retries repeat a pass
+    scales = [16 * got / want for got, want in zip(unet.passes, repeated)]
+    assert scales == [16, 8, 4, 4, 4, 4, 2, 1, 1, 1, 1, 1, 1]
+
+
+def test_the_loss_scale_is_undone_before_adam():
+    """The gradients Adam (and the observer) sees are the loss's own, whatever the scale: in bfloat16 (scale 16)
+    within its rounding (8 bits: the inputs are rounded to it) of float32's (scale 1)."""
+    gradients: dict[torch.dtype, list[torch.Tensor]] = {torch.float32: [], torch.bfloat16: []}
+    for dtype, kept in gradients.items():
+        fake_null_text(FakeUNet(dtype), images=1, observe=lambda step, inner, image, loss, grad, kept=kept:
+                       kept.append(grad))
+    ratio = float(torch.stack(gradients[torch.bfloat16]).norm() / torch.stack(gradients[torch.float32]).norm())
+    assert ratio == pytest.approx(1.0, abs=0.05)
+
+
+def test_loss_scale():
+    """1 in float32; in half precision the power of two nearest the element count (log2 rounded), at least 1."""
+    from types import SimpleNamespace
+
+    from builder.editors.inversion import loss_scale
+
+    half, bf16, full = (SimpleNamespace(dtype=d) for d in (torch.float16, torch.bfloat16, torch.float32))
+    assert loss_scale(full, 16384) == 1.0
+    assert [loss_scale(half, n) for n in (16384, 1024, 1000, 1500, 1448, 1449, 3, 1, 0)] == \
+        [16384.0, 1024.0, 1024.0, 2048.0, 1024.0, 2048.0, 4.0, 1.0, 1.0]
+    assert loss_scale(bf16, 16) == 16.0 and isinstance(loss_scale(bf16, 16), float)
+
+
+@pytest.mark.parametrize(("offset", "alpha_to_one"), [(1, False), (0, True)])
+def test_ddim_moves_are_diffusers_steps(offset, alpha_to_one):
+    """Each sampling step's move (timestep, alpha from, alpha to) is `DDIMScheduler.step` at eta 0, and inversion
+    runs those moves backwards. With Stable Diffusion's scheduler (steps_offset 1, no alpha at 1: the last step
+    ends at alphas_cumprod[0]), and with steps_offset 0 and set_alpha_to_one, where a step lands on timestep 0
+    (alpha alphas_cumprod[0] = 0.99915, not the final 1.0) and the last one on the final alpha."""
+    from diffusers import DDIMScheduler
+
+    from builder.editors.inversion import Schedule, ddim_invert, ddim_move
+
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              steps_offset=offset, clip_sample=False, set_alpha_to_one=alpha_to_one)
+    schedule = Schedule.from_scheduler(scheduler, 10)
+    assert schedule.timesteps.tolist() == list(range(900 + offset, -1, -100)) and schedule.step_ratio == 100
+    generator = torch.Generator().manual_seed(0)
+    latents, eps = torch.randn(1, 4, 8, 8, generator=generator), torch.randn(1, 4, 8, 8, generator=generator)
+    for step in range(len(schedule)):
+        t, alpha_from, alpha_to = schedule.move(step)
+        expected = scheduler.step(eps, t, latents, eta=0.0).prev_sample
+        assert float((ddim_move(latents, eps, alpha_from, alpha_to) - expected).abs().max()) < 1e-5, step
+    assert schedule.alpha(-1) == (1.0 if alpha_to_one else float(scheduler.alphas_cumprod[0]))
+    # inversion: moves backwards with the UNet's prediction, here a constant one
+    trajectory = ddim_invert(ConstantUNet(eps), schedule, latents, torch.zeros(1, 77, 32))
+    assert trajectory.shape == (11, 1, 4, 8, 8) and torch.equal(trajectory[0], latents)
+    for step in range(len(schedule)):  # sampling step i undoes inversion step T-1-i
+        t, alpha_from, alpha_to = schedule.move(step)
+        back = ddim_move(trajectory[10 - step], eps, alpha_from, alpha_to)
+        assert float((back - trajectory[9 - step]).abs().max()) < 1e-4, step

@@ -246,12 +246,13 @@ def run_editor(spec: EditorSpec, settings: BenchSettings, truths: Sequence[Truth
                 edits = scene_edits(truth.scene, settings.severities)
                 for group, editor in editors.items():
                     mine = [e for e in edits if groups[e.kind] == group]
+                    seeds = [_seed(settings, index, e) for e in mine]
                     started = time.perf_counter()
                     results = editor.edit([truth.image] * len(mine), [truth.scene.caption] * len(mine),
-                                          [e.target.caption for e in mine], [e.severity for e in mine],
-                                          [_seed(settings, index, e) for e in mine])
+                                          [e.target.caption for e in mine], [e.severity for e in mine], seeds)
                     seconds += time.perf_counter() - started
-                    _record(run, settings, index, truth, mine, results, index < sheet_scenes, sheet_severity)
+                    _record(run, settings.scene_seeds[index], truth, mine, seeds, results, index < sheet_scenes,
+                            sheet_severity)
         finally:
             for counter in counters:
                 counter.close()
@@ -268,15 +269,15 @@ def _seed(settings: BenchSettings, index: int, edit: Edit) -> int:
     return derive_seed(settings.seed, "editor-bench", str(settings.scene_seeds[index]), edit.kind, str(edit.severity))
 
 
-def _record(run: EditorRun, settings: BenchSettings, index: int, truth: Truth, edits: Sequence[Edit],
+def _record(run: EditorRun, scene: int, truth: Truth, edits: Sequence[Edit], seeds: Sequence[int],
             results: Sequence[Any], on_sheet: bool, sheet_severity: int) -> None:
-    """Measure a scene's edits into `run` (and keep the sheet's pictures)."""
-    scene = settings.scene_seeds[index]
-    for edit, result in zip(edits, results):
+    """Measure a scene's edits (the scene's seed, the edits' seeds, the editor's results) into `run`, and keep the
+    sheet's pictures."""
+    for edit, seed, result in zip(edits, seeds, results):
         if not result.ok:
             raise BenchError(f"{run.spec.label}: the {edit.kind} edit of scene {scene} at severity {edit.severity} "
                              f"failed: {result.reason}")
-        run.records.append({"scene": scene, "kind": edit.kind, "severity": edit.severity,
+        run.records.append({"scene": scene, "kind": edit.kind, "severity": edit.severity, "seed": seed,
                             **measure(truth, result.image, edit.kind, edit.target)})
         run.metadata.setdefault(edit.kind, _regenerates(result.metadata))
         if edit.kind in run.sheet and on_sheet and edit.severity == sheet_severity:

@@ -83,12 +83,6 @@ def predict_noise(unet: Any, latents: torch.Tensor, t: int, context: torch.Tenso
     return unet(latents.to(dtype), t, encoder_hidden_states=context.to(dtype)).sample.float()
 
 
-def guide(eps: torch.Tensor, rows: int, guidance: float) -> torch.Tensor:
-    """Classifier-free guidance over a batch [uncond rows; cond rows] -> `rows` guided predictions."""
-    eps_uncond, eps_cond = eps[:rows], eps[eps.shape[0] - rows:]
-    return eps_uncond + guidance * (eps_cond - eps_uncond)
-
-
 @torch.no_grad()
 def ddim_invert(unet: Any, schedule: Schedule, latents: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
     """The DDIM trajectories [T+1, B, C, h, w] (z_0 .. z_T) of clean latents under their (unguided) prompts."""

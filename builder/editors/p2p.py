@@ -292,12 +292,23 @@ class PromptToPromptEditor(Editor):
         return Reconstruction(tensor_to_images(self._decode(latents[order])), latents[order], inputs[order])
 
 
+MAX_NULL_TEXT_STEPS = 101  # step i optimises at learning_rate * (1 - i/100): zero at step 100, negative after
+
+
 @register_editor("p2p-nulltext")
 class NullTextEditor(PromptToPromptEditor):
     inversion_method: ClassVar[str] = "null-text"
     known_params: ClassVar[dict[str, Any]] = {**PromptToPromptEditor.known_params, "inner_steps": 10,
                                               "early_stop": 1e-5, "early_stop_slope": 2e-5, "learning_rate": 1e-2}
     gradient_observer: Any = None  # called with every unscaled gradient of the optimisation (diagnostics)
+
+    def _load(self) -> None:
+        last = MAX_NULL_TEXT_STEPS - 1
+        if self.steps > MAX_NULL_TEXT_STEPS:
+            raise EditorError(f"{self.name}: steps must be at most {MAX_NULL_TEXT_STEPS}, got {self.steps}: the "
+                              f"authors' learning rate, learning_rate * (1 - i/100) at step i, is negative after step "
+                              f"{last}")
+        super()._load()
 
     @property
     def settings(self) -> NullTextSettings:
