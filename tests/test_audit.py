@@ -1,0 +1,325 @@
+"""`imagenet-tc audit`: results checked by rerunning their model, on the real EfficientNet-Lite0 and a miniature
+release of real photographs; the row draw and what it can catch, against exact enumeration and many seeds."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imagenet_textcorrupt.audit import (AUDITED, REFUSED, UNAUDITABLE, AuditError, audit_results,
+                                        detection_probability, draw_rows, read_record, rows_needed)
+from imagenet_textcorrupt.audit.run import compare, metadata_mismatches
+from imagenet_textcorrupt.audit.sample import allocate, detection_table, strata
+from imagenet_textcorrupt.cli import main
+from imagenet_textcorrupt.results import (metrics_from_predictions, predictions_path, read_predictions,
+                                          verify_results, write_predictions, write_results)
+
+LITE0 = "timm:tf_efficientnet_lite0"
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Path:
+    """100 rows: the five sample photos four times over, each with four stand-in edits."""
+    from photo_release import write_photo_release
+
+    return write_photo_release(tmp_path_factory.mktemp("audit_release") / "release", copies=4)
+
+
+@pytest.fixture(scope="module")
+def honest(release, lite0_checkpoint, tmp_path_factory) -> Path:
+    from imagenet_textcorrupt.evaluation import EvaluationSettings, evaluate
+
+    out = tmp_path_factory.mktemp("honest") / "lite0.json"
+    evaluate(EvaluationSettings(model=LITE0, dataset=str(release), checkpoint=str(lite0_checkpoint), workers=0,
+                                batch_size=25, resamples=20), out, progress=False)
+    return out
+
+
+def _copy(results: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(results, folder / results.name)
+    shutil.copy(predictions_path(results), folder / predictions_path(results).name)
+    return folder / results.name
+
+
+def _rewrite(results: Path, change) -> Path:
+    """Changes the predictions with `change(records)` and recomputes every figure, as a careful forger would, so
+    that the results still match their predictions."""
+    records = read_predictions(predictions_path(results))
+    change(records)
+    data = json.loads(results.read_text())
+    data["predictions"]["sha256"] = write_predictions(predictions_path(results), records)
+    data["dataset"]["rows"] = data["predictions"]["rows"] = len(records)
+    data["metrics"] = metrics_from_predictions(records, data["metrics"]["bootstrap"]["resamples"],
+                                               data["metrics"]["bootstrap"]["seed"])
+    write_results(results, data)
+    verify_results(results)  # the forgery passes the arithmetic check
+    return results
+
+
+def _forge_top1(ids):
+    def change(records):
+        for record in records:
+            if record["id"] in ids:
+                wrong = record["label"] if record["top5"][0] != record["label"] else (record["label"] + 1) % 1000
+                record["top5"] = [wrong] + [c for c in record["top5"] if c != wrong][:4]
+    return change
+
+
+def test_an_honest_result_is_audited(honest, lite0_checkpoint, tmp_path, capsys):
+    out = tmp_path / "audit.json"
+    code = main(["audit", str(honest), "--rows", "40", "--seed", "7", "--checkpoint", str(lite0_checkpoint),
+                 "--device", "cpu", "--out", str(out), "--quiet"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    record = read_record(out)
+    assert (record.status, record.rows, record.population, record.seed, record.seed_source) == \
+        (AUDITED, 40, 100, 7, "given")
+    assert record.agreement["disagree"] == 0 and record.agreement["share"] == 1.0
+    assert record.agreement["agree"] + record.agreement["within_tolerance"] == 40
+    assert record.model["checkpoint_sha256"] == record.model["checkpoint_sha256"] and \
+        record.model["checkpoint_sha256"] == __import__("hashlib").sha256(lite0_checkpoint.read_bytes()).hexdigest()
+    assert record.dataset["fingerprint"].startswith("sha256:")
+    assert {"torch", "timm", "numpy", "imagenet-textcorrupt"} <= set(record.versions)
+    assert sum(s["audited"] for s in record.strata) == 40 and sum(s["rows"] for s in record.strata) == 100
+    assert "audited: 40 rows (seed 7) agree with the submitted predictions" in printed
+    assert f"audit record: {out}" in printed
+    # the record is keyed by the results file's bytes
+    assert record.results_sha256 == __import__("hashlib").sha256(honest.read_bytes()).hexdigest()
+
+
+def test_the_seed_comes_from_the_os_when_not_given(honest, lite0_checkpoint):
+    first = audit_results(honest, rows=5, checkpoint=lite0_checkpoint, device="cpu", progress=False)
+    second = audit_results(honest, rows=5, checkpoint=lite0_checkpoint, device="cpu", progress=False)
+    assert first.seed_source == second.seed_source == "os"
+    assert first.seed != second.seed and first.status == second.status == AUDITED
+
+
+def test_a_forgery_of_two_percent_is_refused_naming_its_rows(honest, lite0_checkpoint, tmp_path, capsys):
+    forged_ids = {"sample-coffee-1-weather-p001-s1", "sample-rocket-2"}
+    forged = _rewrite(_copy(honest, tmp_path / "forged"), _forge_top1(forged_ids))
+    code = main(["audit", str(forged), "--rows", "200", "--seed", "1", "--checkpoint", str(lite0_checkpoint),
+                 "--device", "cpu", "--quiet"])
+    printed = capsys.readouterr().out
+    assert code == 1
+    record = read_record(forged.with_name("lite0.audit.json"))
+    assert record.status == REFUSED and record.rows == 100
+    assert {d["id"] for d in record.disagreements} == forged_ids
+    assert record.agreement == {"agree": 98 - record.agreement["within_tolerance"],
+                                "within_tolerance": record.agreement["within_tolerance"], "disagree": 2,
+                                "share": 0.98}
+    assert "refused: 2 of 100 audited rows disagree with the submitted predictions: sample-coffee-1-weather" in printed
+    assert "sample-rocket-2 (submitted" in printed
+
+
+def test_a_changed_label_is_refused_without_rerunning_anything(honest, tmp_path):
+    """Relabelling a source image (all its rows, so the paired metrics still compute) forges accuracy without
+    touching a prediction: every row's metadata is checked against the dataset."""
+    def relabel(records):
+        mine = [r for r in records if r["source_id"] == "sample-camera-1"]
+        predicted = next(r["top5"][0] for r in mine if r["domain"] == "original")
+        for record in mine:  # the model's reading of the original becomes the label
+            record["label"] = predicted if predicted != 872 else 871
+    forged = _rewrite(_copy(honest, tmp_path / "relabelled"), relabel)
+    rows = [r for r in read_predictions(predictions_path(forged)) if r["source_id"] == "sample-camera-1"]
+    record = audit_results(forged, rows=10, seed=0, progress=False)  # no checkpoint needed: refused before the model
+    assert record.status == REFUSED and record.rows == 0
+    assert record.reason.startswith(f"5 predictions rows do not describe the dataset's rows: {rows[0]['id']} (label ")
+    assert record.metadata_mismatches == [{"id": r["id"], "problem": f"label {r['label']!r}, the dataset has 872"}
+                                          for r in rows]
+    assert rows[0]["label"] != 872
+
+
+def test_a_dropped_row_is_refused(honest, tmp_path):
+    def drop(records):
+        records.remove(next(r for r in records if r["domain"] != "original"))
+    forged = _rewrite(_copy(honest, tmp_path / "dropped"), drop)
+    record = audit_results(forged, rows=10, seed=0, progress=False)
+    assert record.status == REFUSED
+    assert record.metadata_mismatches[-1]["problem"] == "a row of the dataset with no prediction"
+
+
+def test_figures_that_do_not_match_the_predictions_are_refused(honest, tmp_path):
+    forged = _copy(honest, tmp_path / "figures")
+    data = json.loads(forged.read_text())
+    data["metrics"]["edited"]["top1"]["value"] = 0.99
+    write_results(forged, data)
+    record = audit_results(forged, rows=10, seed=0, progress=False)
+    assert record.status == REFUSED
+    assert record.reason.startswith("the results do not match their own predictions: the metrics do not match")
+    assert "edited.top1.value: claimed 0.99" in record.reason
+
+
+def _edited(honest: Path, folder: Path, change) -> Path:
+    path = _copy(honest, folder)
+    data = json.loads(path.read_text())
+    change(data)
+    write_results(path, data)
+    return path
+
+
+@pytest.mark.parametrize("change, given, message", [
+    (lambda d: d["model"].update(id="private:org/model"), True,
+     "model private:org/model cannot be loaded by the auditor (ModelLoadError: model 'private:org/model': use "
+     "timm:NAME"),
+    (lambda d: d["model"].update(id="timm:no_such_net"), True,
+     "model timm:no_such_net cannot be loaded by the auditor (ModelLoadError: timm cannot create 'no_such_net'"),
+    (lambda d: None, False, "the results were scored with the local checkpoint tf_efficientnet_lite0.safetensors "
+                            "(sha256 "),
+    (lambda d: d["model"]["checkpoint"].update(sha256="0" * 64), True, "but the results record 000000000000…: "
+                                                                       "these are not the weights that were scored"),
+    (lambda d: d["model"].update(pretrained=False, checkpoint=None), True,
+     "model timm:tf_efficientnet_lite0 was scored with random weights (--no-pretrained)"),
+    (lambda d: d["preprocessing"].update(crop_pct=0.5), True,
+     "model timm:tf_efficientnet_lite0: its preprocessing differs from the recorded one (crop_pct: recorded 0.5, "
+     "the model loads with 0.875)"),
+    (lambda d: d.update(predictions={}), True, None),
+    (lambda d: d["metrics"].update(metrics_version="0.1"), True, "metrics version 0.1: this version of "),
+    (lambda d: d["dataset"].update(fingerprint="sha256:" + "1" * 64), True, "its files changed since the results "
+                                                                            "were computed"),
+], ids=["unknown-prefix", "unknown-name", "checkpoint-missing", "checkpoint-sha256", "random-weights",
+        "preprocessing", "no-predictions", "metrics-version", "dataset-changed"])
+def test_what_cannot_be_had_again_is_unauditable(honest, lite0_checkpoint, tmp_path, change, given, message,
+                                                 capsys):
+    path = _edited(honest, tmp_path / "unauditable", change)
+    if message is None:  # the predictions file is not named and not at its default place
+        predictions_path(path).rename(path.with_name("elsewhere.jsonl"))
+        message = "no predictions file beside the results: nothing to compare"
+    args = ["audit", str(path), "--rows", "5", "--seed", "3", "--device", "cpu", "--quiet"]
+    code = main(args + (["--checkpoint", str(lite0_checkpoint)] if given else []))
+    printed = capsys.readouterr().out
+    record = read_record(path.with_name("lite0.audit.json"))
+    assert (code, record.status, record.rows) == (2, UNAUDITABLE, 0)
+    assert message in record.reason, record.reason
+    assert f"unauditable: {record.reason}" in printed
+
+
+def test_bad_options_name_themselves(honest, tmp_path, capsys):
+    with pytest.raises(AuditError, match="--rows must be at least 1, got 0"):
+        audit_results(honest, rows=0)
+    with pytest.raises(AuditError, match=r"--seed must be in \[0, 2\*\*63\), got -1"):
+        audit_results(honest, seed=-1)
+    assert main(["audit", str(tmp_path / "none.json")]) == 2
+    assert f"imagenet-tc audit: error: {tmp_path / 'none.json'}: no such results file" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.audit.json"))
+
+
+# ----------------------------------------------------------------------------------------------- the row draw
+def _records(sizes: dict[tuple[str, str, int], int]) -> list[dict]:
+    return [{"id": f"{g}-{d}-{s}-{i:04d}", "group": g, "domain": d, "severity": s}
+            for (g, d, s), n in sizes.items() for i in range(n)]
+
+
+SIZES = {("animals", "original", 0): 500, ("animals", "weather", 2): 300, ("food", "drawing", 1): 200}
+
+
+def test_the_draw_is_seeded_and_stratified():
+    records = _records(SIZES)
+    first = draw_rows(records, 100, seed=11)
+    assert first == draw_rows(records, 100, seed=11) and first == sorted(set(first))
+    assert first != draw_rows(records, 100, seed=12)
+    counts = {key: sum(r["id"] in set(first) for r in records if (r["group"], r["domain"], r["severity"]) == key)
+              for key in SIZES}
+    assert counts == {("animals", "original", 0): 50, ("animals", "weather", 2): 30, ("food", "drawing", 1): 20}
+    assert draw_rows(records, 5000, seed=0) == sorted(r["id"] for r in records)
+    with pytest.raises(ValueError, match="at least 1 row, got 0"):
+        draw_rows(records, 0, seed=0)
+
+
+def test_every_row_is_about_equally_likely_to_be_drawn():
+    """Proportional allocation: a forger gains nothing by putting the forged rows in a small stratum."""
+    records = _records({("a", "original", 0): 7, ("a", "color", 1): 13, ("b", "weather", 3): 30})
+    hits = dict.fromkeys((r["id"] for r in records), 0)
+    for seed in range(2000):
+        for row_id in draw_rows(records, 10, seed):
+            hits[row_id] += 1
+    rates = np.array(list(hits.values())) / 2000
+    assert np.all(np.abs(rates - 10 / 50) < 0.04), rates
+
+
+def test_each_stratum_gets_its_share_exactly_in_expectation():
+    assert allocate([10, 10], 30, np.random.default_rng(0)) == [10, 10]
+    assert allocate([1, 2], 0, np.random.default_rng(0)) == [0, 0]
+    assert allocate([500, 300, 200], 100, np.random.default_rng(0)) == [50, 30, 20]  # whole shares: no draw
+    sizes, rows = [7, 13, 30, 1], 10
+    draws = np.array([allocate(sizes, rows, np.random.default_rng(seed)) for seed in range(4000)])
+    assert set(draws.sum(axis=1)) == {rows}
+    exact = np.array(sizes) * rows / sum(sizes)
+    assert np.all(draws >= np.floor(exact)) and np.all(draws <= np.ceil(exact))
+    assert np.allclose(draws.mean(axis=0), exact, atol=0.03), draws.mean(axis=0)
+    assert list(strata(_records(SIZES))) == sorted(SIZES)
+
+
+# ------------------------------------------------------------------------------------------- what it catches
+@pytest.mark.parametrize("population, forged, drawn", [(10, 1, 3), (12, 3, 4), (9, 2, 7), (8, 4, 5), (6, 0, 3),
+                                                       (7, 3, 0), (5, 2, 5)])
+def test_detection_probability_by_enumeration(population, forged, drawn):
+    samples = list(itertools.combinations(range(population), drawn))
+    caught = sum(any(i < forged for i in sample) for sample in samples)
+    assert math.isclose(detection_probability(population, forged, drawn), caught / len(samples), abs_tol=1e-12)
+
+
+def test_rows_needed():
+    assert rows_needed(0.02) == 194  # the with-replacement bound: 1 - 0.98**194 >= 0.98 > 1 - 0.98**193
+    assert 1 - 0.98 ** 194 >= 0.98 > 1 - 0.98 ** 193
+    assert detection_probability(10 ** 6, 20_000, 200) >= 0.98  # the docs' "200 rows catch 2% with >= 98%"
+    assert rows_needed(0.001) == 3911 and rows_needed(1.0) == 1
+    assert rows_needed(0.001, population=1000) == 980  # one forged row: caught with probability n / N
+    for share, population in [(0.01, 5000), (0.05, 300), (0.2, 40)]:
+        n = rows_needed(share, population=population)
+        forged = math.floor(share * population)
+        assert detection_probability(population, forged, n) >= 0.98 > detection_probability(population, forged, n - 1)
+    with pytest.raises(ValueError, match=r"share must be in \(0, 1\]"):
+        rows_needed(0.0)
+    table = {row["share"]: row for row in detection_table(50_000, 200)}
+    assert table[0.02]["probability_caught"] >= 0.98 and table[0.001]["probability_caught"] < 0.2
+
+
+def test_a_small_forgery_is_caught_only_at_the_computed_sample_size():
+    """0.1% of a 1,000-row release (one row): the draw itself, over many seeds, catches it as often as the formula
+    says: rarely at the default 200 rows, at least 98% of the time at `rows_needed`."""
+    records = _records({("animals", "original", 0): 200, ("animals", "color", 1): 400, ("food", "weather", 2): 400})
+    forged = records[437]["id"]
+    needed = rows_needed(0.001, population=len(records))
+
+    def rate(rows: int) -> float:
+        return sum(forged in draw_rows(records, rows, seed) for seed in range(600)) / 600
+
+    low, high = rate(200), rate(needed)
+    assert abs(low - detection_probability(1000, 1, 200)) < 0.06, low  # 0.2 expected; binomial sd 0.016
+    assert high >= 0.96 and needed == 980, high
+
+
+# -------------------------------------------------------------------------------------------- the comparison
+def test_ties_within_the_tolerance_agree_and_nothing_else_does():
+    records = {"a": {"top5": [1, 2, 3, 4, 5]}, "b": {"top5": [2, 1, 3, 4, 5]}, "c": {"top5": [2, 1, 3, 4, 5]},
+               "d": {"top5": [9, 1, 2, 3, 4]}}
+    reruns = [("a", [1, 2], [5.0, 4.0]), ("b", [1, 2], [5.0, 4.995]), ("c", [1, 2], [5.0, 4.98]),
+              ("d", [1, 9], [5.0, 5.0])]
+    counts, disagreements = compare(records, reruns, tolerance=0.01)
+    assert counts == {"agree": 1, "within_tolerance": 2, "disagree": 1}
+    assert disagreements == [{"id": "c", "submitted_top1": 2, "rerun_top1": 1, "rerun_top2": 2,
+                              "rerun_logit_gap": 0.02}]
+    counts, _ = compare(records, reruns, tolerance=0.02)
+    assert counts["within_tolerance"] == 3
+
+
+def test_metadata_is_compared_field_by_field(release):
+    from imagenet_textcorrupt.evaluation import open_rows
+
+    rows = open_rows(str(release), "all", None, streaming=False)
+    columns = rows.select_columns(["id", "source_id", "label", "domain", "severity", "group", "template"]).to_dict()
+    records = [{k: columns[k][i] for k in columns} for i in range(len(columns["id"]))]
+    assert metadata_mismatches(records, rows) == []
+    records[0] = {**records[0], "severity": 9}
+    records[1] = {**records[1], "id": "not-a-row"}
+    found = metadata_mismatches(records, rows)
+    assert found == [{"id": records[0]["id"], "problem": f"severity 9, the dataset has {columns['severity'][0]!r}"},
+                     {"id": "not-a-row", "problem": "not a row of the dataset"},
+                     {"id": columns["id"][1], "problem": "a row of the dataset with no prediction"}]
