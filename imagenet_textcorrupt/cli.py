@@ -190,7 +190,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from imagenet_textcorrupt.leaderboard import leaderboard_main
 
     return leaderboard_main(args.source, args.out, args.revision, verified_only=args.verified_only,
-                            benchmark=args.benchmark, publish_to_source=args.publish)
+                            benchmark=args.benchmark, publish_to_source=args.publish, audit_rows=args.audit_rows,
+                            audited_only=args.audited_only, audits=args.audits, device=args.device,
+                            progress=not args.quiet)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -327,7 +329,20 @@ def build_parser() -> argparse.ArgumentParser:
     leaderboard.add_argument("--publish", action="store_true",
                              help="upload what was written to the results repository SOURCE under leaderboard/, "
                                   "where the leaderboard Space (eval/leaderboard) reads it")
+    leaderboard.add_argument("--audit", type=int, metavar="N", dest="audit_rows",
+                             help="audit every result not audited yet by rerunning its model on N rows (imagenet-tc "
+                                  "audit); audits are kept by the results file's sha256, so a rebuild reruns nothing")
+    leaderboard.add_argument("--audited-only", action="store_true",
+                             help="rank only audited results; list the others as refused, with the reason")
+    leaderboard.add_argument("--audits", metavar="DIR", help="where audit records are kept (default "
+                                                             "$IMAGENET_TC_CACHE/audits or ~/.cache/imagenet-tc/audits)")
+    leaderboard.add_argument("--device", help="the device audits run on (default cuda when available)")
+    leaderboard.add_argument("--quiet", action="store_true", help="no progress bars")
     leaderboard.set_defaults(run=cmd_leaderboard)
+
+    from imagenet_textcorrupt.audit.cli import add_parser as add_audit_parser
+
+    add_audit_parser(commands)
     return parser
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from imagenet_textcorrupt.atomic import atomic_write_text
+from imagenet_textcorrupt.audit import AUDIT_SUFFIX, REFUSED, audit_results
+from imagenet_textcorrupt.audit.store import PUBLISHED_AUDITS, AuditStore, row_status
 from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.provenance import utc_timestamp
 from imagenet_textcorrupt.estimate import MISSING, format_estimate
@@ -53,6 +55,8 @@ class Candidate:
     file: str
     results: Results
     status: str  # results.verify_results' status: checked, no predictions file, other metrics version
+    path: Path | None = None  # where it is read from (audits rerun it)
+    audit: dict[str, Any] = field(default_factory=lambda: row_status(None))
 
     @property
     def verified(self) -> bool:
@@ -72,6 +76,19 @@ class Board:
     superseded: list[dict[str, Any]] = field(default_factory=list)
     accepted: list[Candidate] = field(default_factory=list)
     hub: list[dict[str, Any]] = field(default_factory=list)  # the Hub's own leaderboards, as it ranks them
+    audits: dict[str, Path] = field(default_factory=dict)  # results sha256 -> the audit record the rows cite
+
+
+@dataclass
+class Auditing:
+    """How a build treats audits: where the records are kept, how many rows a new audit reruns (None: audit
+    nothing new), whether only audited results rank, and the device audits run on."""
+
+    store: AuditStore
+    rows: int | None = None
+    audited_only: bool = False
+    device: str | None = None
+    progress: bool = True
 
 
 def benchmark_task(dataset: str, token: str | None = None) -> str | None:
@@ -128,7 +145,7 @@ def results_files(source: str, token: str | None = None) -> tuple[Path, list[Pat
             raise LeaderboardError(f"{source}: not a folder here, and the Hub cannot be reached "
                                    f"({type(error).__name__})") from None
     files = sorted(p for p in folder.rglob("*.json") if not any(part.startswith(".") for part in p.parts)
-                   and p.relative_to(folder).parts[0] != PUBLISHED_FOLDER)
+                   and p.relative_to(folder).parts[0] != PUBLISHED_FOLDER and not p.name.endswith(AUDIT_SUFFIX))
     return folder, files
 
 
@@ -197,7 +214,8 @@ def _row(rank: int, entry: Candidate) -> dict[str, Any]:
     for name, (part, metric) in ESTIMATE_SOURCES.items():
         estimate = getattr(r.metrics, part).get(metric)
         row[name] = estimate.to_json() if estimate else None
-    return row | {"verified": entry.verified, "check": entry.status, "created": r.created, "file": entry.file}
+    return row | {"verified": entry.verified, "check": entry.status, "audit": entry.audit, "created": r.created,
+                  "file": entry.file}
 
 
 def _ranked(entries: list[Candidate]) -> list[dict[str, Any]]:
@@ -217,12 +235,44 @@ UNVERIFIED = "not verified: {status} (a leaderboard of verified entries ranks on
              "recomputed from their predictions)"
 
 
+def _audited(entries: list[Candidate], board: Board, auditing: Auditing) -> list[Candidate]:
+    """Each entry's audit status, from the store or (with `auditing.rows`) from a new audit; refused results, and
+    under `audited_only` every result not audited, leave the ranking with the reason."""
+    from imagenet_textcorrupt.audit.record import AUDITED
+    from imagenet_textcorrupt.checksums import sha256_file
+
+    kept = []
+    for entry in entries:
+        assert entry.path is not None
+        digest = sha256_file(entry.path)
+        record = auditing.store.get(digest)
+        if record is None and auditing.rows is not None:
+            print(f"auditing {entry.file}: {auditing.rows} rows")
+            record = audit_results(entry.path, rows=auditing.rows, device=auditing.device,
+                                   progress=auditing.progress)
+            auditing.store.put(record)
+        if record is not None:
+            board.audits[digest] = auditing.store.path(digest)
+        entry.audit = row_status(record)
+        if entry.audit["status"] == REFUSED:
+            board.refused.append({"file": entry.file, "problems": [f"audit: {record.reason}"], "audit": entry.audit})
+        elif auditing.audited_only and entry.audit["status"] != AUDITED:
+            board.refused.append({"file": entry.file, "problems": [f"not audited: {entry.audit['reason']} (a "
+                                                                   f"leaderboard of audited entries ranks only "
+                                                                   f"results whose model was rerun)"],
+                                  "audit": entry.audit})
+        else:
+            kept.append(entry)
+    return kept
+
+
 def build(source: str, revision: str | None = None, token: str | None = None, verified_only: bool = False,
-          benchmark: str | None = None) -> Board:
+          benchmark: str | None = None, auditing: Auditing | None = None) -> Board:
     """Reads, checks, groups and ranks every results file of the source; for a benchmark dataset on the Hub,
     reads the Hub's leaderboard instead. `verified_only` refuses, with the reason, results that were not
     recomputed from their predictions; `benchmark` (the dataset's Hub id) adds the Hub's own leaderboard of it
-    beside the results', once the Hub lists it."""
+    beside the results', once the Hub lists it. `auditing` gives each ranked result its audit status (and audits
+    the new ones when it says how many rows); refused audits never rank."""
     board = Board()
     if benchmark is not None:
         ranked = hub_leaderboard(benchmark, token)
@@ -256,7 +306,7 @@ def build(source: str, revision: str | None = None, token: str | None = None, ve
         if verified_only and status != CHECKED:
             board.refused.append({"file": shown, "problems": [UNVERIFIED.format(status=status)]})
             continue
-        entries.append(Candidate(shown, results, status))
+        entries.append(Candidate(shown, results, status, path))
     if revision is not None:
         datasets = sorted({e.results.dataset.id for e in entries})
         wanted = {resolve_revision(d, revision, token) if HUB_ID.match(d) else revision
@@ -276,6 +326,10 @@ def build(source: str, revision: str | None = None, token: str | None = None, ve
         groups.setdefault(entry.section_key, []).append(entry)
     for (dataset, rev, metrics_version), members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         members = _complete(_newest_per_model(members, board), board)
+        if auditing is not None:
+            members = _audited(members, board, auditing)
+            if not members:
+                continue
         board.accepted += members
         configs: dict[str, list[Candidate]] = {}
         for entry in members:
@@ -289,15 +343,22 @@ def build(source: str, revision: str | None = None, token: str | None = None, ve
 
 # ------------------------------------------------------------------------------------------------------- output
 _HEADER = ["#", "model", "family", "params (M)", "edited top-1", "clean top-1", "drop", "rel. robustness",
-           "flip rate", "top-1, config classes", "checked"]
+           "flip rate", "top-1, config classes", "checked", "audited"]
+
+
+def audit_cell(audit: dict[str, Any] | None) -> str:
+    """A row's audit for people: `✓ 200 rows, seed 42`, or `–` (not audited; the reason is in the JSON)."""
+    if audit and audit.get("status") == "audited":
+        return f"✓ {audit['rows']} rows, seed {audit['seed']}"
+    return MISSING
 
 
 def _markdown_table(rows: list[dict[str, Any]]) -> list[str]:
     cells = [[row["rank"], row["model"], row["family"],
               f"{row['parameters'] / 1e6:.1f}" if row.get("parameters") else MISSING,
-              *(format_estimate(row[name]) for name in ESTIMATES), "✓" if row["verified"] else MISSING]
-             for row in rows]
-    return markdown_table(_HEADER, cells, align="rllrrrrrrrc").splitlines()
+              *(format_estimate(row[name]) for name in ESTIMATES), "✓" if row["verified"] else MISSING,
+              audit_cell(row.get("audit"))] for row in rows]
+    return markdown_table(_HEADER, cells, align="rllrrrrrrrcl").splitlines()
 
 
 def to_markdown(board: Board) -> str:
@@ -336,7 +397,9 @@ def to_markdown(board: Board) -> str:
     lines += ["Accuracies in %, with 95% bootstrap intervals over source images. Ranked by edited top-1 accuracy "
               "(ties share a rank). Drop is clean minus edited top-1 on the same source images. *Checked* means the "
               "metrics were recomputed from the submitted predictions and matched (`–`: no predictions file, or "
-              "another metrics version). See report.md for the breakdown "
+              "another metrics version). *Audited* means the model was rerun on that many rows, drawn with a seed the "
+              "submitter could not know, and gave the submitted top-1 on every one (docs: what an audit promises). "
+              "See report.md for the breakdown "
               "by domain, severity and group, and the plots.", ""]
     return "\n".join(lines)
 
@@ -347,7 +410,7 @@ def to_csv(board: Board) -> str:
     header = ["dataset", "revision", "metrics_version", "config", "rank", "model", "family", "parameters"]
     for name in ESTIMATES:
         header += [name, f"{name}_ci_low", f"{name}_ci_high"]
-    writer.writerow(header + ["verified", "created", "file"])
+    writer.writerow(header + ["verified", "audit_status", "audit_rows", "audit_seed", "created", "file"])
     for section in board.sections:
         for config, rows in section["configs"].items():
             for row in rows:
@@ -356,7 +419,9 @@ def to_csv(board: Board) -> str:
                 for name in ESTIMATES:
                     est = row[name] or {}
                     values += [est.get("value"), est.get("ci_low"), est.get("ci_high")]
-                writer.writerow(values + [row["verified"], row["created"], row["file"]])
+                audit = row.get("audit") or {}
+                writer.writerow(values + [row["verified"], audit.get("status"), audit.get("rows"), audit.get("seed"),
+                                          row["created"], row["file"]])
     return buffer.getvalue()
 
 
@@ -377,6 +442,10 @@ def write(board: Board, out: str | Path) -> dict[str, Path]:
     atomic_write_text(written["leaderboard.json"], json.dumps(to_json(board), indent=2, ensure_ascii=False) + "\n")
     if board.accepted:
         written.update(write_report([e.results for e in board.accepted], out))
+    for digest, record in sorted(board.audits.items()):  # the records the rows cite, published beside them
+        target = out / PUBLISHED_AUDITS / f"{digest}.json"
+        atomic_write_text(target, record.read_text(encoding="utf-8"))
+        written[f"{PUBLISHED_AUDITS}/{digest}.json"] = target
     return written
 
 
@@ -392,20 +461,35 @@ def publish(out: str | Path, results_repo: str, token: str | None = None) -> str
     return str(commit.commit_url)
 
 
+def default_audit_store() -> Path:
+    """Where `imagenet-tc leaderboard` keeps its audit records unless told otherwise."""
+    from imagenet_textcorrupt.cache import cache_root
+
+    return cache_root() / "audits"
+
+
 def leaderboard_main(source: str, out: str, revision: str | None = None, verified_only: bool = False,
-                     benchmark: str | None = None, publish_to_source: bool = False) -> int:
+                     benchmark: str | None = None, publish_to_source: bool = False, audit_rows: int | None = None,
+                     audited_only: bool = False, audits: str | Path | None = None, device: str | None = None,
+                     progress: bool = True) -> int:
     if publish_to_source and (Path(source).is_dir() or not HUB_ID.match(source)):
         raise LeaderboardError(f"--publish uploads to the results repository, but {source} is not a Hub dataset id "
                                "(a folder here, or not ORG/NAME): give the results dataset's id")
-    board = build(source, revision, verified_only=verified_only, benchmark=benchmark)
+    if audit_rows is not None and audit_rows < 1:
+        raise LeaderboardError(f"--audit must be at least 1 row, got {audit_rows}")
+    auditing = Auditing(AuditStore(audits if audits is not None else default_audit_store()), audit_rows,
+                        audited_only, device, progress)
+    board = build(source, revision, verified_only=verified_only, benchmark=benchmark, auditing=auditing)
     written = write(board, out)
     ranked = sum(len(rows) for s in board.sections for rows in s["configs"].values())
     for hub in board.hub:
         task = f"task {hub['task']}" if hub.get("task") else "the first task of its eval.yaml"
         print(f"the Hub's leaderboard of {hub['dataset']}, {task}: {len(hub['entries'])} entries (fine-tunes included)")
     if not board.hub or benchmark is not None:
+        audited = sum(row["audit"]["status"] == "audited" for s in board.sections for rows in s["configs"].values()
+                      for row in rows)
         print(f"{ranked} results ranked in {len(board.sections)} section(s); {len(board.refused)} refused, "
-              f"{len(board.superseded)} superseded")
+              f"{len(board.superseded)} superseded; {audited} of the ranked audited")
     for problem in board.refused:
         print(f"  refused {problem['file']}: {'; '.join(problem['problems'])}")
     for name, path in written.items():

@@ -323,3 +323,93 @@ def test_metadata_is_compared_field_by_field(release):
     assert found == [{"id": records[0]["id"], "problem": f"severity 9, the dataset has {columns['severity'][0]!r}"},
                      {"id": "not-a-row", "problem": "not a row of the dataset"},
                      {"id": columns["id"][1], "problem": "a row of the dataset with no prediction"}]
+
+
+# --------------------------------------------------------------------------------------- the leaderboard's use
+def _board_folder(honest: Path, checkpoint: Path, folder: Path, forge: set[str] | None = None) -> Path:
+    """A results folder as a leaderboard reads it: the Lite0 results with the checkpoint they name beside them
+    (forged on `forge` when given), and two results on a Hub revision the offline auditor cannot reach."""
+    from results_factory import write_results_file
+
+    path = _copy(honest, folder)
+    shutil.copy(checkpoint, folder / checkpoint.name)
+    if forge:
+        _rewrite(path, _forge_top1(forge))
+    for model in ("timm:resnet50", "timm:vit_base_patch16_224"):
+        write_results_file(folder, model=model)
+    return folder
+
+
+def _rows(board: dict) -> dict[str, dict]:
+    return {row["model"]: row for section in board["sections"] for row in section["overall"]}
+
+
+def test_the_leaderboard_audits_new_results_and_caches_the_records(honest, lite0_checkpoint, tmp_path, capsys,
+                                                                    monkeypatch):
+    folder = _board_folder(honest, lite0_checkpoint, tmp_path / "results")
+    store, out = tmp_path / "store", tmp_path / "board"
+    args = ["leaderboard", str(folder), "--out", str(out), "--audits", str(store), "--device", "cpu", "--quiet"]
+    assert main(args + ["--audit", "20"]) == 0
+    printed = capsys.readouterr().out
+    assert "3 results ranked in 2 section(s); 0 refused, 0 superseded; 1 of the ranked audited" in printed
+    board = json.loads((out / "leaderboard.json").read_text())
+    rows = _rows(board)
+    audit = rows[LITE0]["audit"]
+    digest = __import__("hashlib").sha256(honest.read_bytes()).hexdigest()
+    assert audit == {"status": "audited", "rows": 20, "seed": audit["seed"], "agreement": 1.0, "reason": None,
+                     "record": f"audits/{digest}.json"}
+    assert read_record(out / audit["record"]).seed == audit["seed"]  # published beside the tables
+    assert read_record(store / f"{digest}.json").status == AUDITED
+    other = rows["timm:resnet50"]["audit"]
+    assert other["status"] == "unaudited" and other["reason"].startswith(
+        "unauditable: dataset org/imagenet-tc revision " + "a" * 40 + ": it no longer exists or cannot be reached")
+    markdown = (out / "leaderboard.md").read_text()
+    assert f"✓ 20 rows, seed {audit['seed']}" in markdown
+    csv_text = (out / "leaderboard.csv").read_text()
+    assert f",audited,20,{audit['seed']}," in csv_text and ",unaudited,,," in csv_text
+
+    def no_rerun(*args, **kwargs):
+        raise AssertionError("a cached audit was rerun")
+
+    monkeypatch.setattr("imagenet_textcorrupt.leaderboard.audit_results", no_rerun)
+    assert main(args + ["--audit", "20"]) == 0
+    again = json.loads((out / "leaderboard.json").read_text())
+    assert {k: v for k, v in again.items() if k != "generated"} == {k: v for k, v in board.items() if k != "generated"}
+    capsys.readouterr()
+    assert main(args + ["--audited-only"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 results ranked in 1 section(s); 2 refused, 0 superseded; 1 of the ranked audited" in printed
+    assert "refused timm_resnet50-all-2026-11-01T00_00_00Z.json: not audited: unauditable: dataset org/imagenet-tc" \
+        in printed
+
+
+def test_without_audits_every_row_says_it_was_not_audited(honest, lite0_checkpoint, tmp_path):
+    from imagenet_textcorrupt.leaderboard import build
+
+    board = build(str(_board_folder(honest, lite0_checkpoint, tmp_path / "results")))
+    assert {row["audit"]["status"] for section in board.sections for row in section["overall"]} == {"unaudited"}
+    assert {row["audit"]["reason"] for section in board.sections for row in section["overall"]} == \
+        {"not audited yet (imagenet-tc leaderboard --audit N reruns the model)"}
+
+
+def test_a_forged_result_never_ranks_whatever_record_came_with_it(honest, lite0_checkpoint, tmp_path, capsys):
+    forged_ids = {"sample-chelsea-3-color-p000-s1", "sample-motorcycle"}
+    folder = _board_folder(honest, lite0_checkpoint, tmp_path / "results", forge=forged_ids)
+    claimed = audit_results(honest, rows=5, seed=1, checkpoint=lite0_checkpoint, device="cpu", progress=False)
+    claimed.results_sha256 = __import__("hashlib").sha256((folder / honest.name).read_bytes()).hexdigest()
+    from imagenet_textcorrupt.audit import write_record
+
+    write_record(claimed, folder / "lite0.audit.json")  # the submitter's own "audit": never read
+    out = tmp_path / "board"
+    assert main(["leaderboard", str(folder), "--out", str(out), "--audits", str(tmp_path / "store"), "--audit", "200",
+                 "--device", "cpu", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    board = json.loads((out / "leaderboard.json").read_text())
+    assert LITE0 not in _rows(board)
+    [refused] = [r for r in board["refused"] if r["file"] == honest.name]
+    assert refused["audit"]["status"] == "refused" and refused["audit"]["disagreements"] == 2
+    assert refused["problems"][0].startswith("audit: 2 of 100 audited rows disagree with the submitted predictions: ")
+    assert all(row_id in refused["problems"][0] for row_id in forged_ids)
+    assert (out / refused["audit"]["record"]).is_file()
+    assert f"refused {honest.name}: audit: 2 of 100 audited rows disagree" in printed
+    assert "lite0.audit.json" not in printed  # neither ranked nor refused: not a results file

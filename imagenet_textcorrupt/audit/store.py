@@ -56,5 +56,5 @@ def row_status(record: AuditRecord | None, reason: str = NOT_YET) -> dict[str, A
         return {"status": REFUSED, "rows": record.rows, "seed": record.seed,
                 "agreement": record.agreement.get("share"), "reason": record.reason, "record": shown,
                 "disagreements": len(record.disagreements) + len(record.metadata_mismatches)}
-    return {"status": UNAUDITED, "rows": None, "seed": record.seed, "agreement": None,
+    return {"status": UNAUDITED, "rows": None, "seed": None, "agreement": None,
             "reason": f"unauditable: {record.reason}", "record": shown}
