@@ -413,3 +413,49 @@ def test_a_forged_result_never_ranks_whatever_record_came_with_it(honest, lite0_
     assert (out / refused["audit"]["record"]).is_file()
     assert f"refused {honest.name}: audit: 2 of 100 audited rows disagree" in printed
     assert "lite0.audit.json" not in printed  # neither ranked nor refused: not a results file
+
+
+# ------------------------------------------------------------------------------------------ on the loopback Hub
+def test_a_hub_release_is_audited_at_its_commit_and_a_vanished_revision_is_unauditable(
+        hub, release, lite0_checkpoint, tmp_path_factory):
+    """The release published to the loopback Hub and tagged; the model scored on the tag; the audit opens the
+    recorded commit. Results that claim a commit the repository does not have, or a repository that is gone, are
+    unauditable, with the reason."""
+    import subprocess
+    import sys
+
+    from hub_server import client_environment
+
+    env = client_environment(hub.endpoint, str(tmp_path_factory.mktemp("audit_client")))
+    setup = (f"from huggingface_hub import HfApi\napi = HfApi()\n"
+             f"api.create_repo('org/audited', repo_type='dataset')\n"
+             f"api.upload_folder(folder_path={str(release)!r}, repo_id='org/audited', repo_type='dataset')\n"
+             f"api.create_tag('org/audited', tag='v1.0.0', repo_type='dataset')\n")
+    done = subprocess.run([sys.executable, "-c", setup], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    folder = tmp_path_factory.mktemp("hub_results")
+    results = folder / "lite0.json"
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "imagenet_textcorrupt.cli", *args], env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    done = cli("evaluate", "--model", LITE0, "--checkpoint", str(lite0_checkpoint), "--dataset", "org/audited",
+               "--revision", "v1.0.0", "--output", str(results), "--workers", "0", "--resamples", "20", "--quiet")
+    assert done.returncode == 0, done.stderr[-3000:]
+    sha = hub.get_repo("org/audited").tags["v1.0.0"]
+    assert json.loads(results.read_text())["dataset"]["sha"] == sha
+    done = cli("audit", str(results), "--rows", "12", "--checkpoint", str(lite0_checkpoint), "--device", "cpu",
+               "--quiet")
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    record = read_record(folder / "lite0.audit.json")
+    assert (record.status, record.rows, record.dataset["sha"], record.seed_source) == (AUDITED, 12, sha, "os")
+
+    for name, dataset_id, revision in [("vanished", "org/audited", "f" * 40), ("gone", "org/deleted", sha)]:
+        path = _edited(results, folder / name, lambda d: d["dataset"].update(id=dataset_id, sha=revision))
+        done = cli("audit", str(path), "--rows", "12", "--checkpoint", str(lite0_checkpoint), "--quiet")
+        assert done.returncode == 2, done.stdout + done.stderr[-3000:]
+        reason = read_record(path.with_name("lite0.audit.json")).reason
+        assert reason.startswith(f"dataset {dataset_id} revision {revision}: it no longer exists or cannot be "
+                                 f"reached ("), reason
+        assert f"unauditable: {reason}" in done.stdout
