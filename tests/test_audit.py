@@ -459,3 +459,60 @@ def test_a_hub_release_is_audited_at_its_commit_and_a_vanished_revision_is_unaud
         assert reason.startswith(f"dataset {dataset_id} revision {revision}: it no longer exists or cannot be "
                                  f"reached ("), reason
         assert f"unauditable: {reason}" in done.stdout
+
+
+# ------------------------------------------------------------------------------------ records, rows, messages
+def _record(**fields):
+    from imagenet_textcorrupt.audit import AuditRecord
+
+    return AuditRecord(**{"status": AUDITED, "results_file": "r.json", "results_sha256": "ab" * 32, **fields})
+
+
+def test_each_verdict_becomes_the_row_status_the_space_shows():
+    from imagenet_textcorrupt.audit.store import NOT_YET, row_status
+
+    assert row_status(None) == {"status": "unaudited", "rows": None, "seed": None, "agreement": None,
+                                "reason": NOT_YET, "record": None}
+    shown = "audits/" + "ab" * 32 + ".json"
+    assert row_status(_record(rows=200, seed=5, agreement={"share": 1.0})) == {
+        "status": "audited", "rows": 200, "seed": 5, "agreement": 1.0, "reason": None, "record": shown}
+    refused = _record(status=REFUSED, rows=50, seed=6, agreement={"share": 0.9}, reason="3 rows",
+                      disagreements=[{}, {}], metadata_mismatches=[{}])
+    assert row_status(refused) == {"status": "refused", "rows": 50, "seed": 6, "agreement": 0.9, "reason": "3 rows",
+                                   "record": shown, "disagreements": 3}
+    assert row_status(_record(status=UNAUDITABLE, seed=7, reason="no model")) == {
+        "status": "unaudited", "rows": None, "seed": None, "agreement": None, "reason": "unauditable: no model",
+        "record": shown}
+
+
+def test_the_summary_line_counts_the_tolerated_rows():
+    assert _record(rows=30, seed=2, agreement={"within_tolerance": 2}).summary() == \
+        "audited: 30 rows (seed 2) agree with the submitted predictions, 2 of them within the tie tolerance"
+    assert _record(rows=30, seed=2, agreement={}).summary() == \
+        "audited: 30 rows (seed 2) agree with the submitted predictions"
+    assert _record(status=REFUSED, reason="x").summary() == "refused: x"
+    assert _record(status=UNAUDITABLE, reason="y").summary() == "unauditable: y"
+
+
+def test_long_lists_are_cut_with_a_count():
+    from imagenet_textcorrupt.audit.run import _shown
+
+    assert _shown(["a", "b"]) == "a, b"
+    assert _shown([str(i) for i in range(25)]) == ", ".join(str(i) for i in range(20)) + " and 5 more"
+    assert _shown([str(i) for i in range(20)]) == ", ".join(str(i) for i in range(20))
+
+
+def test_a_store_ignores_what_it_cannot_trust(tmp_path):
+    from imagenet_textcorrupt.audit.store import AuditStore
+
+    store = AuditStore(tmp_path)
+    record = _record(rows=3, seed=1)
+    path = store.put(record)
+    assert path == tmp_path / f"{'ab' * 32}.json" and store.get("ab" * 32).seed == 1
+    assert store.get("cd" * 32) is None
+    (tmp_path / f"{'cd' * 32}.json").write_text(path.read_text())  # another file's record under this name
+    assert store.get("cd" * 32) is None
+    path.write_text("{not json")
+    assert store.get("ab" * 32) is None
+    with pytest.raises(AuditError, match=r"r\.json|not a readable audit record"):
+        read_record(path)
