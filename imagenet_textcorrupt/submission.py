@@ -61,6 +61,7 @@ class Submission:
 
 
 HUB_DIGITS = 2  # decimals of the percentages the Hub's entries hold
+MAX_MODEL_INDEX_METRICS = 10_000  # a model card's model-index entries, counting each use of a YAML alias
 
 
 def _top1_percent(results: Results, part: str) -> float | None:
@@ -118,16 +119,35 @@ def merged_eval_results(existing: str | None, results_list: list[Results], sourc
     ours = {(e["dataset"]["id"], e["dataset"]["task_id"]) for e in entries}
     kept = []
     if existing:
-        try:
-            previous = yaml.safe_load(existing) or []
-        except yaml.YAMLError as error:
-            raise SubmissionError(f"{EVAL_RESULTS_FILE} in the model repo is not valid YAML ({error}); fix or "
-                                  f"remove it first") from None
-        if not isinstance(previous, list):
+        previous, problem = _load_yaml(existing)
+        if problem:
+            raise SubmissionError(f"{EVAL_RESULTS_FILE} in the model repo is not valid YAML ({problem}); fix or "
+                                  f"remove it first")
+        if not isinstance(previous or [], list):
             raise SubmissionError(f"{EVAL_RESULTS_FILE} in the model repo is not a list of entries")
-        kept = [e for e in previous if not (isinstance(e, dict) and isinstance(e.get("dataset"), dict)
-                                            and (e["dataset"].get("id"), e["dataset"].get("task_id")) in ours)]
+        kept = [e for e in previous or [] if _entry_task(e) not in ours]
     return yaml.safe_dump(kept + entries, sort_keys=False, allow_unicode=True)
+
+
+def _entry_task(entry: Any) -> tuple[str, str] | None:
+    """(dataset id, task id) of an `.eval_results` entry, or None when it has no such text fields."""
+    dataset = entry.get("dataset") if isinstance(entry, dict) else None
+    if isinstance(dataset, dict) and isinstance(dataset.get("id"), str) and isinstance(dataset.get("task_id"), str):
+        return dataset["id"], dataset["task_id"]
+    return None
+
+
+def _load_yaml(text: str) -> tuple[Any, str | None]:
+    """(the YAML's value, None), or (None, why it cannot be read): PyYAML's own errors, and those it lets through
+    (nesting deeper than Python's recursion limit, an integer of thousands of digits)."""
+    try:
+        return yaml.safe_load(text), None
+    except yaml.YAMLError as error:
+        return None, str(error)
+    except RecursionError:
+        return None, "nested too deeply"
+    except ValueError as error:
+        return None, str(error)
 
 
 def _model_index_problem(model_index: Any) -> str | None:
@@ -135,6 +155,9 @@ def _model_index_problem(model_index: Any) -> str | None:
     if not isinstance(model_index, list):
         return "model-index is not a list"
     required = {"task": ("type",), "dataset": ("type", "name")}
+    # the fields huggingface_hub (and merged_model_card) use as keys: each must be a single value, not a list or map
+    keys = {"task": ("type", "name"), "dataset": ("type", "name", "config", "split", "revision")}
+    metrics = 0
     for i, model in enumerate(model_index):
         where = f"model-index[{i}]"
         if not isinstance(model, dict):
@@ -147,17 +170,26 @@ def _model_index_problem(model_index: Any) -> str | None:
             at = f"{where}.results[{j}]"
             if not isinstance(result, dict):
                 return f"{at} is not a mapping"
-            for block, keys in required.items():
+            for block, names in required.items():
                 if not isinstance(result.get(block), dict):
                     return f"{at}.{block} is missing"
-                missing = [k for k in keys if k not in result[block]]
+                missing = [k for k in names if k not in result[block]]
                 if missing:
                     return f"{at}.{block}.{missing[0]} is missing"
+                wrong = [k for k in keys[block] if isinstance(result[block].get(k), (list, dict, set))]
+                if wrong:
+                    return f"{at}.{block}.{wrong[0]} is a list or mapping, not a single value"
             if not isinstance(result.get("metrics"), list):
                 return f"{at}.metrics is missing or not a list"
+            metrics += len(result["metrics"])
+            if metrics > MAX_MODEL_INDEX_METRICS:  # YAML aliases can repeat a long list many times over
+                return f"model-index holds more than {MAX_MODEL_INDEX_METRICS} metrics"
             for k, metric in enumerate(result["metrics"]):
                 if not isinstance(metric, dict) or "type" not in metric or "value" not in metric:
                     return f"{at}.metrics[{k}] needs a type and a value"
+                wrong = [key for key in ("type", "name") if isinstance(metric.get(key), (list, dict, set))]
+                if wrong:
+                    return f"{at}.metrics[{k}].{wrong[0]} is a list or mapping, not a single value"
     return None
 
 
@@ -168,10 +200,10 @@ def card_problem(existing: str | None) -> str | None:
     parts = existing.split("\n---", 1)
     if len(parts) < 2:
         return "its YAML header has no closing --- line"
-    try:
-        header = yaml.safe_load(parts[0][3:]) or {}
-    except yaml.YAMLError as error:
-        return f"its YAML header is not valid YAML ({str(error).splitlines()[0]})"
+    header, problem = _load_yaml(parts[0][3:])
+    if problem:
+        return f"its YAML header is not valid YAML ({(problem.splitlines() or [''])[0]})"
+    header = header or {}
     if not isinstance(header, dict):
         return "its YAML header is not a mapping"
     if "model-index" in header:
@@ -183,7 +215,7 @@ def card_problem(existing: str | None) -> str | None:
     try:
         ModelCard(existing)
     except Exception as error:  # noqa: BLE001 - whatever else the Hub's parser refuses
-        return f"huggingface_hub cannot read its metadata ({str(error).splitlines()[0]})"
+        return f"huggingface_hub cannot read its metadata ({(str(error).splitlines() or [type(error).__name__])[0]})"
     return None
 
 
@@ -262,7 +294,11 @@ def _read_remote(api: Any, repo_id: str, path: str, repo_type: str = "model", re
     except RepositoryNotFoundError:
         raise SubmissionError(f"{repo_type} repository {repo_id!r} not found on {api.endpoint} (or the token "
                               f"cannot see it)") from None
-    return Path(local).read_text(encoding="utf-8")
+    try:
+        return Path(local).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise SubmissionError(f"{path} in the {repo_type} repository {repo_id} is not UTF-8 text ({error.reason} at "
+                              f"byte {error.start}); fix or remove it first") from None
 
 
 def prepare(paths: list[str | Path], model_repo: str, results_repo: str | None = None, token: str | None = None,

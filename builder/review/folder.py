@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from imagenet_textcorrupt.errors import ImageNetTCError
+from imagenet_textcorrupt.results.format import shown
 from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DEFAULT_CONFIG, ORIGINAL_DOMAIN
 
 # what the review page, its statistics and the hard subset read of a row: everything but the pixels
@@ -36,16 +37,26 @@ def open_folder(path: str | Path) -> RowFolder:
     """The build or release folder at `path`, with its data files; a clear error for anything else."""
     root = Path(path)
     if (root / "manifest.json").is_file():
-        manifest = json.loads((root / "manifest.json").read_text())
+        index = root / "manifest.json"
+        manifest = _expect(_read_json(index), dict, index, "(top level)")
         if not manifest.get("complete"):
-            raise ReviewError(f"{root}: the build is not complete ({len(manifest.get('shards', []))} of "
-                              f"{manifest.get('shards_total', '?')} shards done); review a finished build, so that "
-                              "every reviewer is offered the same sample")
-        files = tuple(root / entry["file"] for entry in manifest["shards"])
+            shards = manifest.get("shards")
+            raise ReviewError(f"{root}: the build is not complete ({len(shards) if isinstance(shards, list) else 0} "
+                              f"of {shown(manifest.get('shards_total', '?'))} shards done); review a finished build, "
+                              "so that every reviewer is offered the same sample")
+        shards = _expect(manifest.get("shards"), list, index, "shards")
+        entries = [_expect(entry, dict, index, f"shards[{i}]") for i, entry in enumerate(shards)]
+        files = tuple(_data_file(root, index, f"shards[{i}].file", entry.get("file"))
+                      for i, entry in enumerate(entries))
         kind = "build"
     elif (root / "release.json").is_file():
-        release = json.loads((root / "release.json").read_text())
-        files = tuple(root / name for name in release["configs"][DEFAULT_CONFIG]["files"])
+        index = root / "release.json"
+        where = f"configs.{DEFAULT_CONFIG}"
+        release = _expect(_read_json(index), dict, index, "(top level)")
+        config = _expect(_expect(release.get("configs"), dict, index, "configs").get(DEFAULT_CONFIG), dict, index,
+                         where)
+        names = _expect(config.get("files"), list, index, f"{where}.files")
+        files = tuple(_data_file(root, index, f"{where}.files[{i}]", name) for i, name in enumerate(names))
         kind = "release"
     elif root.is_dir():
         raise ReviewError(f"{root} is neither a build folder (no manifest.json) nor a release folder "
@@ -57,6 +68,35 @@ def open_folder(path: str | Path) -> RowFolder:
         raise ReviewError(f"{root}: data files missing: {', '.join(missing[:3])}"
                           + (f" and {len(missing) - 3} more" if len(missing) > 3 else ""))
     return RowFolder(root, kind, files)
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON of a folder's index file; a ReviewError naming it when it is not JSON (or not UTF-8)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ReviewError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise ReviewError(f"{path}: cannot be read ({error.strerror or error})") from None
+    except RecursionError:
+        raise ReviewError(f"{path}: not valid JSON (nested too deeply)") from None
+    except ValueError as error:
+        raise ReviewError(f"{path}: not valid JSON ({error})") from None
+
+
+def _expect(value: Any, kind: type, file: Path, where: str) -> Any:
+    """`value` when it is of `kind` (dict or list); else a ReviewError naming the file and the field."""
+    if not isinstance(value, kind):
+        raise ReviewError(f"{file}: {where} is {shown(value)}, expected {'a list' if kind is list else 'an object'}")
+    return value
+
+
+def _data_file(root: Path, index: Path, where: str, name: Any) -> Path:
+    """A data file named in a folder's index: a relative path inside the folder, never one that leaves it."""
+    path = PurePosixPath(name) if isinstance(name, str) and name.strip() and "\0" not in name else None
+    if path is None or path.is_absolute() or ".." in path.parts:
+        raise ReviewError(f"{index}: {where} is {shown(name)}, expected the name of a file inside {root}")
+    return root / name
 
 
 def is_text_guided(domain: str) -> bool:

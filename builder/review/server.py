@@ -15,6 +15,7 @@ must name the server (no DNS rebinding). A row id that is not in the sample is r
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from imagenet_textcorrupt.classes import load_classes
 
@@ -36,6 +36,7 @@ LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 7870
 TOKEN_HEADER = "X-Review-Token"
 PAGE_FILES = {"page.js": "text/javascript", "page.css": "text/css"}
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "application/octet-stream")  # what _media_type answers
 SECURITY_HEADERS = {"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
                                                "img-src 'self'; connect-src 'self'; frame-ancestors 'none'",
                     "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
@@ -109,6 +110,17 @@ class Verdict(BaseModel):
     answer: str
 
 
+class Refusal(BaseModel):
+    """Why a request was refused (FastAPI's HTTPException body)."""
+
+    detail: str
+
+
+def _refusals(statuses: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route's refusals, from {status: why}: each with a Refusal body."""
+    return {status: {"model": Refusal, "description": why} for status, why in statuses.items()}
+
+
 def _media_type(data: bytes) -> str:
     if data.startswith(b"\x89PNG"):
         return "image/png"
@@ -117,6 +129,16 @@ def _media_type(data: bytes) -> str:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return "application/octet-stream"
+
+
+_HOST = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[^:\[\]/@\s]+))(?::\d{1,5})?")
+
+
+def host_name(header: str) -> str | None:
+    """The name in a Host header without its port (`[::1]:7870` -> `::1`), lower case; None when it is not one.
+    (Starlette's TrustedHostMiddleware cuts at the first ':', so it never recognised an IPv6 address.)"""
+    match = _HOST.fullmatch(header)
+    return (match["ipv6"] or match["name"]).lower() if match else None
 
 
 def own_origins(host: str, port: int) -> set[str]:
@@ -128,15 +150,20 @@ def own_origins(host: str, port: int) -> set[str]:
 
 def create_app(session: ReviewSession, origins: set[str]) -> FastAPI:
     """The FastAPI app serving `session` to requests from `origins` (scheme://host:port, as browsers send)."""
-    app = FastAPI(title="ImageNet-TC review", docs_url=None, redoc_url=None, openapi_url=None)
-    hosts = sorted({origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]") for origin in origins})
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    # the schema is not served (openapi_url=None); app.openapi() builds it, and it documents every refusal
+    app = FastAPI(title="ImageNet-TC review", docs_url=None, redoc_url=None, openapi_url=None,
+                  responses={400: {"description": "the Host header does not name this server (no DNS rebinding: "
+                                                  "a plain-text body), or the body cannot be parsed"}})
+    hosts = {host_name(origin.split("://", 1)[-1].split("/", 1)[0]) for origin in origins} - {None}
     by_id = {row["id"]: i for i, row in enumerate(session.rows)}
     page = resources.files("builder.review")
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
+        if host_name(request.headers.get("host", "")) not in hosts:  # DNS rebinding: a page of another site
+            response = PlainTextResponse("Invalid host header", status_code=400)
+        else:
+            response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
         return response
 
@@ -149,7 +176,9 @@ def create_app(session: ReviewSession, origins: set[str]) -> FastAPI:
                 .replace("{{reviewer}}", html.escape(session.reviewer))
                 .replace("{{folder}}", html.escape(str(session.folder.root))))
 
-    @app.get("/static/{name}")
+    @app.get("/static/{name}", response_class=Response, responses={
+        200: {"content": {media_type: {} for media_type in PAGE_FILES.values()}},
+        **_refusals({404: "not one of the page's files"})})
     def static(name: str) -> Response:
         if name not in PAGE_FILES:
             raise HTTPException(404, f"no file {name!r}")
@@ -161,20 +190,26 @@ def create_app(session: ReviewSession, origins: set[str]) -> FastAPI:
                 "rows": [{**row, "answer": session.answers.get(row["id"])} for row in session.rows],
                 "next": session.next_index(), "done": session.done()}
 
-    @app.get("/image/{row_id}")
+    @app.get("/image/{row_id}", response_class=Response, responses={
+        200: {"content": {media_type: {} for media_type in IMAGE_TYPES}},
+        **_refusals({404: "no row of the sample (nor its original) has this id"})})
     def image(row_id: str) -> Response:
         data = session.images.get(row_id)
         if data is None:
             raise HTTPException(404, f"row {row_id!r} is not in the sample")
         return Response(data, media_type=_media_type(data), headers={"Cache-Control": "private, max-age=3600"})
 
-    @app.post("/api/verdict")
+    @app.post("/api/verdict", responses=_refusals({
+        403: "the Origin is not the page's, or the X-Review-Token is not this server's",
+        404: "the row id is not in the sample"}))
     def verdict(body: Verdict, request: Request) -> JSONResponse:
         origin = request.headers.get("origin")
         if origin not in origins:
             raise HTTPException(403, f"answers are accepted from the review page only (origin {origin!r} is not "
                                      f"one of {', '.join(sorted(origins))}; see --allow-origin)")
-        if not secrets.compare_digest(request.headers.get(TOKEN_HEADER, ""), session.token):
+        # as bytes: compare_digest refuses str with characters beyond ASCII (a header may hold any Latin-1)
+        sent = request.headers.get(TOKEN_HEADER, "").encode("latin-1", "replace")
+        if not secrets.compare_digest(sent, session.token.encode("ascii")):
             raise HTTPException(403, "the page's token does not match this server's: reload the page")
         if body.id not in by_id:
             raise HTTPException(404, f"row id {body.id!r} is not in the sample of {session.folder.root}")

@@ -18,6 +18,8 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
+from imagenet_textcorrupt.results.format import shown
+
 from builder.review.folder import ReviewError
 
 REVIEWS_DIR = "reviews"
@@ -69,8 +71,17 @@ def append_verdict(path: Path, row_id: str, answer: str, reviewer: str,
 
 def read_verdicts(path: Path, known_ids: Collection[str] | None = None) -> list[dict[str, Any]]:
     """The records of one reviewer's file, checked: each line a record with a known answer and this file's
-    reviewer, and (given `known_ids`) a row id of the folder. A torn last line is skipped."""
-    text = path.read_text(encoding="utf-8")
+    reviewer, and (given `known_ids`) a row id of the folder. A torn last line is skipped. Anything else (not a
+    regular file, not UTF-8, a line that is not such a record) is a ReviewError naming the file and the line."""
+    try:
+        if not path.is_file():
+            raise ReviewError(f"{path}: not a regular file")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        line = error.object[:error.start].count(b"\n") + 1
+        raise ReviewError(f"{path}, line {line}: not UTF-8 text ({error.reason})") from None
+    except OSError as error:
+        raise ReviewError(f"{path}: cannot be read ({error.strerror or error})") from None
     lines = text.split("\n")
     if lines and not text.endswith("\n"):
         lines = lines[:-1]  # a line cut short by a crash: never acknowledged
@@ -81,8 +92,11 @@ def read_verdicts(path: Path, known_ids: Collection[str] | None = None) -> list[
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ReviewError(f"{path}, line {number}: not a JSON record ({error.msg})") from None
+        except RecursionError:
+            raise ReviewError(f"{path}, line {number}: not a JSON record (nested too deeply)") from None
+        except ValueError as error:  # JSONDecodeError, or an integer of thousands of digits
+            raise ReviewError(f"{path}, line {number}: not a JSON record "
+                              f"({getattr(error, 'msg', None) or error})") from None
         problem = _problem(record, reviewer, known_ids)
         if problem:
             raise ReviewError(f"{path}, line {number}: {problem}")
@@ -93,12 +107,15 @@ def read_verdicts(path: Path, known_ids: Collection[str] | None = None) -> list[
 def _problem(record: Any, reviewer: str, known_ids: Collection[str] | None) -> str | None:
     if not isinstance(record, dict) or not {"id", "answer", "time", "reviewer"} <= set(record):
         return "a verdict needs id, answer, time and reviewer"
+    for key in ("id", "answer", "time", "reviewer"):
+        if not isinstance(record[key], str):
+            return f"{key} is {shown(record[key])}, expected text"
     if record["answer"] not in ANSWERS:
-        return f"answer {record['answer']!r} is not one of {', '.join(ANSWERS)}"
+        return f"answer {shown(record['answer'])} is not one of {', '.join(ANSWERS)}"
     if record["reviewer"] != reviewer:
-        return f"reviewer {record['reviewer']!r} in the file of {reviewer!r}"
+        return f"reviewer {shown(record['reviewer'])} in the file of {reviewer!r}"
     if known_ids is not None and record["id"] not in known_ids:
-        return f"row id {record['id']!r} is not in this folder (only text-guided edits are reviewed)"
+        return f"row id {shown(record['id'])} is not in this folder (only text-guided edits are reviewed)"
     return None
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+import reprlib
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +163,20 @@ OPTIONAL: tuple[tuple[str, str], ...] = (
 )
 _TYPES = {"str": (str,), "int": (int,), "bool": (bool,), "dict": (dict,), "number": (int, float)}
 _NAMES = {"int": "an integer", "number": "a number", "dict": "an object"}
+INT_LIMIT = 2 ** 63  # integers of a results file are 64-bit: rows, parameters, seeds
+_FLOAT_MAX = int(sys.float_info.max)  # larger integers overflow a float
+MAX_RESAMPLES = 100_000  # verification recomputes every resample: more would take hours and all memory
+_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxtuple, _REPR.maxset = 2, 6, 6, 6, 6
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 80, 80, 40
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` cut short: what an error message quotes of a value read from a file (however long or deep)."""
+    try:
+        return _REPR.repr(value)
+    except ValueError:  # an integer too long for repr()
+        return f"<an integer of {value.bit_length()} bits>" if isinstance(value, int) else "<unprintable>"
 
 
 def _lookup(data: Any, dotted: str) -> tuple[bool, Any]:
@@ -174,31 +190,37 @@ def _lookup(data: Any, dotted: str) -> tuple[bool, Any]:
 def _type_problem(dotted: str, value: Any, kind: str) -> str | None:
     wrong_bool = isinstance(value, bool) and kind in ("int", "number")
     if wrong_bool or not isinstance(value, _TYPES[kind]):
-        return f"{dotted} is {value!r}, expected {_NAMES.get(kind, kind)}"
+        return f"{dotted} is {shown(value)}, expected {_NAMES.get(kind, kind)}"
+    if kind == "int" and not -INT_LIMIT <= value < INT_LIMIT:
+        return f"{dotted} is {shown(value)}, expected a 64-bit integer"
+    if kind == "number" and isinstance(value, int) and abs(value) > _FLOAT_MAX:
+        return f"{dotted} is {shown(value)}, expected a number a float can hold"
     return None
 
 
-def _non_finite(data: Any, path: str = "") -> Iterator[str]:
-    if isinstance(data, float) and not math.isfinite(data):
-        yield path or "(top level)"
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            yield from _non_finite(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from _non_finite(value, f"{path}[{index}]")
+def _non_finite(data: Any) -> Iterator[str]:
+    """The paths of NaN and infinite numbers, in document order (a loop, not recursion: any depth JSON allows)."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            yield path or "(top level)"
+        elif isinstance(value, dict):
+            stack += reversed([(f"{path}.{k}" if path else str(k), v) for k, v in value.items()])
+        elif isinstance(value, list):
+            stack += reversed([(f"{path}[{i}]", v) for i, v in enumerate(value)])
 
 
 def _bad_estimates(data: Any, path: str) -> Iterator[str]:
     """Estimates ({"value", "ci_low", "ci_high"}) whose figures are neither numbers nor null."""
-    if isinstance(data, dict):
-        if "value" in data:
+    stack: list[tuple[str, Any]] = [(path, data)] if isinstance(data, dict) else []
+    while stack:
+        where, block = stack.pop()
+        if "value" in block:
             for key in ("value", "ci_low", "ci_high"):
-                if key in data and data[key] is not None and _type_problem("", data[key], "number"):
-                    yield f"{path}.{key} is {data[key]!r}, expected a number or null"
-        for key, value in data.items():
-            if isinstance(value, dict):
-                yield from _bad_estimates(value, f"{path}.{key}")
+                if key in block and block[key] is not None and _type_problem("", block[key], "number"):
+                    yield f"{where}.{key} is {shown(block[key])}, expected a number or null"
+        stack += reversed([(f"{where}.{k}", v) for k, v in block.items() if isinstance(v, dict)])
 
 
 def check_results(data: Any) -> list[str]:
@@ -207,9 +229,10 @@ def check_results(data: Any) -> list[str]:
         return ["not a JSON object"]
     problems = []
     if data.get("format") not in (None, RESULTS_FORMAT):
-        problems.append(f"format is {data.get('format')!r}, expected {RESULTS_FORMAT!r}")
+        problems.append(f"format is {shown(data.get('format'))}, expected {RESULTS_FORMAT!r}")
     if isinstance(data.get("format_version"), int) and data["format_version"] > FORMAT_VERSION:
-        problems.append(f"format_version {data['format_version']} is newer than this tool reads ({FORMAT_VERSION}); "
+        problems.append(f"format_version {shown(data['format_version'])} is newer than this tool reads "
+                        f"({FORMAT_VERSION}); "
                         f"upgrade imagenet-textcorrupt")
     for dotted, kind in REQUIRED:
         found, value = _lookup(data, dotted)
@@ -224,15 +247,15 @@ def check_results(data: Any) -> list[str]:
     errors = _lookup(data, "metrics.errors")[1]
     for domain, cells in errors.items() if isinstance(errors, dict) else ():
         if not isinstance(cells, dict):
-            problems.append(f"metrics.errors.{domain} is {cells!r}, expected an object")
+            problems.append(f"metrics.errors.{domain} is {shown(cells)}, expected an object")
             continue
-        problems += [f"metrics.errors.{domain}.{s} is {e!r}, expected a number" for s, e in cells.items()
+        problems += [f"metrics.errors.{domain}.{s} is {shown(e)}, expected a number" for s, e in cells.items()
                      if _type_problem("", e, "number")]
-    for key in ("resamples", "seed"):
+    for key, largest in (("resamples", MAX_RESAMPLES), ("seed", INT_LIMIT - 1)):
         found, value = _lookup(data, f"metrics.bootstrap.{key}")
         if isinstance(_lookup(data, "metrics.bootstrap")[1], dict) and \
-                (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            problems.append(f"metrics.bootstrap.{key} is {value!r}, expected an integer >= 0")
+                (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= largest):
+            problems.append(f"metrics.bootstrap.{key} is {shown(value)}, expected an integer >= 0 and <= {largest}")
     return problems
 
 
@@ -273,16 +296,35 @@ def _build(data: dict[str, Any]) -> Results:
         predictions=data.get("predictions") or {}, data=data)
 
 
+def read_text(path: Path) -> str:
+    """The UTF-8 text of a regular file (a symbolic link to one included); ResultsError naming the file for
+    anything else: missing, a folder, a device or pipe (which could be read forever), unreadable, not UTF-8."""
+    try:
+        if not path.is_file():
+            raise ResultsError(str(path), ["no such file" if not path.exists() else "not a regular file"])
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ResultsError(str(path), [f"not UTF-8 text ({error.reason} at byte {error.start})"]) from None
+    except OSError as error:
+        raise ResultsError(str(path), [f"cannot be read ({error.strerror or error})"]) from None
+
+
+def parse_json(text: str, source: str, where: str = "") -> Any:
+    """`json.loads`, with whatever it refuses (bad syntax, an integer of thousands of digits, nesting deeper than
+    Python's recursion limit) as a ResultsError naming the file (and `where`, e.g. a line)."""
+    prefix = f"{where}: " if where else ""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ResultsError(source, [f"{prefix}not valid JSON (nested too deeply)"]) from None
+    except ValueError as error:  # JSONDecodeError, or an integer longer than int_max_str_digits
+        raise ResultsError(source, [f"{prefix}not valid JSON ({error})"]) from None
+
+
 def load_results(path: str | Path) -> Results:
     """Reads and validates a results file; raises ResultsError listing every problem."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultsError(str(path), ["no such file"]) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ResultsError(str(path), [f"not valid JSON ({error})"]) from None
-    return Results.parse(data, str(path))
+    return Results.parse(parse_json(read_text(path), str(path)), str(path))
 
 
 def write_results(path: str | Path, results: Mapping[str, Any]) -> None:
