@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from imagenet_textcorrupt.errors import ImageNetTCError
 
 if TYPE_CHECKING:
-    from builder.recipes import QCSpec
+    from builder.recipes import QCSpec, Recipe
 
 
 def cmd_hierarchy(args: argparse.Namespace) -> int:
@@ -42,17 +42,32 @@ def cmd_hierarchy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_recipe(args: argparse.Namespace) -> Recipe:
+    """The recipe of --recipe, its source folder replaced by --source if given."""
+    from dataclasses import replace
+
+    from builder.recipes import load_recipe
+
+    recipe = load_recipe(args.recipe)
+    if args.source:
+        if recipe.source.type not in ("imagefolder", "flat", "study"):
+            raise ImageNetTCError(f"--source: the recipe's source ({recipe.source.type}) reads no folder")
+        recipe = replace(recipe, source=replace(recipe.source, path=args.source))
+    return recipe
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     import json
 
     from builder.plan import assumed_images, costs_text, make_shards, summarize
-    from builder.recipes import load_recipe
     from builder.sources import create_source
 
-    recipe = load_recipe(args.recipe)
+    recipe = _load_recipe(args)
     try:
         images = create_source(recipe.source).select(recipe)
     except (ImageNetTCError, OSError) as error:  # plan a release whose images are on another machine
+        if args.source:  # a folder named on the command line must be the right one
+            raise
         print(f"note: the source cannot be listed here ({error}); assuming {recipe.selection.images_per_class} "
               "images for every selected class", file=sys.stderr)
         images = assumed_images(recipe)
@@ -120,9 +135,8 @@ def _distributed() -> tuple[int, int, str | None]:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from builder.generate import Builder
-    from builder.recipes import load_recipe
 
-    recipe = load_recipe(args.recipe)
+    recipe = _load_recipe(args)
     world, rank, device = _distributed()
     builder = Builder(recipe, args.out, device=args.device or device, progress=not args.no_progress)
     summary = builder.run(args.num_shards, args.shard_index, world, rank, resume=not args.no_resume)
@@ -273,18 +287,22 @@ def build_parser() -> argparse.ArgumentParser:
     hierarchy.set_defaults(run=cmd_hierarchy)
 
     plan = commands.add_parser("plan", help="expand a recipe into work items: counts, UNet evaluations, GPU-hours")
-    plan.add_argument("--recipe", required=True, help="a recipe file, or the name of a shipped one (smoke, v1)")
+    plan.add_argument("--recipe", required=True, help="a recipe file, or the name of a shipped one (smoke, v1, study)")
     plan.add_argument("--throughput", type=float,
                       help="UNet rows per second of your GPU (bench/gpu.py prints it), for a GPU-hour estimate")
     plan.add_argument("--json", action="store_true", help="print the summary as JSON")
+    plan.add_argument("--source", metavar="FOLDER", help="the source folder, instead of the recipe's source.path "
+                      "(e.g. the ImageNet validation folder, val/<wnid>/*.JPEG)")
     plan.add_argument("--reviews", metavar="FOLDER",
                       help="a reviewed build or release: estimate what the recipe's QC thresholds keep, and the share "
                            "of the edits they keep that still show their class")
     plan.set_defaults(run=cmd_plan)
 
     build = commands.add_parser("build", help="generate a release's shards (resumable; accelerate-aware)")
-    build.add_argument("--recipe", required=True, help="a recipe file, or the name of a shipped one (smoke, v1)")
+    build.add_argument("--recipe", required=True, help="a recipe file, or the name of a shipped one (smoke, v1, study)")
     build.add_argument("--out", required=True, help="the build folder")
+    build.add_argument("--source", metavar="FOLDER", help="the source folder, instead of the recipe's source.path "
+                       "(e.g. the ImageNet validation folder, val/<wnid>/*.JPEG)")
     build.add_argument("--num-shards", type=int, default=1, help="split the shards across N jobs (job arrays)")
     build.add_argument("--shard-index", type=int, default=0, help="this job's index in 0..N-1")
     build.add_argument("--device", help="torch device (default: cuda if available, else cpu)")

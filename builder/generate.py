@@ -50,7 +50,7 @@ from builder.editors.imagenet_c import IMAGENET_C_SIDE, IMPLEMENTATION, at_image
 from builder.editors.preprocess import PreparedImage, prepare_image
 from builder.pins import ModelPin, pin_build_implementations, pin_build_models
 from builder.plan import Shard, WorkItem, is_imagenet_c, make_shards
-from builder.recipes import Recipe
+from builder.recipes import JPEG_SUBSAMPLING, Recipe
 from builder.sources import create_source
 
 
@@ -88,7 +88,8 @@ def _encode(image: Image.Image, recipe: Recipe) -> bytes:
     if recipe.output.format == "png":
         image.save(buffer, format="PNG", optimize=False)
     else:
-        image.save(buffer, format="JPEG", quality=recipe.output.jpeg_quality, subsampling=0)
+        image.save(buffer, format="JPEG", quality=recipe.output.jpeg_quality,
+                   subsampling=JPEG_SUBSAMPLING[recipe.output.jpeg_subsampling])
     return buffer.getvalue()
 
 
@@ -204,11 +205,14 @@ class Builder:
                 if bar is not None:
                     bar.update(len(items))
                 continue
-            rows += self._edit_image(original, items, rejects, bar)
+            stored = picture.convert("RGB") if self.recipe.output.originals == "source" else None
+            rows += self._edit_image(original, items, rejects, bar, stored)
         return self._write(shard, rows, rejects)
 
     def _edit_image(self, original: PreparedImage, items: list[WorkItem], rejects: list[dict[str, Any]],
-                    bar: Any) -> list[dict[str, Any]]:
+                    bar: Any, stored: Image.Image | None = None) -> list[dict[str, Any]]:
+        """The rows of one source image; `stored`: the original's row holds this image instead of the crop (the
+        source at its own size, as the study saved its originals), while the scores still compare the crops."""
         original_item = next(i for i in items if i.severity == 0)
         results: list[tuple[WorkItem, Image.Image, dict[str, Any]]] = [
             (original_item, original.image, {"upsampled": original.upsampled})]
@@ -230,10 +234,10 @@ class Builder:
                                     "reason": f"edit failed: {outcome.reason}"})
         if bar is not None:
             bar.update(len(items))
-        return self._rows(original.image, results)
+        return self._rows(original.image, results, stored)
 
-    def _rows(self, original: Image.Image, results: list[tuple[WorkItem, Image.Image, dict[str, Any]]]
-              ) -> list[dict[str, Any]]:
+    def _rows(self, original: Image.Image, results: list[tuple[WorkItem, Image.Image, dict[str, Any]]],
+              stored: Image.Image | None = None) -> list[dict[str, Any]]:
         scores: dict[int, Any] = {}
         scored = [k for k, (item, _, _) in enumerate(results) if not is_imagenet_c(item)]  # ImageNet-C is not filtered
         if self.scorer is not None:
@@ -248,17 +252,19 @@ class Builder:
         for k, (item, image, meta) in enumerate(results):
             knobs = {**meta.get("severity_parameters", {})}
             knobs.update({key: meta[key] for key in sorted(meta) if key not in _ROW_KEYS})
+            recorded = self.source.row_parameters(self.recipe, item.wnid)  # the study's source: its settings
             score = scores.get(k)
             rows.append({
                 "id": item.id, "source_id": item.source_id,
-                "image": {"bytes": _encode(image, self.recipe), "path": None},
+                "image": {"bytes": _encode(stored if stored is not None and not item.severity else image,
+                                           self.recipe), "path": None},
                 "label": get_class(item.wnid).index, "wnid": item.wnid, "group": item.group, "domain": item.domain,
                 "template": item.template, "prompt": item.prompt, "source_prompt": item.source_prompt,
                 "severity": item.severity, "editor": meta.get("editor", "") if item.severity else "",
                 "model": meta.get("model", ""), "seed": item.seed, "steps": meta.get("steps", 0),
                 "guidance": meta.get("guidance", 0.0),
-                "edit_parameters": json.dumps(knobs, sort_keys=True) if item.severity else json.dumps(
-                    {"upsampled": meta["upsampled"]}),
+                "edit_parameters": json.dumps({**knobs, **recorded}, sort_keys=True) if item.severity else json.dumps(
+                    {"upsampled": meta["upsampled"], **recorded}, sort_keys=True),
                 "prompts_version": self.recipe.prompts.version,
                 "clip_label_rank": score.label_rank if score else 0,
                 "clip_label_prob": score.label_prob if score else 0.0,

@@ -1,7 +1,8 @@
 """The plan of a release: the deterministic expansion of a recipe into work items, grouped into build shards.
 
 Per selected source image: one item for the original, then, for every domain of the recipe that applies to the
-class, its resolved prompts (all, or n sampled with a seed derived from the recipe seed) times every severity.
+class, its resolved prompts (all, or n sampled with a seed derived from the recipe seed) times every severity;
+or, when the source gave the image its prompts (the study's draws), those.
 With an `imagenet_c` section, the image's ImageNet-C rows follow: every corruption at every
 severity asked for (domain = the corruption). Each item has a stable id and a seed derived from the recipe seed and
 the id. Shards hold whole source images
@@ -56,29 +57,34 @@ def prompt_hierarchy(recipe: Recipe) -> PromptHierarchy:
 
 
 def expand_image(recipe: Recipe, prompts: PromptHierarchy, image: SourceImage) -> list[WorkItem]:
-    """The work items of one source image: its original, then its edits."""
+    """The work items of one source image: its original, then its edits (with the prompts the source gave the
+    image, if it did: the study's draws; else the hierarchy's)."""
     resolved = prompts.for_class(image.wnid)
     group = load_hierarchy().group_of(image.wnid)
+    source_prompt = resolved.source_prompt if image.source_prompt is None else image.source_prompt
     items = [WorkItem(image.source_id, image.source_id, image.wnid, group, ORIGINAL_DOMAIN, "", "",
-                      resolved.source_prompt, 0, derive_seed(recipe.seed, image.source_id))]
+                      source_prompt, 0, derive_seed(recipe.seed, image.source_id))]
     for domain in recipe.prompts.domains:
-        candidates = list(enumerate(resolved.domains.get(domain, ())))
-        n = recipe.prompts.templates_per_domain
-        if n != "all" and len(candidates) > int(n):
-            rng = random.Random(derive_seed(recipe.seed, "prompts", image.source_id, domain))
-            candidates = sorted(rng.sample(candidates, int(n)))
-        for index, prompt in candidates:
+        if image.source_prompt is not None:
+            chosen = [(p.index, p.template, p.text) for p in image.prompts if p.domain == domain]
+        else:
+            candidates = list(enumerate(resolved.domains.get(domain, ())))
+            n = recipe.prompts.templates_per_domain
+            if n != "all" and len(candidates) > int(n):
+                rng = random.Random(derive_seed(recipe.seed, "prompts", image.source_id, domain))
+                candidates = sorted(rng.sample(candidates, int(n)))
+            chosen = [(index, prompt.template, prompt.text) for index, prompt in candidates]
+        for index, template, text in chosen:
             for severity in recipe.severities:
                 item_id = edit_id(image.source_id, domain, index, severity)
-                items.append(WorkItem(item_id, image.source_id, image.wnid, group, domain, prompt.template,
-                                      prompt.text, resolved.source_prompt, severity,
-                                      derive_seed(recipe.seed, item_id)))
+                items.append(WorkItem(item_id, image.source_id, image.wnid, group, domain, template, text,
+                                      source_prompt, severity, derive_seed(recipe.seed, item_id)))
     if recipe.imagenet_c is not None:  # the prompt is recorded, not used: the corruption's name
         for corruption in recipe.imagenet_c.corruptions:
             for severity in recipe.imagenet_c.severities:
                 item_id = edit_id(image.source_id, corruption, 0, severity)
                 items.append(WorkItem(item_id, image.source_id, image.wnid, group, corruption, "",
-                                      corruption.replace("_", " "), resolved.source_prompt, severity,
+                                      corruption.replace("_", " "), source_prompt, severity,
                                       derive_seed(recipe.seed, item_id)))
     return items
 
@@ -89,6 +95,10 @@ def is_imagenet_c(item: WorkItem) -> bool:
 
 def assumed_images(recipe: Recipe) -> list[SourceImage]:
     """Stand-ins for K images of every selected class: a plan's counts when the source is not at hand."""
+    if recipe.source.type == "study":  # the study's classes, and its prompt draws over stand-in images
+        from builder.study.source import StudySource
+
+        return StudySource(recipe.source).assumed(recipe)
     k = recipe.selection.images_per_class
     return [SourceImage(f"{wnid}-assumed-{i:03d}", wnid, "") for wnid in selected_wnids(recipe) for i in range(k)]
 

@@ -12,20 +12,20 @@ from typing import Any
 import yaml
 
 from imagenet_textcorrupt.errors import DataFileError, closest
-from imagenet_textcorrupt.results.format import shown
 from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DOMAINS
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
-SOURCE_TYPES = ("samples", "imagefolder", "flat", "hub")
+SOURCE_TYPES = ("samples", "imagefolder", "flat", "hub", "study")
 FORMATS = ("png", "jpeg")
+JPEG_SUBSAMPLING = {"4:4:4": 0, "4:2:0": 2}  # Pillow's subsampling= values
+ORIGINALS = ("crop", "source")
 VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-MAX_VALUES = 10_000  # values in editor.params, counting each use of a YAML alias (aliases of aliases grow fast)
 
 
 @dataclass(frozen=True)
 class SourceSpec:
     type: str
-    path: str | None = None  # imagefolder: val/<wnid>/*.JPEG; flat: the folder of images
+    path: str | None = None  # imagefolder, study: val/<wnid>/*.JPEG; flat: the folder of images
     ground_truth: str | None = None  # flat: LOC_val_solution.csv or ILSVRC2012_validation_ground_truth.txt
     devkit_meta: str | None = None  # flat with the devkit's .txt: its meta.mat, which maps ILSVRC2012 ids to wnids
     dataset: str | None = None  # hub: a dataset id or folder for datasets.load_dataset
@@ -69,6 +69,8 @@ class OutputSpec:
     format: str = "jpeg"
     jpeg_quality: int = 95
     shard_size: int = 500  # rows per build shard
+    jpeg_subsampling: str = "4:4:4"  # or 4:2:0, Pillow's default (the study's JPEGs)
+    originals: str = "crop"  # the originals' rows: the edits' crop, or the source image at its own size (the study's)
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,9 @@ class Recipe:
         data.pop("file")
         if data["imagenet_c"] is None:  # recipes without it keep the form their builds recorded
             data.pop("imagenet_c")
+        for key in ("jpeg_subsampling", "originals"):  # the same for these keys at their defaults
+            if data["output"][key] == getattr(OutputSpec, key):
+                data["output"].pop(key)
         return data
 
 
@@ -146,7 +151,7 @@ class _Reader:
             value = float(value)
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
             names = " or ".join(k.__name__ for k in kinds)
-            raise self.error(key, f"expected {names}, got {shown(value)}")
+            raise self.error(key, f"expected {names}, got {value!r}")
         if check is not None:
             problem = check(value)
             if problem:
@@ -163,33 +168,8 @@ def _one_of(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
         if value in choices:
             return None
         hint = closest(value, choices)
-        return f"{shown(value)} is not one of {', '.join(choices)}" + (f"; did you mean {hint[0]}?" if hint else "")
+        return f"{value!r} is not one of {', '.join(choices)}" + (f"; did you mean {hint[0]}?" if hint else "")
     return check
-
-
-def _count_values(value: Any, limit: int = MAX_VALUES) -> int:
-    """How many values a YAML tree holds, each use of an alias counted again; stops counting past `limit` (a
-    tree that refers to itself, or aliases nested ten deep, would otherwise take forever)."""
-    count, stack = 0, [value]
-    while stack and count <= limit:
-        item = stack.pop()
-        count += 1
-        if isinstance(item, dict):
-            stack += [*item.keys(), *item.values()]
-        elif isinstance(item, (list, tuple, set)):
-            stack += list(item)
-    return count
-
-
-def _bounded(value: Any) -> str | None:
-    if _count_values(value) > MAX_VALUES:
-        return f"holds more than {MAX_VALUES} values (counting each use of a YAML alias)"
-    return None
-
-
-def _text(value: Any) -> str:
-    """A value that should have been text, as an error message quotes it."""
-    return value if isinstance(value, str) else shown(value)
 
 
 def parse_recipe(raw: Any, file: str) -> Recipe:
@@ -206,7 +186,8 @@ def parse_recipe(raw: Any, file: str) -> Recipe:
                         s.get("devkit_meta", str, None), s.get("dataset", str, None), s.get("config", str, None), s.get("split", str, "validation"),
                         s.get("revision", str, None), s.get("image_column", str, "image"),
                         s.get("label_column", str, "label"))
-    required = {"imagefolder": ["path"], "flat": ["path", "ground_truth"], "hub": ["dataset"], "samples": []}
+    required = {"imagefolder": ["path"], "flat": ["path", "ground_truth"], "hub": ["dataset"], "samples": [],
+                "study": ["path"]}
     for key in required[source_type]:
         if getattr(source, key) is None:
             raise s.error(key, f"is required for a source of type {source_type}")
@@ -217,32 +198,32 @@ def parse_recipe(raw: Any, file: str) -> Recipe:
     sel = _Reader(file, "selection", top.raw.get("selection"), ["classes", "groups", "images_per_class"])
     classes = sel.get("classes", (str, list), "all")
     if isinstance(classes, str) and classes != "all":
-        raise sel.error("classes", f"expected 'all' or a list of wnids, got {shown(classes)}")
+        raise sel.error("classes", f"expected 'all' or a list of wnids, got {classes!r}")
     if isinstance(classes, list):
         bad = [c for c in classes if not isinstance(c, str) or not re.match(r"^n\d{8}$", c)]
         if bad or not classes:
-            raise sel.error("classes", f"{shown(bad[0])} is not a wnid" if bad else "the list is empty")
+            raise sel.error("classes", f"{bad[0]!r} is not a wnid" if bad else "the list is empty")
         classes = tuple(classes)
     groups = sel.get("groups", list, None)
-    for i, group in enumerate(groups or []):
-        if not isinstance(group, str):
-            raise sel.error(f"groups[{i}]", f"expected a group name, got {shown(group)}")
     selection = SelectionSpec(classes, tuple(groups) if groups else None,
                               sel.get("images_per_class", int, 10, check=_positive))
 
     pr = _Reader(file, "prompts", top.raw.get("prompts"), ["version", "file", "domains", "templates_per_domain"])
     domains = pr.get("domains", list, list(DOMAINS))
+    if source_type == "study" and (classes != "all" or groups):
+        raise sel.error("classes" if classes != "all" else "groups", "the study's source chooses its own classes "
+                        "(its sub-class quotas); only images_per_class applies")
     for i, domain in enumerate(domains):
         if domain not in DOMAINS:
-            raise pr.error(f"domains[{i}]", _one_of(DOMAINS)(_text(domain)) or "")
+            raise pr.error(f"domains[{i}]", _one_of(DOMAINS)(str(domain)) or "")
     per_domain = pr.get("templates_per_domain", (str, int), "all")
     if per_domain != "all" and (not isinstance(per_domain, int) or per_domain < 1):
-        raise pr.error("templates_per_domain", f"expected 'all' or a positive number, got {shown(per_domain)}")
+        raise pr.error("templates_per_domain", f"expected 'all' or a positive number, got {per_domain!r}")
     prompts = PromptSpec(pr.get("version", str), pr.get("file", str, None), tuple(domains), per_domain)
 
     severities = top.get("severities", list, [1, 2, 3])
     if not severities or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in severities):
-        raise top.error("severities", f"expected a list of levels 1, 2, ..., got {shown(severities)}")
+        raise top.error("severities", f"expected a list of levels 1, 2, ..., got {severities!r}")
 
     ed = _Reader(file, "editor", top.raw.get("editor"), [f for f in EditorSpec.__dataclass_fields__])
     editor = EditorSpec(ed.get("name", str, check=lambda v: "imagenet-c is asked for by the recipe's imagenet_c "
@@ -250,14 +231,16 @@ def parse_recipe(raw: Any, file: str) -> Recipe:
                         ed.get("model", str, None), ed.get("revision", str, None),
                         ed.get("dtype", str, None), ed.get("steps", int, 50, check=_positive),
                         ed.get("guidance", float, 7.5), ed.get("batch_size", int, 8, check=_positive),
-                        dict(ed.get("params", dict, {}, check=_bounded)))
+                        dict(ed.get("params", dict, {})))
 
     out = _Reader(file, "output", top.raw.get("output"), [f for f in OutputSpec.__dataclass_fields__])
     output = OutputSpec(out.get("resolution", int, 512, check=lambda v: None if v >= 8 and v % 8 == 0 else
                                 "must be a positive multiple of 8"),
                         out.get("format", str, "jpeg", check=_one_of(FORMATS)),
                         out.get("jpeg_quality", int, 95, check=lambda v: None if 1 <= v <= 100 else "must be 1..100"),
-                        out.get("shard_size", int, 500, check=_positive))
+                        out.get("shard_size", int, 500, check=_positive),
+                        out.get("jpeg_subsampling", str, "4:4:4", check=_one_of(tuple(JPEG_SUBSAMPLING))),
+                        out.get("originals", str, "crop", check=_one_of(ORIGINALS)))
 
     q = _Reader(file, "qc", top.raw.get("qc"), [f for f in QCSpec.__dataclass_fields__])
     qc = QCSpec(q.get("enabled", bool, True), q.get("model", str, QCSpec.model), q.get("revision", str, None),
@@ -273,14 +256,14 @@ def _imagenet_c(file: str, raw: Any) -> ImageNetCSpec:
     if corruptions == "all":
         corruptions = list(CORRUPTION_DOMAINS)
     if isinstance(corruptions, str) or not corruptions:
-        raise r.error("corruptions", f"expected 'all' or a list of ImageNet-C corruptions, got {shown(corruptions)}")
+        raise r.error("corruptions", f"expected 'all' or a list of ImageNet-C corruptions, got {corruptions!r}")
     for i, name in enumerate(corruptions):
-        problem = _one_of(CORRUPTION_DOMAINS)(_text(name))
+        problem = _one_of(CORRUPTION_DOMAINS)(str(name))
         if problem:
             raise r.error(f"corruptions[{i}]", problem)
     severities = r.get("severities", list, [1, 2, 3, 4, 5])
     if not severities or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5 for v in severities):
-        raise r.error("severities", f"expected a list of ImageNet-C severities 1 to 5, got {shown(severities)}")
+        raise r.error("severities", f"expected a list of ImageNet-C severities 1 to 5, got {severities!r}")
     return ImageNetCSpec(tuple(dict.fromkeys(corruptions)), tuple(dict.fromkeys(severities)))
 
 
@@ -289,23 +272,11 @@ def load_recipe(path: str | Path) -> Recipe:
     file = Path(path)
     if not file.exists() and (RECIPES_DIR / f"{path}.yaml").exists():
         file = RECIPES_DIR / f"{path}.yaml"
-    if not file.exists():
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         names = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
-        raise DataFileError(str(path), "", f"no such recipe (shipped recipes: {', '.join(names)})")
-    try:
-        if not file.is_file():  # a folder, or a device or pipe that could be read forever
-            raise DataFileError(str(file), "", "not a regular file")
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise DataFileError(str(file), "", f"not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except OSError as error:
-        raise DataFileError(str(file), "", f"cannot be read ({error.strerror or error})") from None
-    try:
-        raw = yaml.safe_load(text)
+        raise DataFileError(str(path), "", f"no such recipe (shipped recipes: {', '.join(names)})") from None
     except yaml.YAMLError as error:
-        raise DataFileError(str(file), "", f"not valid YAML: {error}") from None
-    except RecursionError:
-        raise DataFileError(str(file), "", "not valid YAML: nested too deeply") from None
-    except ValueError as error:  # e.g. an integer of thousands of digits
         raise DataFileError(str(file), "", f"not valid YAML: {error}") from None
     return parse_recipe(raw, str(file))

@@ -6,6 +6,9 @@ ImageNet val as an ImageFolder (`val/<wnid>/*.JPEG`); a flat val folder with a g
 (`LOC_val_solution.csv`, or the devkit's `ILSVRC2012_validation_ground_truth.txt` with its `meta.mat`); or a
 dataset on the Hub (or a local dataset folder) read in streaming through `datasets`, whose label column is the
 standard class index.
+The `study` source (`builder.study.source`) is the validation folder again, with the source study's selection
+replayed over it: its images, and for each the prompts the study drew (`SourceImage.prompts`), which the plan
+uses instead of the prompt hierarchy's.
 
 Listing is cheap (names only); images are opened one at a time when they are edited, so an unreadable file is a
 reject, not a crash.
@@ -102,12 +105,26 @@ SAMPLE_PHOTOS: dict[str, tuple[str, Callable[[], Image.Image]]] = {
 
 
 @dataclass(frozen=True)
+class FixedPrompt:
+    """A target prompt that the source gives an image (the study's drawn prompts) instead of the hierarchy's."""
+
+    domain: str
+    index: int  # its place among the prompts that could have been given: the p<index> of the row id
+    template: str
+    text: str
+
+
+@dataclass(frozen=True)
 class SourceImage:
     """One clean image of the source: a stable id, its class, and where to read it."""
 
     source_id: str
     wnid: str
     locator: str  # a path, a sample name, or a row index of a streamed dataset
+    # a source that decides the prompts itself (the study's): the source prompt and the edits' prompts; None and
+    # () take the recipe's prompt hierarchy
+    source_prompt: str | None = None
+    prompts: tuple[FixedPrompt, ...] = ()
 
 
 class Source:
@@ -131,6 +148,10 @@ class Source:
                 yield image, opened
             except Exception as error:  # any unreadable input becomes a reject with its reason
                 yield image, error
+
+    def row_parameters(self, recipe: Recipe, wnid: str) -> dict[str, Any]:
+        """What the source records in every row's edit_parameters (the study's source: its settings)."""
+        return {}
 
     def select(self, recipe: Recipe) -> list[SourceImage]:
         """K images per selected class, in class index order; which K is decided by the recipe seed alone."""
@@ -281,4 +302,8 @@ SOURCES: dict[str, type[Source]] = {"samples": SampleSource, "imagefolder": Imag
 
 
 def create_source(spec: SourceSpec) -> Source:
+    if spec.type == "study":  # the study's selection replayed over a validation folder (builder.study)
+        from builder.study.source import StudySource
+
+        return StudySource(spec)
     return SOURCES[spec.type](spec)
