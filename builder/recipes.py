@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from imagenet_textcorrupt.errors import DataFileError, closest
+from imagenet_textcorrupt.results.format import shown
 from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DOMAINS
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
@@ -20,6 +21,7 @@ FORMATS = ("png", "jpeg")
 JPEG_SUBSAMPLING = {"4:4:4": 0, "4:2:0": 2}  # Pillow's subsampling= values
 ORIGINALS = ("crop", "source")
 VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+MAX_VALUES = 10_000  # values in editor.params, counting each use of a YAML alias (aliases of aliases grow fast)
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ class _Reader:
             value = float(value)
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
             names = " or ".join(k.__name__ for k in kinds)
-            raise self.error(key, f"expected {names}, got {value!r}")
+            raise self.error(key, f"expected {names}, got {shown(value)}")
         if check is not None:
             problem = check(value)
             if problem:
@@ -168,8 +170,33 @@ def _one_of(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
         if value in choices:
             return None
         hint = closest(value, choices)
-        return f"{value!r} is not one of {', '.join(choices)}" + (f"; did you mean {hint[0]}?" if hint else "")
+        return f"{shown(value)} is not one of {', '.join(choices)}" + (f"; did you mean {hint[0]}?" if hint else "")
     return check
+
+
+def _count_values(value: Any, limit: int = MAX_VALUES) -> int:
+    """How many values a YAML tree holds, each use of an alias counted again; stops counting past `limit` (a
+    tree that refers to itself, or aliases nested ten deep, would otherwise take forever)."""
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, (list, tuple, set)):
+            stack += list(item)
+    return count
+
+
+def _bounded(value: Any) -> str | None:
+    if _count_values(value) > MAX_VALUES:
+        return f"holds more than {MAX_VALUES} values (counting each use of a YAML alias)"
+    return None
+
+
+def _text(value: Any) -> str:
+    """A value that should have been text, as an error message quotes it."""
+    return value if isinstance(value, str) else shown(value)
 
 
 def parse_recipe(raw: Any, file: str) -> Recipe:
@@ -198,32 +225,35 @@ def parse_recipe(raw: Any, file: str) -> Recipe:
     sel = _Reader(file, "selection", top.raw.get("selection"), ["classes", "groups", "images_per_class"])
     classes = sel.get("classes", (str, list), "all")
     if isinstance(classes, str) and classes != "all":
-        raise sel.error("classes", f"expected 'all' or a list of wnids, got {classes!r}")
+        raise sel.error("classes", f"expected 'all' or a list of wnids, got {shown(classes)}")
     if isinstance(classes, list):
         bad = [c for c in classes if not isinstance(c, str) or not re.match(r"^n\d{8}$", c)]
         if bad or not classes:
-            raise sel.error("classes", f"{bad[0]!r} is not a wnid" if bad else "the list is empty")
+            raise sel.error("classes", f"{shown(bad[0])} is not a wnid" if bad else "the list is empty")
         classes = tuple(classes)
     groups = sel.get("groups", list, None)
+    for i, group in enumerate(groups or []):
+        if not isinstance(group, str):
+            raise sel.error(f"groups[{i}]", f"expected a group name, got {shown(group)}")
     selection = SelectionSpec(classes, tuple(groups) if groups else None,
                               sel.get("images_per_class", int, 10, check=_positive))
-
-    pr = _Reader(file, "prompts", top.raw.get("prompts"), ["version", "file", "domains", "templates_per_domain"])
-    domains = pr.get("domains", list, list(DOMAINS))
     if source_type == "study" and (classes != "all" or groups):
         raise sel.error("classes" if classes != "all" else "groups", "the study's source chooses its own classes "
                         "(its sub-class quotas); only images_per_class applies")
+
+    pr = _Reader(file, "prompts", top.raw.get("prompts"), ["version", "file", "domains", "templates_per_domain"])
+    domains = pr.get("domains", list, list(DOMAINS))
     for i, domain in enumerate(domains):
         if domain not in DOMAINS:
-            raise pr.error(f"domains[{i}]", _one_of(DOMAINS)(str(domain)) or "")
+            raise pr.error(f"domains[{i}]", _one_of(DOMAINS)(_text(domain)) or "")
     per_domain = pr.get("templates_per_domain", (str, int), "all")
     if per_domain != "all" and (not isinstance(per_domain, int) or per_domain < 1):
-        raise pr.error("templates_per_domain", f"expected 'all' or a positive number, got {per_domain!r}")
+        raise pr.error("templates_per_domain", f"expected 'all' or a positive number, got {shown(per_domain)}")
     prompts = PromptSpec(pr.get("version", str), pr.get("file", str, None), tuple(domains), per_domain)
 
     severities = top.get("severities", list, [1, 2, 3])
     if not severities or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in severities):
-        raise top.error("severities", f"expected a list of levels 1, 2, ..., got {severities!r}")
+        raise top.error("severities", f"expected a list of levels 1, 2, ..., got {shown(severities)}")
 
     ed = _Reader(file, "editor", top.raw.get("editor"), [f for f in EditorSpec.__dataclass_fields__])
     editor = EditorSpec(ed.get("name", str, check=lambda v: "imagenet-c is asked for by the recipe's imagenet_c "
@@ -231,7 +261,7 @@ def parse_recipe(raw: Any, file: str) -> Recipe:
                         ed.get("model", str, None), ed.get("revision", str, None),
                         ed.get("dtype", str, None), ed.get("steps", int, 50, check=_positive),
                         ed.get("guidance", float, 7.5), ed.get("batch_size", int, 8, check=_positive),
-                        dict(ed.get("params", dict, {})))
+                        dict(ed.get("params", dict, {}, check=_bounded)))
 
     out = _Reader(file, "output", top.raw.get("output"), [f for f in OutputSpec.__dataclass_fields__])
     output = OutputSpec(out.get("resolution", int, 512, check=lambda v: None if v >= 8 and v % 8 == 0 else
@@ -256,14 +286,14 @@ def _imagenet_c(file: str, raw: Any) -> ImageNetCSpec:
     if corruptions == "all":
         corruptions = list(CORRUPTION_DOMAINS)
     if isinstance(corruptions, str) or not corruptions:
-        raise r.error("corruptions", f"expected 'all' or a list of ImageNet-C corruptions, got {corruptions!r}")
+        raise r.error("corruptions", f"expected 'all' or a list of ImageNet-C corruptions, got {shown(corruptions)}")
     for i, name in enumerate(corruptions):
-        problem = _one_of(CORRUPTION_DOMAINS)(str(name))
+        problem = _one_of(CORRUPTION_DOMAINS)(_text(name))
         if problem:
             raise r.error(f"corruptions[{i}]", problem)
     severities = r.get("severities", list, [1, 2, 3, 4, 5])
     if not severities or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5 for v in severities):
-        raise r.error("severities", f"expected a list of ImageNet-C severities 1 to 5, got {severities!r}")
+        raise r.error("severities", f"expected a list of ImageNet-C severities 1 to 5, got {shown(severities)}")
     return ImageNetCSpec(tuple(dict.fromkeys(corruptions)), tuple(dict.fromkeys(severities)))
 
 
@@ -272,11 +302,23 @@ def load_recipe(path: str | Path) -> Recipe:
     file = Path(path)
     if not file.exists() and (RECIPES_DIR / f"{path}.yaml").exists():
         file = RECIPES_DIR / f"{path}.yaml"
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not file.exists():
         names = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
-        raise DataFileError(str(path), "", f"no such recipe (shipped recipes: {', '.join(names)})") from None
+        raise DataFileError(str(path), "", f"no such recipe (shipped recipes: {', '.join(names)})")
+    try:
+        if not file.is_file():  # a folder, or a device or pipe that could be read forever
+            raise DataFileError(str(file), "", "not a regular file")
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DataFileError(str(file), "", f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise DataFileError(str(file), "", f"cannot be read ({error.strerror or error})") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
+        raise DataFileError(str(file), "", f"not valid YAML: {error}") from None
+    except RecursionError:
+        raise DataFileError(str(file), "", "not valid YAML: nested too deeply") from None
+    except ValueError as error:  # e.g. an integer of thousands of digits
         raise DataFileError(str(file), "", f"not valid YAML: {error}") from None
     return parse_recipe(raw, str(file))
