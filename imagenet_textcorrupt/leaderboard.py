@@ -150,10 +150,15 @@ def results_files(source: str, token: str | None = None) -> tuple[Path, list[Pat
 
 
 def _looks_like_results(path: Path) -> bool:
+    """A readable regular file holding a JSON object of our format (never reads a pipe or a device forever, never
+    lets a file nested too deeply stop the build)."""
+    from imagenet_textcorrupt.results.format import parse_json, read_text
+
     try:
-        return json.loads(path.read_text(encoding="utf-8")).get("format") == RESULTS_FORMAT
-    except (OSError, ValueError, AttributeError):
+        data = parse_json(read_text(path), str(path))
+    except ResultsError:
         return False
+    return isinstance(data, dict) and data.get("format") == RESULTS_FORMAT
 
 
 def resolve_revision(dataset_id: str, revision: str, token: str | None = None) -> str:
