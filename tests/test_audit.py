@@ -516,3 +516,31 @@ def test_a_store_ignores_what_it_cannot_trust(tmp_path):
     assert store.get("ab" * 32) is None
     with pytest.raises(AuditError, match=r"r\.json|not a readable audit record"):
         read_record(path)
+
+
+def test_the_rerun_runs_in_the_recorded_dtype_and_keeps_every_row(release):
+    """bfloat16 results are rerun in bfloat16 (the tolerance assumes it); batches cover every row once."""
+    import torch
+
+    from imagenet_textcorrupt.audit.rerun import rerun
+    from imagenet_textcorrupt.evaluation import open_rows
+    from imagenet_textcorrupt.models import load_classifier
+
+    classifier = load_classifier("timm:test_vit", pretrained=False)
+    rows = open_rows(str(release), "all", None, streaming=False).select(range(7))
+    reruns = list(rerun(classifier, rows, "cpu", "bfloat16", batch_size=3, progress=False))
+    assert {p.dtype for p in classifier.module.parameters()} == {torch.bfloat16}
+    assert [r[0] for r in reruns] == rows["id"]
+    assert all(len(top) == 2 and top[0] != top[1] and values[0] >= values[1] for _, top, values in reruns)
+
+
+def test_the_command_explains_itself(capsys):
+    with pytest.raises(SystemExit):
+        main(["audit", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for text in ("imagenet-tc audit results/resnet50-all.json --rows 200", "exit status: 0 audited",
+                 "1 refused", "2 unauditable", "stratified random sample", "--seed SEED the draw's seed (default: "
+                 "drawn from the OS and recorded)", "--checkpoint CHECKPOINT the local .safetensors checkpoint",
+                 "--out OUT the audit record (default RESULTS.audit.json", "--quiet no progress bar",
+                 "--device DEVICE cuda, cpu"):
+        assert text in shown, text
