@@ -90,6 +90,9 @@ def test_an_honest_result_is_audited(honest, lite0_checkpoint, tmp_path, capsys)
     assert sum(s["audited"] for s in record.strata) == 40 and sum(s["rows"] for s in record.strata) == 100
     assert "audited: 40 rows (seed 7) agree with the submitted predictions" in printed
     assert f"audit record: {out}" in printed
+    # 2 forged rows of 100 meet a 40-row draw with probability 1 - (60 * 59) / (100 * 99)
+    assert ("a forgery of 2% of the 100 rows would have been caught with probability 0.642; 86 rows catch it with "
+            "probability 0.98") in printed
     # the record is keyed by the results file's bytes
     assert record.results_sha256 == __import__("hashlib").sha256(honest.read_bytes()).hexdigest()
 
