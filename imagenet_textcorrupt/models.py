@@ -1,13 +1,16 @@
-"""Loading the classifier to score: a timm model, a transformers image classifier, or a local folder of either,
-with its own preprocessing, an architecture family for the reports, and a check that its outputs are the
-1000 ImageNet-1k classes in the standard order.
+"""Loading the classifier to score: a timm model, a transformers image classifier, a torchvision one, or a local
+folder of timm or transformers, with its own preprocessing, an architecture family for the reports, and a check
+that its outputs are the 1000 ImageNet-1k classes in the standard order.
 
 Model specs: `timm:NAME` (timm's registry or `timm:hf-hub:ORG/NAME`), `hf:ID` (a Hub id or a local folder saved
-with `save_pretrained`), or a bare PATH to a local folder (transformers if its config.json has a `model_type`,
-timm if it has an `architecture`); `clip:ID` and `open_clip:ARCH/PRETRAINED` are image-text models made into
-1000-way classifiers zero-shot (zero_shot/). No remote code runs. A `--checkpoint` and transformers weights load as
-safetensors only; timm's own Hub weights come through timm, which takes the repo's model.safetensors when it has
-one and otherwise reads the pickle with torch.load(weights_only=True), which refuses anything but tensors.
+with `save_pretrained`), `torchvision:ARCH:WEIGHTS` (a torchvision classification builder and one of its weights
+enum's members, scored with that member's own `transforms()`, as the source study's evaluate.py did), or a bare
+PATH to a local folder (transformers if its config.json has a `model_type`, timm if it has an `architecture`);
+`clip:ID` and `open_clip:ARCH/PRETRAINED` are image-text models made into 1000-way classifiers zero-shot
+(zero_shot/). No remote code runs. A `--checkpoint` and transformers weights load as safetensors only; timm's own
+Hub weights come through timm, which takes the repo's model.safetensors when it has one and otherwise reads the
+pickle with torch.load(weights_only=True), which refuses anything but tensors; torchvision's come through
+torchvision, which checks each file's hash.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ FAMILY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cnn", ("resnet", "resnext", "convnext", "efficientnet", "mobilenet", "regnet", "densenet", "vgg", "inception",
              "nfnet", "ghostnet", "mnasnet", "dla", "dpn", "hrnet", "rexnet", "senet", "seresnet", "res2net",
              "resnest", "cspnet", "darknet", "xception", "alexnet", "squeezenet", "shufflenet", "repvgg", "byobnet",
-             "tinynet", "fbnet", "lcnet", "mambaout", "convmixer", "van", "poolformer", "inception_next")),
+             "tinynet", "fbnet", "lcnet", "mambaout", "convmixer", "van", "poolformer", "inception_next",
+             "googlenet")),
 )
 
 
@@ -67,7 +71,7 @@ class Classifier:
     module: Any
     transform: Callable[[Any], Any]
     spec: str
-    source: str  # "timm" or "transformers"
+    source: str  # "timm", "transformers", "torchvision", or zero-shot's
     name: str
     family: str
     pretrained: bool
@@ -127,6 +131,8 @@ def _load_checkpoint(module: Any, checkpoint: str | Path) -> dict[str, Any]:
 
 
 def _parse_spec(spec: str) -> tuple[str, str]:
+    if spec.startswith("torchvision:"):
+        return "torchvision", spec[len("torchvision:"):]
     if spec.startswith("timm:"):
         return "timm", spec[len("timm:"):]
     if spec.startswith("hf:"):
@@ -147,8 +153,8 @@ def _parse_spec(spec: str) -> tuple[str, str]:
     if path.exists():
         raise ModelLoadError(f"{spec}: a local model is a folder with a config.json (saved with save_pretrained or "
                              f"timm's push_to_hf_hub layout)")
-    raise ModelLoadError(f"model {spec!r}: use timm:NAME, hf:ID, the path of a local model folder, or an "
-                         f"image-text model to score zero-shot: clip:ID or open_clip:ARCH/PRETRAINED")
+    raise ModelLoadError(f"model {spec!r}: use timm:NAME, hf:ID, torchvision:ARCH:WEIGHTS, the path of a local model "
+                         f"folder, or an image-text model to score zero-shot: clip:ID or open_clip:ARCH/PRETRAINED")
 
 
 def load_classifier(spec: str, pretrained: bool = True, checkpoint: str | Path | None = None,
@@ -170,6 +176,8 @@ def load_classifier(spec: str, pretrained: bool = True, checkpoint: str | Path |
             if revision is not None and use_hub_weights and "@" not in name:
                 name = f"{name}@{revision}"  # timm reads hf-hub:ORG/NAME@REVISION
             classifier = _load_timm(spec, name, use_hub_weights)
+        elif source == "torchvision":
+            classifier = _load_torchvision(spec, name, use_hub_weights)
         else:
             classifier = _load_transformers(spec, name, use_hub_weights,
                                             revision if use_hub_weights else None)
@@ -224,6 +232,79 @@ def _load_timm(spec: str, name: str, pretrained: bool) -> Classifier:
     return Classifier(module, transform, spec, "timm", architecture, architecture_family(architecture), pretrained,
                       preprocessing, revision=(pinned or cached_commit(hub_id)) if hub_id else None,
                       extra={"pretrained_tag": pretrained_cfg.get("tag"), "hub_id": hub_id})
+
+
+# architecture arguments torchvision's builders derive from a weights enum member (besides num_classes): what the
+# architecture is built with when its weights come from a --checkpoint or are random, so that it is the network
+# those weights were made for
+def _torchvision_arguments(arch: str, weights: Any) -> dict[str, Any]:
+    if arch.startswith("vit_"):
+        return {"image_size": weights.meta["min_size"][0]}
+    if arch.startswith("maxvit"):
+        return {"input_size": weights.meta["min_size"]}
+    if arch in ("googlenet", "inception_v3"):  # the pretrained ones take ImageNet-normalised inputs back to theirs
+        return {"transform_input": True, "init_weights": False}
+    return {}
+
+
+def torchvision_weights(spec: str, name: str) -> tuple[str, Any]:
+    """(architecture, weights enum member) of `ARCH:WEIGHTS`; an unknown architecture or weight name is refused
+    naming the closest ones."""
+    import torchvision.models
+
+    arch, _, weight_name = name.partition(":")
+    architectures = torchvision.models.list_models(module=torchvision.models)  # the ImageNet classifiers
+    if arch not in architectures:
+        suggestions = closest(arch, architectures)
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        raise ModelLoadError(f"model {spec!r}: torchvision has no ImageNet classifier {arch!r}{hint}")
+    enum = torchvision.models.get_model_weights(arch)
+    members = [m for m in enum.__members__ if m != "DEFAULT"]
+    if not weight_name:
+        raise ModelLoadError(f"model {spec!r}: name the weights, torchvision:{arch}:WEIGHTS, one of "
+                             f"{', '.join(members)} ({enum.__name__})")
+    if weight_name not in enum.__members__:
+        suggestions = closest(weight_name, members)
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else f"; it has {', '.join(members)}"
+        raise ModelLoadError(f"model {spec!r}: {enum.__name__} has no weights {weight_name!r}{hint}")
+    weights = enum[weight_name]
+    categories = weights.meta.get("categories") or ()
+    if len(categories) != NUM_CLASSES:
+        raise ModelLoadError(f"{spec}: {weights} has {len(categories) or 'no'} outputs (no classifier head); "
+                             f"ImageNet-TC scores ImageNet-1k classifiers with {NUM_CLASSES} outputs")
+    return arch, weights
+
+
+def torchvision_preprocessing(weights: Any) -> dict[str, Any]:
+    """What a results file records of a weights member's transforms(): resize, crop, mean, std, interpolation."""
+    transform = weights.transforms()
+    return {"library": "torchvision", "weights": str(weights), "resize_size": list(transform.resize_size),
+            "crop_size": list(transform.crop_size), "mean": list(transform.mean), "std": list(transform.std),
+            "interpolation": transform.interpolation.value, "antialias": transform.antialias}
+
+
+def _load_torchvision(spec: str, name: str, pretrained: bool) -> Classifier:
+    """torchvision:ARCH:WEIGHTS. Pretrained: the builder downloads the member's file (torchvision checks its hash);
+    otherwise (random weights, or a --checkpoint load_classifier puts in next) the architecture those weights were
+    made for. Either way the member's own transforms() preprocess the images, as the source study's evaluate.py."""
+    import torchvision
+    import torchvision.models
+
+    arch, weights = torchvision_weights(spec, name)
+    if pretrained:
+        try:
+            module = torchvision.models.get_model(arch, weights=weights)
+        except Exception as error:  # noqa: BLE001 - unreachable, refused or corrupt downloads surface as many kinds
+            raise ModelLoadError(f"torchvision cannot load the weights {weights} ({weights.url}): "
+                                 f"{type(error).__name__}: {error}; check the network, or pass --checkpoint "
+                                 f"FILE.safetensors (a state dict of {arch}) or --no-pretrained for random weights"
+                                 ) from None
+    else:
+        module = torchvision.models.get_model(arch, weights=None, **_torchvision_arguments(arch, weights))
+    return Classifier(module, weights.transforms(), spec, "torchvision", arch, architecture_family(arch), pretrained,
+                      torchvision_preprocessing(weights),
+                      extra={"weights": str(weights), "weights_url": weights.url if pretrained else None,
+                             "torchvision": torchvision.__version__})
 
 
 def cached_commit(repo_id: str) -> str | None:

@@ -204,7 +204,8 @@ def test_errors_are_clear(tmp_path, photo_release, capsys):
     code, err = run("--model", "timm:test_vit", "--no-pretrained", "--output", str(tmp_path / "r.txt"))
     assert code == 1 and "the results file is JSON" in err
     code, err = run("--model", str(tmp_path / "nowhere"), *out)
-    assert code == 1 and "use timm:NAME, hf:ID, the path of a local model folder, or an image-text model" in err
+    assert code == 1 and "use timm:NAME, hf:ID, torchvision:ARCH:WEIGHTS, the path of a local model folder, or an " \
+        "image-text model" in err
     code, err = run("--model", "timm:test_vit", "--no-pretrained", "--limit", "0", *out)
     assert code == 1 and "--limit must be at least 1" in err
     code, err = run("--model", "timm:test_vit", "--no-pretrained", "--revision", "v1.0.0", *out)
