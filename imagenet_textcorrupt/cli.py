@@ -149,9 +149,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                   batch_size=args.batch_size, device=args.device, dtype=args.dtype,
                                   limit=args.limit, streaming=args.streaming, workers=args.workers,
                                   pretrained=not args.no_pretrained, checkpoint=args.checkpoint, family=args.family,
-                                  resamples=args.resamples, seed=args.seed)
+                                  resamples=args.resamples, seed=args.seed, protocol=args.protocol)
     results = evaluate(settings, args.output, progress=not args.quiet)
     print_summary(results)
+    if "study_protocol" in results.data:
+        from imagenet_textcorrupt.study_protocol import summary_lines
+
+        print("\n".join(summary_lines(results.data["study_protocol"])))
     print(f"results: {args.output}\npredictions: {predictions_path(args.output)}")
     return 0
 
@@ -245,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "ImageNet-TC with the model's own preprocessing, and writes a results JSON (provenance and "
                     "metrics with 95% bootstrap intervals) and, beside it, the predictions (*.predictions.jsonl).")
     evaluate.add_argument("--model", required=True,
-                          help="timm:NAME, hf:ID (a Hub id or a folder saved with save_pretrained), a local model "
+                          help="timm:NAME, hf:ID (a Hub id or a folder saved with save_pretrained), "
+                               "torchvision:ARCH:WEIGHTS (scored with those weights' own transforms), a local model "
                                "folder, or an image-text model scored zero-shot: clip:ID (transformers) or "
                                "open_clip:ARCH/PRETRAINED")
     evaluate.add_argument("--dataset", required=True, help="a Hub dataset id or a local release folder")
@@ -267,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the architecture family shown in reports (default: guessed from the name)")
     evaluate.add_argument("--resamples", type=int, help="bootstrap resamples for the intervals (default 1000)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    evaluate.add_argument("--protocol", choices=("paired", "study"), default="paired",
+                          help="study: also the source study's figures (top-1 per domain over 1000 outputs, unpaired; "
+                               "Average = mean of the edited domains), stored under study_protocol (default paired)")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=cmd_evaluate)
 

@@ -26,6 +26,8 @@ from imagenet_textcorrupt.results import (FORMAT_VERSION, RESULTS_FORMAT, Result
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG, DOMAINS, HARD_CONFIG, ORIGINAL_DOMAIN, SPLIT
 
 DTYPES = ("float32", "float16", "bfloat16")
+# what a run scores: our paired metrics always; "study" adds the source study's figures (study_protocol.py)
+PROTOCOLS = ("paired", "study")
 META_COLUMNS = ("id", "source_id", "label", "domain", "severity", "group", "template")
 TOP_K = 5
 
@@ -51,6 +53,7 @@ class EvaluationSettings:
     family: str | None = None  # override the architecture family the reports show
     resamples: int | None = None  # bootstrap resamples (default metrics.DEFAULT_RESAMPLES)
     seed: int = 0
+    protocol: str = "paired"  # "study": also the source study's figures, under the results' "study_protocol"
 
 
 def config_classes(config: str) -> list[int]:
@@ -71,9 +74,10 @@ def _is_local(dataset: str) -> bool:
 
 def dataset_provenance(dataset: str, config: str, revision: str | None) -> dict[str, Any]:
     """Where the rows come from: for the Hub the commit sha the revision resolves to; for a local release folder
-    its version (release.json) and a sha256 over the config's data files."""
+    its version and the name of the recipe it was built from (release.json) and a sha256 over the config's data
+    files."""
     info: dict[str, Any] = {"id": dataset, "config": config, "split": SPLIT, "revision": revision, "sha": None,
-                            "version": None, "fingerprint": None}
+                            "version": None, "fingerprint": None, "recipe": None}
     if _is_local(dataset):
         root = Path(dataset)
         info["id"] = str(root.resolve())
@@ -81,7 +85,9 @@ def dataset_provenance(dataset: str, config: str, revision: str | None) -> dict[
         if release.is_file():
             import json
 
-            info["version"] = json.loads(release.read_text()).get("version")
+            content = json.loads(release.read_text())
+            info["version"] = content.get("version")
+            info["recipe"] = release_recipe(content)
         digest = hashlib.sha256()
         for file in map(Path, local_data_files(root, config)):
             digest.update(file.relative_to(root).as_posix().encode() + b"\0")
@@ -93,6 +99,17 @@ def dataset_provenance(dataset: str, config: str, revision: str | None) -> dict[
     except Exception as error:  # noqa: BLE001 - offline, gated or missing: the load itself will say more
         info["sha_error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
     return info
+
+
+def release_recipe(release: Any) -> str | None:
+    """The name of the recipe a release was built from, as its release.json records it (the recipe's own `name`,
+    else the release's); None when it says nothing."""
+    if not isinstance(release, dict):
+        return None
+    recipe = release.get("recipe")
+    name = recipe.get("name") if isinstance(recipe, dict) else None
+    name = name if isinstance(name, str) else release.get("name")
+    return name if isinstance(name, str) and name else None
 
 
 def local_data_files(root: Path, config: str) -> list[str]:
@@ -260,6 +277,8 @@ def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = 
         raise EvaluationError(f"--limit must be at least 1 source image, got {settings.limit}")
     if settings.resamples is not None and settings.resamples < 0:
         raise EvaluationError(f"--resamples must be 0 (no intervals) or more, got {settings.resamples}")
+    if settings.protocol not in PROTOCOLS:
+        raise EvaluationError(f"--protocol {settings.protocol!r}: choose one of {', '.join(PROTOCOLS)}")
     output = Path(output)
     if output.suffix != ".json":
         raise EvaluationError(f"--output {output}: the results file is JSON (name it *.json)")
@@ -322,6 +341,10 @@ def evaluate(settings: EvaluationSettings, output: str | Path, progress: bool = 
         "predictions": {"file": predictions_file.name, "sha256": digest, "rows": len(records)},
         "metrics": metrics,
     }
+    if settings.protocol == "study":
+        from imagenet_textcorrupt.study_protocol import study_figures
+
+        results["study_protocol"] = study_figures(records, metrics["bootstrap"]["resamples"], settings.seed)
     parsed = Results.parse(results, str(output))  # checked before it is written
     write_results(output, results)
     return parsed

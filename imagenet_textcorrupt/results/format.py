@@ -4,8 +4,10 @@ command line read its fields instead of walking dicts.
 
 The file (format "imagenet-tc-results", version 1) holds: `created`; `dataset` (id, config, split, rows, and what
 is known of the revision: the requested `revision`, the commit `sha`, a `fingerprint` of a local folder, the
-release `version`); `model` (id, family, pretrained, parameters, checkpoint); `preprocessing`; `run`; `versions`;
-`predictions` (the predictions file beside it and its sha256); `metrics` (what `metrics.compute` returns).
+release `version` and the `recipe` it was built from); `model` (id, family, pretrained, parameters, checkpoint);
+`preprocessing`; `run`; `versions`; `predictions` (the predictions file beside it and its sha256); `metrics` (what
+`metrics.compute` returns); and, from `imagenet-tc evaluate --protocol study`, `study_protocol` (the source study's
+figures, study_protocol.py).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class DatasetRef:
     sha: str | None = None  # the commit the revision resolved to
     fingerprint: str | None = None  # sha256 over a local release folder's files
     version: str | None = None  # the release's version
+    recipe: str | None = None  # the name of the recipe the release was built from (its release.json)
 
     @property
     def revision_key(self) -> str | None:
@@ -159,7 +162,8 @@ OPTIONAL: tuple[tuple[str, str], ...] = (
     ("model.parameters", "int"), ("model.checkpoint", "dict"), ("run", "dict"), ("run.limit", "int"),
     ("run.dtype", "str"), ("metrics.counts.edits", "int"), ("metrics.by_group", "dict"), ("predictions", "dict"),
     ("metrics.bootstrap", "dict"), ("metrics.bootstrap.confidence", "number"), ("metrics.imagenet_c", "dict"),
-    ("metrics.imagenet_c_by_severity", "dict"), ("metrics.counts.imagenet_c", "int"),
+    ("metrics.imagenet_c_by_severity", "dict"), ("metrics.counts.imagenet_c", "int"), ("dataset.recipe", "str"),
+    ("study_protocol", "dict"), ("study_protocol.top1", "dict"),
 )
 _TYPES = {"str": (str,), "int": (int,), "bool": (bool,), "dict": (dict,), "number": (int, float)}
 _NAMES = {"int": "an integer", "number": "a number", "dict": "an object"}
@@ -244,6 +248,7 @@ def check_results(data: Any) -> list[str]:
         problems += [problem] if problem else []
     problems += [f"{path} is not a finite number" for path in _non_finite(data)]
     problems += list(_bad_estimates(data.get("metrics"), "metrics"))
+    problems += list(_bad_estimates(data.get("study_protocol"), "study_protocol"))
     errors = _lookup(data, "metrics.errors")[1]
     for domain, cells in errors.items() if isinstance(errors, dict) else ():
         if not isinstance(cells, dict):
@@ -288,7 +293,8 @@ def _build(data: dict[str, Any]) -> Results:
         created=data["created"],
         dataset=DatasetRef(id=dataset["id"], config=dataset["config"], split=dataset["split"], rows=dataset["rows"],
                            revision=dataset.get("revision"), sha=dataset.get("sha"),
-                           fingerprint=dataset.get("fingerprint"), version=dataset.get("version")),
+                           fingerprint=dataset.get("fingerprint"), version=dataset.get("version"),
+                           recipe=dataset.get("recipe")),
         model=ModelRef(id=model["id"], family=model["family"], pretrained=model["pretrained"],
                        parameters=model.get("parameters"),
                        checkpoint_sha256=(model.get("checkpoint") or {}).get("sha256")),

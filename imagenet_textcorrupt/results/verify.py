@@ -75,6 +75,10 @@ def verify_results(path: str | Path) -> tuple[Results, str]:
     if differences:
         shown = "; ".join(differences[:8]) + (f"; and {len(differences) - 8} more" if len(differences) > 8 else "")
         problems.append(f"the metrics do not match those recomputed from {name}: {shown}")
+    if "study_protocol" in results.data:  # evaluate --protocol study: the source study's figures, recomputed too
+        from imagenet_textcorrupt.study_protocol import check_predictions_file
+
+        problems += check_predictions_file(results.data, file, intervals=same_numpy)
     if problems:
         raise ResultsError(str(path), problems)
     return results, CHECKED
