@@ -351,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     from imagenet_textcorrupt.audit.cli import add_parser as add_audit_parser
 
     add_audit_parser(commands)
+
+    from imagenet_textcorrupt.compare_study.cli import add_parser as add_compare_study_parser
+
+    add_compare_study_parser(commands)
     return parser
 
 

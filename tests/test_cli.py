@@ -154,7 +154,8 @@ def test_every_command_is_documented_in_the_readme():
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     ours = _subcommands(build_parser())
-    assert ours == {"hierarchy", "prompts", "evaluate", "report", "show", "submit", "leaderboard", "audit", "demo"}
+    assert ours == {"hierarchy", "prompts", "evaluate", "report", "show", "submit", "leaderboard", "audit", "demo",
+                    "compare-study"}
     missing = [f"imagenet-tc {c}" for c in sorted(ours) if f"imagenet-tc {c}" not in readme]
     missing += [f"python -m builder {c}" for c in sorted(_subcommands(builder_parser()))
                 if f"python -m builder {c}" not in readme]
