@@ -287,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     hierarchy.set_defaults(run=cmd_hierarchy)
 
     plan = commands.add_parser("plan", help="expand a recipe into work items: counts, UNet evaluations, GPU-hours")
-    plan.add_argument("--recipe", required=True, help="a recipe file, or the name of a shipped one (smoke, v1, study)")
+    plan.add_argument("--recipe", required=True,
+                      help="a recipe file, or the name of a shipped one (smoke, v1, study, study-paired)")
     plan.add_argument("--throughput", type=float,
                       help="UNet rows per second of your GPU (bench/gpu.py prints it), for a GPU-hour estimate")
     plan.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -299,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.set_defaults(run=cmd_plan)
 
     build = commands.add_parser("build", help="generate a release's shards (resumable; accelerate-aware)")
-    build.add_argument("--recipe", required=True, help="a recipe file, or the name of a shipped one (smoke, v1, study)")
+    build.add_argument("--recipe", required=True,
+                       help="a recipe file, or the name of a shipped one (smoke, v1, study, study-paired)")
     build.add_argument("--out", required=True, help="the build folder")
     build.add_argument("--source", metavar="FOLDER", help="the source folder, instead of the recipe's source.path "
                        "(e.g. the ImageNet validation folder, val/<wnid>/*.JPEG)")

@@ -78,7 +78,7 @@ def source_datasets(source: dict[str, Any]) -> list[str]:
     """The card's source_datasets: what the release's clean images come from."""
     if source["type"] == "hub":
         return [f"extended|{source['dataset']}"]
-    if source["type"] in ("imagefolder", "flat"):  # an ImageNet validation folder
+    if source["type"] in ("imagefolder", "flat", "study"):  # an ImageNet validation folder
         return [f"extended|{IMAGENET_HUB_ID}"]
     return ["original"]  # the sample photos shipped with scikit-image: no Hub dataset
 

@@ -5,7 +5,7 @@ was made. Loading validates every key and value; each error names the file and t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DOMAINS
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 SOURCE_TYPES = ("samples", "imagefolder", "flat", "hub", "study")
+STUDY_PROMPTS = ("study", "hierarchy")  # a study source's prompts: the study's drawn ones, or the recipe's hierarchy
 FORMATS = ("png", "jpeg")
 JPEG_SUBSAMPLING = {"4:4:4": 0, "4:2:0": 2}  # Pillow's subsampling= values
 ORIGINALS = ("crop", "source")
@@ -36,6 +37,7 @@ class SourceSpec:
     revision: str | None = None
     image_column: str = "image"
     label_column: str = "label"
+    prompts: str | None = None  # study: "study" (its drawn prompts) or "hierarchy" (its selection, our prompts)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ class Recipe:
         data.pop("file")
         if data["imagenet_c"] is None:  # recipes without it keep the form their builds recorded
             data.pop("imagenet_c")
+        if data["source"]["prompts"] is None:  # the same for sources other than the study's
+            data["source"].pop("prompts")
         for key in ("jpeg_subsampling", "originals"):  # the same for these keys at their defaults
             if data["output"][key] == getattr(OutputSpec, key):
                 data["output"].pop(key)
@@ -212,7 +216,13 @@ def parse_recipe(raw: Any, file: str) -> Recipe:
     source = SourceSpec(source_type, s.get("path", str, None), s.get("ground_truth", str, None),
                         s.get("devkit_meta", str, None), s.get("dataset", str, None), s.get("config", str, None), s.get("split", str, "validation"),
                         s.get("revision", str, None), s.get("image_column", str, "image"),
-                        s.get("label_column", str, "label"))
+                        s.get("label_column", str, "label"),
+                        s.get("prompts", str, None, check=_one_of(STUDY_PROMPTS)))
+    if source_type != "study" and source.prompts is not None:
+        raise s.error("prompts", f"applies only to a source of type study (the study's selection with its own "
+                      f"prompts or the hierarchy's); a source of type {source_type} takes the hierarchy's")
+    if source_type == "study" and source.prompts is None:
+        source = replace(source, prompts="study")
     required = {"imagefolder": ["path"], "flat": ["path", "ground_truth"], "hub": ["dataset"], "samples": [],
                 "study": ["path"]}
     for key in required[source_type]:

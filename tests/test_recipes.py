@@ -99,5 +99,5 @@ def test_devkit_ground_truth_needs_its_meta():
 
 
 def test_unknown_recipe_lists_the_shipped_ones(tmp_path):
-    with pytest.raises(DataFileError, match=r"no such recipe \(shipped recipes: smoke, study, v1\)"):
+    with pytest.raises(DataFileError, match=r"no such recipe \(shipped recipes: smoke, study, study-paired, v1\)"):
         load_recipe(tmp_path / "nope.yaml")

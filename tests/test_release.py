@@ -158,6 +158,7 @@ def test_source_datasets():
     assert source_datasets({"type": "imagefolder", "path": "/val"}) == ["extended|ILSVRC/imagenet-1k"]
     assert source_datasets({"type": "flat", "path": "/val"}) == ["extended|ILSVRC/imagenet-1k"]
     assert source_datasets({"type": "hub", "dataset": "ILSVRC/imagenet-1k"}) == ["extended|ILSVRC/imagenet-1k"]
+    assert source_datasets({"type": "study", "path": "/val", "prompts": "study"}) == ["extended|ILSVRC/imagenet-1k"]
 
 
 def test_eval_yaml_follows_the_benchmark_spec(release):

@@ -342,7 +342,8 @@ def test_build_records_the_studys_settings(val, tmp_path):
         assert {r["source_prompt"] for r in mine} == {image.source_prompt}
         for row in mine:
             params = json.loads(row["edit_parameters"])
-            assert params["study"] == {"code": load_lists().code, "seed": 10,
+            assert params["study"] == {"recipe": "imagenet-tc-study", "recipe_version": "0.1.0", "prompts": "study",
+                                       "code": load_lists().code, "seed": 10,
                                        "sub_class": load_lists().sub_class_of(image.wnid),
                                        "stored": {"format": "jpeg", "jpeg_quality": 85, "jpeg_subsampling": "4:2:0",
                                                   "originals": "source"}}
@@ -359,7 +360,8 @@ def test_build_records_the_studys_settings(val, tmp_path):
                                                                                                "null-text")
             assert params["null_text_inner_steps"] == 2 and row["severity"] == 2
     recorded = json.loads((out / "recipe.json").read_text())
-    assert recorded["source"] == {**recorded["source"], "type": "study", "path": str(val)}
+    assert recorded["source"] == {**recorded["source"], "type": "study", "path": str(val), "prompts": "study"}
+    assert recorded["name"] == "imagenet-tc-study"
 
 
 def test_the_shipped_recipe_is_the_studys_editor():

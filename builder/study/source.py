@@ -5,6 +5,11 @@ selection: the recipe's `seed` is the study's `--seed`, `selection.images_per_cl
 `--num_classes` and `--sub_class all` are the lists' (100 classes by the sub-class quotas). Every image carries
 its source prompt ("A {name}") and one drawn prompt per domain that has templates for its sub-class; an image's
 source id is its file name (ILSVRC2012_val_########), and its rows' ids say which prompt was drawn.
+
+With `source: {type: study, prompts: hierarchy}` (`builder/recipes/study-paired.yaml`) the selection is the same
+(the prompt draws come after every image is chosen, so they cannot change it) but the images carry no prompts:
+the recipe's prompt hierarchy gives them, its domains, templates and severities, as for any other source. Every
+row records which it was, and the recipe's name, in `edit_parameters["study"]`.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class StudySource(Source):
     def __init__(self, spec: SourceSpec, lists: StudyLists | None = None):
         super().__init__(spec)
         self.lists = lists or load_lists()
+        self.prompts = spec.prompts or "study"  # "study": its drawn prompts; "hierarchy": the recipe's
         self.folder = ValFolder(Path(str(spec.path)), self.lists.image_extensions)
 
     def replay(self, recipe: Recipe) -> Replay:
@@ -55,6 +61,8 @@ class StudySource(Source):
         return listing
 
     def image(self, drawn: StudyImage) -> SourceImage:
+        if self.prompts == "hierarchy":  # the study's image; its prompts come from the recipe's hierarchy
+            return SourceImage(Path(drawn.path).stem, drawn.wnid, drawn.path)
         colors = len(self.lists.colors)
         prompts = tuple(FixedPrompt(study_domain(p.domain), p.index(colors), p.template, p.text) for p in drawn.prompts)
         return SourceImage(Path(drawn.path).stem, drawn.wnid, drawn.path, drawn.source_prompt, prompts)
@@ -62,17 +70,20 @@ class StudySource(Source):
     def assumed(self, recipe: Recipe) -> list[SourceImage]:
         """A plan's stand-ins when the folder is not at hand: the seed's classes (exact: they depend on nothing
         else), as many images as the study samples from each, the prompts drawn as if every class held
-        `ASSUMED_IMAGES_PER_CLASS` colour images (the counts are exact; which prompt each image gets is not)."""
+        `ASSUMED_IMAGES_PER_CLASS` colour images (the counts are exact; which prompt each image gets is not,
+        with the study's prompts or the hierarchy's: the stand-ins' ids are not the files')."""
         drawn = replay(recipe.seed, self.lists,
                        lambda wnid: [f"{wnid}-assumed-{i:03d}" for i in range(ASSUMED_IMAGES_PER_CLASS)],
                        self.lists.num_classes, recipe.selection.images_per_class)
         return [self.image(im) for im in drawn.images]
 
     def row_parameters(self, recipe: Recipe, wnid: str) -> dict[str, Any]:
-        """The study's code, the class's sub-class, and how the images are stored (the study's JPEG quality 85, the
-        originals at their own size), beside the editor's settings that the row records anyway."""
+        """The recipe (its name and version), whose prompts (the study's or the hierarchy's), the study's code, the
+        class's sub-class, and how the images are stored (the study's JPEG quality 85, the originals at their own
+        size), beside the editor's settings that the row records anyway."""
         output = recipe.output
-        return {"study": {"code": self.lists.code, "seed": recipe.seed, "sub_class": self.lists.sub_class_of(wnid),
+        return {"study": {"recipe": recipe.name, "recipe_version": recipe.version, "prompts": self.prompts,
+                          "code": self.lists.code, "seed": recipe.seed, "sub_class": self.lists.sub_class_of(wnid),
                           "stored": {"format": output.format, "jpeg_quality": output.jpeg_quality,
                                      "jpeg_subsampling": output.jpeg_subsampling, "originals": output.originals}}}
 
