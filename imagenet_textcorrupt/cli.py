@@ -196,7 +196,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return leaderboard_main(args.source, args.out, args.revision, verified_only=args.verified_only,
                             benchmark=args.benchmark, publish_to_source=args.publish, audit_rows=args.audit_rows,
                             audited_only=args.audited_only, audits=args.audits, device=args.device,
-                            progress=not args.quiet)
+                            progress=not args.quiet, cache=args.cache)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -346,6 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "$IMAGENET_TC_CACHE/audits or ~/.cache/imagenet-tc/audits)")
     leaderboard.add_argument("--device", help="the device audits run on (default cuda when available)")
     leaderboard.add_argument("--quiet", action="store_true", help="no progress bars")
+    leaderboard.add_argument("--cache", metavar="DIR",
+                             help="where the outcomes of verifications are kept, so that a rebuild recomputes only "
+                                  "new or changed results (default <cache root>/leaderboard: $IMAGENET_TC_CACHE, "
+                                  "else ~/.cache/imagenet-tc)")
     leaderboard.set_defaults(run=cmd_leaderboard)
 
     from imagenet_textcorrupt.audit.cli import add_parser as add_audit_parser

@@ -32,6 +32,7 @@ from imagenet_textcorrupt.hub import HUB_ID, resolve_commit
 from imagenet_textcorrupt.report import markdown_table, write_report
 from imagenet_textcorrupt.results import (CHECKED, PREDICTIONS_SUFFIX, RESULTS_FORMAT, Results, ResultsError,
                                           verify_results)
+from imagenet_textcorrupt.results.verify_cache import default_cache, verify_results_cached
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG
 
 # the figures of a table row, in column order, and where each is in the metrics
@@ -272,7 +273,7 @@ def _audited(entries: list[Candidate], board: Board, auditing: Auditing) -> list
 
 
 def build(source: str, revision: str | None = None, token: str | None = None, verified_only: bool = False,
-          benchmark: str | None = None, auditing: Auditing | None = None) -> Board:
+          benchmark: str | None = None, auditing: Auditing | None = None, cache: str | Path | None = None) -> Board:
     """Reads, checks, groups and ranks every results file of the source; for a benchmark dataset on the Hub,
     reads the Hub's leaderboard instead. `verified_only` refuses, with the reason, results that were not
     recomputed from their predictions; `benchmark` (the dataset's Hub id) adds the Hub's own leaderboard of it
@@ -297,7 +298,7 @@ def build(source: str, revision: str | None = None, token: str | None = None, ve
                                                               f"\"{RESULTS_FORMAT}\")"]})
             continue
         try:
-            results, status = verify_results(path)
+            results, status = verify_results_cached(path, cache, files)
         except ResultsError as error:
             board.refused.append({"file": shown, "problems": error.problems})
             continue
@@ -476,7 +477,7 @@ def default_audit_store() -> Path:
 def leaderboard_main(source: str, out: str, revision: str | None = None, verified_only: bool = False,
                      benchmark: str | None = None, publish_to_source: bool = False, audit_rows: int | None = None,
                      audited_only: bool = False, audits: str | Path | None = None, device: str | None = None,
-                     progress: bool = True) -> int:
+                     progress: bool = True, cache: str | Path | None = None) -> int:
     if publish_to_source and (Path(source).is_dir() or not HUB_ID.match(source)):
         raise LeaderboardError(f"--publish uploads to the results repository, but {source} is not a Hub dataset id "
                                "(a folder here, or not ORG/NAME): give the results dataset's id")
@@ -484,7 +485,8 @@ def leaderboard_main(source: str, out: str, revision: str | None = None, verifie
         raise LeaderboardError(f"--audit must be at least 1 row, got {audit_rows}")
     auditing = Auditing(AuditStore(audits if audits is not None else default_audit_store()), audit_rows,
                         audited_only, device, progress)
-    board = build(source, revision, verified_only=verified_only, benchmark=benchmark, auditing=auditing)
+    board = build(source, revision, verified_only=verified_only, benchmark=benchmark, auditing=auditing,
+                  cache=cache if cache is not None else default_cache())
     written = write(board, out)
     ranked = sum(len(rows) for s in board.sections for rows in s["configs"].values())
     for hub in board.hub:

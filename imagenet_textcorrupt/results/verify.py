@@ -1,16 +1,25 @@
 """Checking a results file against its predictions: every metric recomputed from the predictions file beside it
 must equal the figure the results claim.
+
+The predictions file is read once: its bytes give both its sha256 and its records. Files as `imagenet-tc evaluate`
+writes them (one JSON object per line, every field of its kind) are read column by column without the checks of
+each value one at a time (`prediction_columns`); anything else is read by `read_predictions`, which names the first
+line and field it refuses, so both give the same columns, and the same errors.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Iterator
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from imagenet_textcorrupt.results.format import Results, ResultsError, load_results
-from imagenet_textcorrupt.results.predictions import metrics_from_predictions, predictions_path, read_predictions
+from imagenet_textcorrupt.results.predictions import PREDICTION_FIELDS, predictions_path, read_predictions
 
 
 def _differences(claimed: Any, recomputed: Any, path: str = "", intervals: bool = True) -> Iterator[str]:
@@ -45,33 +54,58 @@ def verify_results(path: str | Path) -> tuple[Results, str]:
     predictions and refuses the file if any figure differs. Returns (results, status): CHECKED, NO_PREDICTIONS,
     or OTHER_METRICS_VERSION (this version of the formulas cannot recompute another's). Interval bounds are only
     compared when the results were computed with this numpy (its random streams may change between versions)."""
-    import numpy
-
-    from imagenet_textcorrupt.checksums import sha256_file
-    from imagenet_textcorrupt.metrics import METRICS_VERSION
-
     path = Path(path)
     results = load_results(path)
-    if results.metrics.version != METRICS_VERSION:
-        return results, OTHER_METRICS_VERSION
-    recorded = results.predictions
-    name = Path(str(recorded.get("file") or predictions_path(path).name)).name  # never a path outside the folder
+    status, file = unchecked_status(path, results)
+    if status is not None:
+        return results, status
+    check_predictions(path, results, file)
+    return results, CHECKED
+
+
+def unchecked_status(path: Path, results: Results) -> tuple[str | None, Path]:
+    """The status of a results file whose predictions cannot be checked (OTHER_METRICS_VERSION, NO_PREDICTIONS),
+    or None; and the predictions file verification reads (always beside the results, whatever name they record)."""
+    from imagenet_textcorrupt.metrics import METRICS_VERSION
+
+    name = Path(str(results.predictions.get("file") or predictions_path(path).name)).name  # never outside the folder
     file = path.parent / name
-    if not file.is_file():
-        return results, NO_PREDICTIONS
+    if results.metrics.version != METRICS_VERSION:
+        return OTHER_METRICS_VERSION, file
+    return (None if file.is_file() else NO_PREDICTIONS), file
+
+
+def check_predictions(path: Path, results: Results, file: Path, data: bytes | None = None) -> bool:
+    """Recomputes every metric from the predictions file and raises ResultsError naming what differs (or why the
+    file cannot be read or scored). `data`: the file's bytes, when the caller read them. Returns whether the records
+    were read from those bytes (False: the file was read again, by read_predictions)."""
+    import numpy
+
+    from imagenet_textcorrupt import metrics
+
+    name = file.name
+    if data is None:
+        data = file.read_bytes()
+    recorded = results.predictions
     problems = []
-    digest = sha256_file(file)
+    digest = hashlib.sha256(data).hexdigest()
     if recorded.get("sha256") and recorded["sha256"] != digest:
         problems.append(f"{name} has sha256 {digest[:12]}…, but the results record {str(recorded['sha256'])[:12]}…")
-    records = read_predictions(file)
-    if len(records) != results.dataset.rows:
-        problems.append(f"{name} has {len(records)} predictions for {results.dataset.rows} dataset rows")
-    try:
-        recomputed = metrics_from_predictions(records, results.metrics.resamples, results.metrics.seed)
+    columns, from_data = prediction_columns(file, data)
+    if len(columns["id"]) != results.dataset.rows:
+        problems.append(f"{name} has {len(columns['id'])} predictions for {results.dataset.rows} dataset rows")
+    resamples = results.metrics.resamples
+    try:  # what metrics_from_predictions computes from the records
+        recomputed = metrics.compute(columns["top5"], columns["label"], columns["domain"], columns["severity"],
+                                     columns["source_id"], columns["group"], columns["template"],
+                                     columns["top5_config"],
+                                     resamples=metrics.DEFAULT_RESAMPLES if resamples is None else resamples,
+                                     seed=results.metrics.seed)
     except ValueError as error:
         raise ResultsError(str(path), problems + [f"{name} cannot be scored: {error}"]) from None
     same_numpy = results.versions.get("numpy") == numpy.__version__
-    differences = list(_differences(results.metrics.tree, recomputed, intervals=same_numpy))
+    claimed = results.metrics.tree
+    differences = [] if claimed == recomputed else list(_differences(claimed, recomputed, intervals=same_numpy))
     if differences:
         shown = "; ".join(differences[:8]) + (f"; and {len(differences) - 8} more" if len(differences) > 8 else "")
         problems.append(f"the metrics do not match those recomputed from {name}: {shown}")
@@ -81,4 +115,81 @@ def verify_results(path: str | Path) -> tuple[Results, str]:
         problems += check_predictions_file(results.data, file, intervals=same_numpy)
     if problems:
         raise ResultsError(str(path), problems)
-    return results, CHECKED
+    return from_data
+
+
+# ------------------------------------------------------------------------------------ reading predictions fast
+# where str.splitlines() also ends a line, beside "\n" and "\r" (checked apart) and the control characters JSON refuses
+# (the reader of another version cut lines there): a file holding any is read the careful way
+_OTHER_LINE_ENDS = ("\x85", "\u2028", "\u2029")
+_SCAN = json.JSONDecoder().scan_once  # json.loads without the whitespace around a document
+_FIELDS = itemgetter(*PREDICTION_FIELDS)
+_INT64 = 2 ** 63
+_TEXT = {str}
+_TEXT_OR_NULL = {str, type(None)}
+
+
+def _int64(values: Any) -> bool:
+    return set(map(type, values)) == {int} and min(values) >= -_INT64 and max(values) < _INT64
+
+
+def _int64_lists(values: Any) -> bool:
+    return set(map(type, values)) == {list} and _int64(list(chain.from_iterable(values)))
+
+
+def _finite_float_lists(values: Any) -> bool:
+    import numpy as np
+
+    if set(map(type, values)) != {list}:
+        return False
+    flat = list(chain.from_iterable(values))
+    return set(map(type, flat)) == {float} and bool(np.isfinite(np.array(flat)).all())
+
+
+def _plain_columns(data: bytes) -> dict[str, list[Any]] | None:
+    """The columns of a predictions file whose every line is one JSON object (nothing around it) with every field
+    of its plainest kind: text (group and template: text or null), 64-bit integers, lists of them, lists of finite
+    floats; None for any other file. What it accepts, read_predictions reads to the same values, line by line."""
+    if not data.endswith(b"\n") or b"\r" in data:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not data.isascii() and any(end in text for end in _OTHER_LINE_ENDS):
+        return None
+    records = []
+    append, position, size = records.append, 0, len(text)
+    try:
+        while position < size:
+            record, end = _SCAN(text, position)  # StopIteration at a blank line or whitespace before a record
+            if text[end] != "\n":  # anything after the record on its line
+                return None
+            append(record)
+            position = end + 1
+    except Exception:  # noqa: BLE001 - not JSON, too deep, an integer too long: read_predictions names it
+        return None
+    # a record is one line: no newline between its tokens (JSON allows one there; a line is not a record then)
+    if len(records) != text.count("\n") or set(map(type, records)) != {dict}:
+        return None
+    try:
+        columns = dict(zip(PREDICTION_FIELDS, zip(*map(_FIELDS, records))))
+    except KeyError:
+        return None
+    plain = (all(set(map(type, columns[k])) == _TEXT for k in ("id", "source_id", "domain"))
+             and all(set(map(type, columns[k])) <= _TEXT_OR_NULL for k in ("group", "template"))
+             and _int64(columns["label"]) and _int64(columns["severity"])
+             and _int64_lists(columns["top5"]) and _int64_lists(columns["top5_config"])
+             and _finite_float_lists(columns["top5_probs"]))
+    return {k: list(v) for k, v in columns.items()} if plain else None
+
+
+def prediction_columns(file: Path, data: bytes) -> tuple[dict[str, list[Any]], bool]:
+    """Each field of a predictions file as a list over its records, read from `data`, its bytes; and whether they
+    were (False: the file was not plain, and read_predictions read it again, raising ResultsError naming the
+    first line it refuses)."""
+    columns = _plain_columns(data)
+    if columns is not None:
+        return columns, True
+    records = read_predictions(file)
+    return {k: [r[k] for r in records] for k in PREDICTION_FIELDS}, False
