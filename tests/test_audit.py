@@ -174,7 +174,7 @@ def _edited(honest: Path, folder: Path, change) -> Path:
     (lambda d: d["model"].update(id="timm:no_such_net"), True,
      "model timm:no_such_net cannot be loaded by the auditor (ModelLoadError: timm cannot create 'no_such_net'"),
     (lambda d: None, False, "the results were scored with the local checkpoint tf_efficientnet_lite0.safetensors "
-                            "(sha256 "),
+                            "(sha256 {digest}…), which is not here ("),
     (lambda d: d["model"]["checkpoint"].update(sha256="0" * 64), True, "but the results record 000000000000…: "
                                                                        "these are not the weights that were scored"),
     (lambda d: d["model"].update(pretrained=False, checkpoint=None), True,
@@ -199,7 +199,8 @@ def test_what_cannot_be_had_again_is_unauditable(honest, lite0_checkpoint, tmp_p
     printed = capsys.readouterr().out
     record = read_record(path.with_name("lite0.audit.json"))
     assert (code, record.status, record.rows) == (2, UNAUDITABLE, 0)
-    assert message in record.reason, record.reason
+    digest = json.loads(path.read_text())["model"]["checkpoint"]
+    assert message.format(digest=(digest or {}).get("sha256", "")[:12]) in record.reason, record.reason
     assert f"unauditable: {record.reason}" in printed
 
 
@@ -547,3 +548,72 @@ def test_the_command_explains_itself(capsys):
                  "--out OUT the audit record (default RESULTS.audit.json", "--quiet no progress bar",
                  "--device DEVICE cuda, cpu"):
         assert text in shown, text
+
+
+def test_a_transformers_model_from_its_folder_is_audited(release, tmp_path):
+    """Weights saved with save_pretrained (what `hf:ID` loads from the Hub): loaded pretrained, no checkpoint."""
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    from imagenet_textcorrupt.evaluation import EvaluationSettings, evaluate
+
+    folder = tmp_path / "vit"
+    torch.manual_seed(3)
+    ViTForImageClassification(ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
+                                         num_attention_heads=2, intermediate_size=64, num_labels=1000)
+                              ).save_pretrained(folder)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    results = tmp_path / "vit.json"
+    evaluate(EvaluationSettings(model=f"hf:{folder}", dataset=str(release), workers=0, resamples=10), results,
+             progress=False)
+    record = audit_results(results, rows=30, seed=4, device="cpu", progress=False)
+    assert (record.status, record.rows, record.model["checkpoint_sha256"]) == (AUDITED, 30, None), record.reason
+
+
+def test_what_pins_a_revision():
+    from imagenet_textcorrupt.audit.rerun import _pinnable
+
+    assert _pinnable("hf:org/model", "abc") == "abc" and _pinnable("timm:hf-hub:org/m", "abc") == "abc"
+    assert _pinnable("timm:resnet50", "abc") is None and _pinnable("hf:org/model", None) is None
+
+
+def test_timm_hub_weights_load_at_the_revision(monkeypatch):
+    from imagenet_textcorrupt import models
+
+    seen = []
+
+    def fake(spec, name, pretrained):
+        seen.append(name)
+        raise models.ModelLoadError("stop")
+
+    monkeypatch.setattr(models, "_load_timm", fake)
+    for revision in ("abc123", None):
+        with pytest.raises(models.ModelLoadError):
+            models.load_classifier("timm:hf-hub:org/net", revision=revision)
+    assert seen == ["hf-hub:org/net@abc123", "hf-hub:org/net"]
+    with pytest.raises(models.ModelLoadError, match="a revision pins Hub weights of hf: or timm:hf-hub: specs only"):
+        models.load_classifier("timm:resnet50", revision="abc")
+
+
+def test_preprocessing_differs_by_any_key_on_either_side():
+    from imagenet_textcorrupt.audit.rerun import _preprocessing_differences
+
+    assert _preprocessing_differences({"a": 1}, {"a": 1}) == []
+    assert _preprocessing_differences({"a": 1}, {"a": 1, "b": 2}) == ["b: recorded None, the model loads with 2"]
+    assert _preprocessing_differences({"a": 1, "c": 3}, {"a": 2}) == [
+        "a: recorded 1, the model loads with 2", "c: recorded 3, the model loads with None"]
+    assert _preprocessing_differences(None, {"a": 1}) == ["the results record no preprocessing"]
+
+
+def test_a_tie_exactly_at_the_tolerance_agrees():
+    counts, _ = compare({"a": {"top5": [2, 1, 0, 3, 4]}}, [("a", [1, 2], [5.0, 4.75])], tolerance=0.25)
+    assert counts == {"agree": 0, "within_tolerance": 1, "disagree": 0}
+
+
+def test_the_detection_table_rows():
+    assert detection_table(1000, 200, shares=[0.02], probability=0.9) == [
+        {"share": 0.02, "forged_rows": 20, "probability_caught": round(detection_probability(1000, 20, 200), 4),
+         "rows_needed": rows_needed(0.02, 0.9, 1000), "rows_needed_any_size": rows_needed(0.02, 0.9)}]
+    assert rows_needed(0.02, 0.9) == 114 != rows_needed(0.02)
+    assert detection_table(10, 200, shares=[0.001])[0]["forged_rows"] == 1  # at least one row is forged
+    assert detection_table(10, 200, shares=[0.001])[0]["probability_caught"] == 1.0  # all ten drawn
