@@ -480,3 +480,166 @@ def test_torchvision_and_lite_models_end_to_end(study_release, lite0_checkpoint,
     average = next(r for r in table if r["study_model"] == "resnet50" and r["column"] == "Average")
     assert float(average["study"]) == pytest.approx((55.0 + 40.0 + 58.1) / 3)  # the study's, on the same domains
     assert (tmp_path / "compare" / "study_vs_ours.png").stat().st_size > 10_000
+
+
+# -- the second table: the same images, our protocol (study-paired results) ----------------------------------------
+PAIRED_RECIPE = "imagenet-tc-study-paired"
+DOMAINS = ("color", "context", "drawing", "weather", "texture")
+
+
+def paired_records() -> list[dict]:
+    """The study-paired release's rows of the same four originals (right: 0, 1, 2, as hand_records): every domain
+    at severities 1-3; right at severity k for the sources s < 4 - k, except drawing (never). A wrong answer is the
+    label + 1, as src3's original, so src3 never flips."""
+    records = [r for r in hand_records() if r["domain"] == "original"]
+    for s in range(4):
+        label = 10 * (s + 1)
+        for domain in DOMAINS:
+            for severity in (1, 2, 3):
+                right = domain != "drawing" and s < 4 - severity
+                top1 = label if right else label + 1
+                top5 = [top1] + [(top1 + k) % 1000 for k in range(1, 5)]
+                records.append({"id": f"src{s}-{domain}-p000-s{severity}", "source_id": f"src{s}", "label": label,
+                                "domain": domain, "severity": severity, "group": "animals",
+                                "template": f"{domain} template", "top5": top5,
+                                "top5_probs": [0.5, 0.2, 0.1, 0.1, 0.05], "top5_config": top5})
+    return records
+
+
+def _check_paired_rows(paired, metrics: dict) -> None:
+    """Every figure of the second table is the results' own: clean, by_domain, by_domain_severity, edited,
+    by_severity."""
+    from imagenet_textcorrupt.estimate import Estimate
+
+    def estimate(block, name):
+        return Estimate.from_json(block[name])
+
+    rows = {(r.column, r.severity): r for r in paired.rows}
+    assert list(rows) == [("Original", "all")] + [(c, s) for c in ("Color", "Context", "Drawing", "Weather",
+                                                                    "Texture", "All edits")
+                                                   for s in ("all", "1", "2", "3")]
+    assert rows["Original", "all"].top1 == estimate(metrics["clean"], "top1") and rows["Original", "all"].rows == 4
+    for column in ("Color", "Context", "Drawing", "Weather", "Texture", "All edits"):
+        block = metrics["edited"] if column == "All edits" else metrics["by_domain"][column.lower()]
+        by_severity = metrics["by_severity"] if column == "All edits" else \
+            metrics["by_domain_severity"][column.lower()]
+        for severity, figures in [("all", block)] + [(s, by_severity[s]) for s in ("1", "2", "3")]:
+            row = rows[column, severity]
+            assert (row.top1, row.drop, row.flip_rate, row.rows) == (
+                estimate(figures, "top1"), estimate(figures, "drop"), estimate(figures, "flip_rate"),
+                figures["n"]), (column, severity)
+    # by hand: at severity k the sources s < 4 - k right; drawing never; src3 never flips
+    assert [rows["Color", s].top1.value for s in ("all", "1", "2", "3")] == [0.5, 0.75, 0.5, 0.25]
+    assert [rows["Color", s].drop.value for s in ("all", "1", "2", "3")] == pytest.approx([0.25, 0.0, 0.25, 0.5])
+    assert [rows["Color", s].flip_rate.value for s in ("all", "1", "2", "3")] == [0.25, 0.0, 0.25, 0.5]
+    assert (rows["Drawing", "all"].top1.value, rows["Drawing", "all"].drop.value) == (0.0, 0.75)
+    assert rows["All edits", "all"].top1.value == pytest.approx(24 / 60) and rows["All edits", "all"].rows == 60
+
+
+def test_study_and_study_paired_results_make_two_tables(tmp_path):
+    from imagenet_textcorrupt.compare_study import compare_study
+    from imagenet_textcorrupt.compare_study.paired import FROM_RESULTS
+    from imagenet_textcorrupt.estimate import Estimate
+
+    folder = tmp_path / "results"
+    study = write_fixture_results(folder, "resnet50-study")
+    paired = write_fixture_results(folder, "resnet50-paired", recipe=PAIRED_RECIPE, records=paired_records(),
+                                   study=False)
+    alone = compare_study([study], tmp_path / "alone")
+    comparison = compare_study([paired, study], tmp_path / "out")
+    # the study's table is the one of the study results alone
+    assert [m.rows for m in comparison.models] == [m.rows for m in alone.models] and comparison.points == alone.points
+    assert alone.paired == []
+    (model,) = comparison.paired
+    assert (model.study_model, model.recipe, model.verified) == ("resnet50", PAIRED_RECIPE, "paired metrics verified")
+    assert model.study_protocol_from == f"{FROM_RESULTS} ({study})"
+    metrics = json.loads(paired.read_text())["metrics"]
+    _check_paired_rows(model, metrics)
+    # beside each domain, the same model's figure under the study's protocol, from its study results
+    figures = json.loads(study.read_text())["study_protocol"]["top1"]
+    rows = {(r.column, r.severity): r for r in model.rows}
+    for column in ("Original", "Color", "Context", "Drawing", "Weather", "Texture"):
+        assert rows[column, "all"].study_protocol == Estimate.from_json(figures[column]), column
+    assert all(r.study_protocol is None and r.study is None for r in model.rows if r.severity != "all")
+    assert rows["All edits", "all"].study_protocol == Estimate.from_json(figures["Average"])
+    assert rows["Color", "all"].study == 55.0 and rows["All edits", "all"].study == 52.8
+    # the markdown: both tables, each under a heading naming its protocol
+    markdown = comparison.outputs["markdown"].read_text()
+    assert markdown.startswith("# Our figures beside the source study's: the study's protocol (unpaired, one "
+                               "template per domain)\n")
+    study_part, paired_part = markdown.split("# The same images, our protocol (paired, with 95% intervals)\n")
+    assert "| resnet50 | +1.7 | -5.0 | **+39.3** | **-40.0** | -20.6 | -25.3 | -10.3 | " in study_part
+    assert "| Drawing | 40.0 | 0.0 [0.0, 0.0] | -40.0 | yes | 75.0 [" in study_part
+    alone_md = alone.outputs["markdown"].read_text()
+    assert alone_md.split("\n", 1)[1] in study_part  # the study's table as it is alone, under the new title
+    assert "## resnet50: torchvision:resnet50:IMAGENET1K_V1 (paired)" in paired_part
+    assert "| Color | all | 50.0 [0.0, 100.0] | 50.0 [" in paired_part  # the study protocol's 2 of 4, ours 6 of 12
+    assert "| Color | 3 | – | 25.0 [" in paired_part and "| Drawing | all | 0.0 [0.0, 0.0] | 0.0 [0.0, 0.0] | " \
+                                                           "75.0 [" in paired_part
+    # the CSV and the JSON: every row with its recipe and protocol
+    with comparison.outputs["csv"].open() as handle:
+        table = list(csv.DictReader(handle))
+    assert [(r["protocol"], r["recipe"]) for r in table] == [("study", STUDY_RECIPE)] * 7 + \
+        [("paired", PAIRED_RECIPE)] * 25
+    assert all(None not in r.values() for r in table)  # every row with every column
+    color3 = next(r for r in table if r["protocol"] == "paired" and (r["column"], r["severity"]) == ("Color", "3"))
+    assert (color3["ours"], color3["drop"], color3["flip_rate"], color3["study_protocol"]) == ("25.0", "50.0",
+                                                                                              "50.0", "")
+    color = next(r for r in table if r["protocol"] == "paired" and (r["column"], r["severity"]) == ("Color", "all"))
+    assert (color["study"], color["study_protocol"], color["rows"]) == ("55.0", "50.0", "12")
+    document = json.loads(comparison.outputs["json"].read_text())
+    assert [m["protocol"] for m in document["models"]] == ["study"]
+    assert [m["protocol"] for m in document["paired"]] == ["paired"]
+    assert document["paired"][0]["rows"][0]["top1"] == metrics["clean"]["top1"]
+    assert {(r["recipe"], r["protocol"]) for m in document["models"] for r in m["rows"]} == {(STUDY_RECIPE, "study")}
+    assert {(r["recipe"], r["protocol"]) for m in document["paired"] for r in m["rows"]} == {(PAIRED_RECIPE,
+                                                                                            "paired")}
+
+
+def test_only_study_paired_results_stand_beside_the_studys_published_figures(tmp_path):
+    from imagenet_textcorrupt.compare_study import compare_study
+    from imagenet_textcorrupt.compare_study.paired import FROM_TABLE
+    from imagenet_textcorrupt.estimate import Estimate
+
+    paired = write_fixture_results(tmp_path / "results", "paired", recipe=PAIRED_RECIPE, records=paired_records(),
+                                   study=False)
+    comparison = compare_study([paired], tmp_path / "out")
+    assert comparison.models == [] and comparison.points == {} and "plot" not in comparison.outputs
+    assert not (tmp_path / "out" / "study_vs_ours.png").exists()
+    (model,) = comparison.paired
+    assert model.study_protocol_from == FROM_TABLE
+    _check_paired_rows(model, json.loads(paired.read_text())["metrics"])
+    rows = {(r.column, r.severity): r for r in model.rows}
+    assert rows["Color", "all"].study_protocol == Estimate(0.55) and rows["Original", "all"].study_protocol == \
+        Estimate(pytest.approx(0.733))
+    assert rows["All edits", "all"].study_protocol == Estimate(pytest.approx(0.528))
+    markdown = comparison.outputs["markdown"].read_text()
+    assert markdown.startswith("# The same images, our protocol (paired, with 95% intervals)\n")
+    assert "Study protocol: the study's published table." in markdown and "Ours − study" not in markdown
+    assert "| Color | all | 55.0 | 50.0 [" in markdown
+
+
+def test_one_result_per_model_and_recipe(tmp_path, capsys):
+    from imagenet_textcorrupt.cli import main
+    from imagenet_textcorrupt.compare_study import CompareStudyError, compare_study
+
+    folder = tmp_path / "results"
+    first = write_fixture_results(folder, "first", recipe=PAIRED_RECIPE, records=paired_records(), study=False)
+    lite = write_fixture_results(folder, "lite", model="timm:tf_efficientnet_lite0", recipe=PAIRED_RECIPE,
+                                 records=paired_records(), study=False)
+    with pytest.raises(CompareStudyError, match=r"lite\.json: a second result for the study's resnet50 \(the first: "
+                                                r".*first\.json; one per model and recipe, here study-paired\)"):
+        compare_study([first, lite], tmp_path / "out", {str(lite): "resnet50"})
+    assert not (tmp_path / "out").exists()
+    # the same model on the other recipe, and another model on this one, are welcome
+    study = write_fixture_results(folder, "study")
+    comparison = compare_study([first, lite, study], tmp_path / "out", {str(lite): "resnet18"})
+    assert [m.study_model for m in comparison.models] == ["resnet50"]
+    assert [m.study_model for m in comparison.paired] == ["resnet18", "resnet50"]
+    assert comparison.paired[0].study_protocol_from == "the study's published table"
+    # the printed summary: how many models each table holds
+    assert main(["compare-study", str(first), str(lite), str(study), "--study-model", f"{lite}=resnet18",
+                 "--out", str(tmp_path / "cli")]) == 0
+    out = capsys.readouterr().out
+    assert "the study's protocol (study release): 1 model\n" in out
+    assert "the same images, our protocol (study-paired release): 2 models\n" in out

@@ -2,27 +2,39 @@
 CVPR 2023 Workshops; its result.csv is shipped in imagenet_textcorrupt/data/ with its source and licence).
 
 Each results file must be one of the study's 26 models (its torchvision spec, `reference.py`, or `--study-model
-FILE=NAME`) scored on a release of the `study` (or `study-paired`) recipe, config `all`. Its figures under the
-study's protocol (`study_protocol.py`) come from its predictions file when it is beside it (checked against the
-`study_protocol` block `evaluate --protocol study` stored, and the paired metrics against their predictions, as
-`verify_results` does), else from that block. Written to `--out`: compare_study.md (the differences, then per model
-the study's figure, ours with its 95% interval, the difference, whether the study's figure is outside our
-interval, our paired drop and flip rate), compare_study.csv and .json (the same rows), study_vs_ours.png.
+FILE=NAME`) scored on a release of the `study` or `study-paired` recipe, config `all`; one result per study model
+and recipe. The results are grouped by recipe into two tables:
+
+- `study` results: the study's table beside ours under its protocol. Their figures under the study's protocol
+  (`study_protocol.py`) come from the predictions file when it is beside the results (checked against the
+  `study_protocol` block `evaluate --protocol study` stored, and the paired metrics against their predictions, as
+  `verify_results` does), else from that block. Per model and column: the study's figure, ours with its 95%
+  interval, the difference, whether the study's figure is outside our interval, our paired drop and flip rate.
+- `study-paired` results (the same originals, edited with our hierarchy's prompts and severities; `paired.py`):
+  the same images under our protocol. Per model and domain, per severity where the results have several: our paired
+  edited top-1, drop and flip rate with their 95% intervals (verified against the predictions when beside), and
+  beside each domain the study-protocol figure of the same model, from its `study` results when given, else the
+  study's published figure.
+
+Written to `--out`: compare_study.md (each table under a heading naming its protocol), compare_study.csv and .json
+(the same rows, each with its recipe and protocol), and, for the study table, study_vs_ours.png.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imagenet_textcorrupt.compare_study.paired import FROM_RESULTS, FROM_TABLE, PairedModel, paired_rows
 from imagenet_textcorrupt.compare_study.reference import StudyReference, load_reference
 from imagenet_textcorrupt.compare_study.table import ModelRows, model_rows, write_tables
 from imagenet_textcorrupt.errors import ImageNetTCError, closest
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG
 
 STUDY_RECIPES = ("study", "study-paired")  # recipe names, with or without the "imagenet-tc-" of their `name`
+STUDY_RECIPE, PAIRED_RECIPE = STUDY_RECIPES
 PLOT_FILE = "study_vs_ours.png"
 
 
@@ -31,7 +43,12 @@ class CompareStudyError(ImageNetTCError):
 
 
 def is_study_recipe(name: str | None) -> bool:
-    return name is not None and name.removeprefix("imagenet-tc-") in STUDY_RECIPES
+    return name is not None and recipe_kind(name) in STUDY_RECIPES
+
+
+def recipe_kind(name: str) -> str:
+    """`study` or `study-paired` (for a study recipe's name)."""
+    return name.removeprefix("imagenet-tc-")
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,7 @@ class Comparison:
     reference: StudyReference
     outputs: dict[str, Path]  # markdown, csv, json, plot
     points: dict[str, list[tuple[float, float, str]]]  # per study model, the plot's (study, ours, column)
+    paired: list[PairedModel] = field(default_factory=list)  # the second table: study-paired results, our protocol
 
 
 def _predictions_file(path: Path, results: Any) -> Path:
@@ -78,6 +96,15 @@ def _study_figures(path: Path, results: Any) -> tuple[dict[str, Any], str]:
     how = "recomputed from its predictions" + ("" if claimed is None else ", as stored")
     paired = "paired metrics verified" if status == CHECKED else f"paired metrics not verified ({status})"
     return recomputed, f"{how}; {paired}"
+
+
+def _paired_verified(path: Path) -> str:
+    """How the paired metrics of results on the study-paired release were checked (ResultsError when they differ
+    from their predictions)."""
+    from imagenet_textcorrupt.results import CHECKED, verify_results
+
+    _, status = verify_results(path)
+    return "paired metrics verified" if status == CHECKED else f"paired metrics not verified ({status})"
 
 
 def _refusal(path: Path, results: Any) -> str | None:
@@ -133,7 +160,9 @@ def compare_study(paths: Sequence[str | Path], out: str | Path,
         raise CompareStudyError(f"--study-model names {unknown[0]}, which is not among the results given")
     models: list[ModelRows] = []
     refused: list[str] = []
-    seen: dict[str, Path] = {}
+    seen: dict[tuple[str, str], Path] = {}
+    figures_of: dict[str, tuple[dict[str, Any], Path]] = {}  # study model -> its study-protocol figures, results
+    on_paired: list[tuple[Path, Any, str, str]] = []  # (path, results, study model, how verified)
     for path in map(Path, paths):
         try:
             results = load_results(path)
@@ -142,14 +171,20 @@ def compare_study(paths: Sequence[str | Path], out: str | Path,
                 refused.append(refusal)
                 continue
             name = _match(path, results, reference, named.get(path.resolve()))
-            if name in seen:
-                refused.append(f"{path}: a second result for the study's {name} (the first: {seen[name]})")
+            recipe = recipe_kind(results.dataset.recipe)
+            if (name, recipe) in seen:
+                refused.append(f"{path}: a second result for the study's {name} (the first: {seen[name, recipe]}; "
+                               f"one per model and recipe, here {recipe})")
                 continue
-            seen[name] = path
+            seen[name, recipe] = path
+            if recipe == PAIRED_RECIPE:
+                on_paired.append((path, results, name, _paired_verified(path)))
+                continue
             figures, verified = _study_figures(path, results)
         except (ResultsError, CompareStudyError) as error:
             refused.append(str(error))
             continue
+        figures_of[name] = figures, path
         rows, notes = model_rows(reference, name, figures, results.metrics)
         notes += [f"cannot be ranked beside full evaluations: {p}" for p in results.comparability_problems()]
         models.append(ModelRows(name, results.model.id, str(path), results.dataset.revision_label,
@@ -157,19 +192,30 @@ def compare_study(paths: Sequence[str | Path], out: str | Path,
                                 verified, rows, notes))
     if refused:
         raise CompareStudyError("; ".join(refused))
-    if not models:
+    if not models and not on_paired:
         raise CompareStudyError("no results to compare")
+    paired: list[PairedModel] = []
+    for path, results, name, verified in on_paired:
+        figures, study_path = figures_of.get(name, (None, None))
+        beside = FROM_TABLE if study_path is None else f"{FROM_RESULTS} ({study_path})"
+        paired.append(PairedModel(name, results.model.id, str(path), results.dataset.revision_label,
+                                  str(results.dataset.recipe), results.metrics.sources, _describe_checkpoint(results),
+                                  verified, beside, paired_rows(reference, name, results.metrics, figures),
+                                  [f"cannot be ranked beside full evaluations: {p}"
+                                   for p in results.comparability_problems()]))
     order = list(reference.models)
     models.sort(key=lambda m: order.index(m.study_model))
+    paired.sort(key=lambda m: order.index(m.study_model))
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CompareStudyError(f"--out {out}: cannot create it ({error.strerror})") from None
-    points = draw_plot(models, out / PLOT_FILE)
-    outputs = write_tables(out, models, reference, PLOT_FILE)
-    outputs["plot"] = out / PLOT_FILE
-    return Comparison(models, reference, outputs, points)
+    points = draw_plot(models, out / PLOT_FILE) if models else {}
+    outputs = write_tables(out, models, reference, PLOT_FILE if models else None, paired)
+    if models:
+        outputs["plot"] = out / PLOT_FILE
+    return Comparison(models, reference, outputs, points, paired)
 
 
-__all__ = ["PLOT_FILE", "STUDY_RECIPES", "CompareStudyError", "Comparison", "compare_study", "is_study_recipe"]
+__all__ = ["PAIRED_RECIPE", "PLOT_FILE", "STUDY_RECIPE", "STUDY_RECIPES", "CompareStudyError", "Comparison", "compare_study", "is_study_recipe"]

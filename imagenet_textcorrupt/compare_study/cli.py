@@ -9,9 +9,12 @@ EXAMPLE = """example:
   imagenet-tc evaluate --model torchvision:resnet50:IMAGENET1K_V1 --dataset build/study/release \\
       --protocol study --output results/study/resnet50.json
   imagenet-tc compare-study results/study/*.json --out compare/
+  imagenet-tc compare-study results/study/*.json results/study-paired/*.json --out compare/
 
 A results file is matched to the study's model by its torchvision spec (imagenet_textcorrupt/data/
-study_models.yaml); --study-model FILE=NAME sets any other beside one of them."""
+study_models.yaml); --study-model FILE=NAME sets any other beside one of them. Results on a study-paired release
+make a second table: the same images under our paired protocol, beside the study-protocol figure of the same model
+(from its study results, else the study's published one); one result per model and recipe."""
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -28,10 +31,11 @@ def add_parser(subparsers: Any) -> None:
         description="Sets results of the study's models on a release of the study recipe beside the study's "
                     "published table (top-1 on the originals and five domains, and their Average): per model and "
                     "column the study's figure, ours under its protocol with its 95% interval, the difference, "
-                    "whether the study's figure lies outside our interval, and our paired drop and flip rate. Writes "
+                    "whether the study's figure lies outside our interval, and our paired drop and flip rate; results on a "
+                    "study-paired release add a second table, the same images under our paired protocol. Writes "
                     "compare_study.md, .csv, .json and a plot, study_vs_ours.png.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("results", nargs="+", help="results files of imagenet-tc evaluate on a study release")
+    parser.add_argument("results", nargs="+", help="results files of imagenet-tc evaluate on a study or study-paired release")
     parser.add_argument("--out", default="compare-study", help="the folder to write into (default compare-study)")
     parser.add_argument("--study-model", action="append", type=_pair, default=[], metavar="RESULTS=NAME",
                         help="set this results file beside this model of the study's table (repeatable)")
@@ -45,6 +49,11 @@ def cmd_compare_study(args: argparse.Namespace) -> int:
     for model in comparison.models:
         print(f"{model.study_model} ({model.model}): {model.outside} of {len(model.rows)} of the study's figures "
               f"outside our 95% interval")
+    if comparison.paired:
+        count = len(comparison.models)
+        print(f"the study's protocol (study release): {count} model{'s' * (count != 1)}")
+        count = len(comparison.paired)
+        print(f"the same images, our protocol (study-paired release): {count} model{'s' * (count != 1)}")
     for kind, path in comparison.outputs.items():
         print(f"{kind}: {path}")
     return 0

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from imagenet_textcorrupt.atomic import atomic_write_text
+from imagenet_textcorrupt.compare_study.paired import (PAIRED_DESCRIPTION, PAIRED_PROTOCOL, STUDY_PROTOCOL,
+                                                       PairedModel, paired_markdown)
 from imagenet_textcorrupt.compare_study.reference import StudyReference
 from imagenet_textcorrupt.estimate import MISSING, Estimate, format_estimate, format_number
 from imagenet_textcorrupt.study_protocol import AVERAGE, COLUMNS, DESCRIPTION, EDITED_COLUMNS, ORIGINAL
@@ -65,7 +67,8 @@ class ModelRows:
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in asdict(self).items() if k != "rows"}
-        return {**data, "rows": [r.to_json() for r in self.rows], "outside": self.outside}
+        tag = {"recipe": self.recipe, "protocol": STUDY_PROTOCOL}
+        return {**data, **tag, "rows": [{**r.to_json(), **tag} for r in self.rows], "outside": self.outside}
 
 
 def _pct(value: float | None) -> float | None:
@@ -120,9 +123,16 @@ def _outside(row: Row) -> str:
     return MISSING if row.outside is None else ("yes" if row.outside else "no")
 
 
-def markdown(models: list[ModelRows], reference: StudyReference, plot: str | None) -> str:
+def markdown(models: list[ModelRows], reference: StudyReference, plot: str | None,
+             paired: list[PairedModel] | None = None) -> str:
+    """The study's table beside ours under its protocol; with `paired` (results on the study-paired release), then
+    the same images under our protocol, each under a heading naming its protocol."""
+    if not models:
+        return "\n".join(paired_markdown(paired or [])).rstrip() + "\n"
     columns = [c for c in COLUMNS if any(r.column == c for m in models for r in m.rows)]
-    lines = ["# Our figures beside the source study's", "",
+    title = "# Our figures beside the source study's" + (": the study's protocol (unpaired, one template per "
+                                                          "domain)" if paired else "")
+    lines = [title, "",
              f"The study's table: {reference.source} ({reference.licence}). Ours under its protocol "
              f"({DESCRIPTION}), with 95% bootstrap intervals over source images. *Outside*: the study's figure lies "
              f"outside our interval (allowing {ROUNDING:g} for its rounding to one decimal). *Drop* and *flip rate* "
@@ -159,41 +169,63 @@ def markdown(models: list[ModelRows], reference: StudyReference, plot: str | Non
                          f"{MISSING if row.rows is None else row.rows} |")
         lines += [f"\n¹ {row.note}" for row in model.rows if row.note]
         lines.append("")
+    if paired:
+        lines += paired_markdown(paired)
     return "\n".join(lines).rstrip() + "\n"
 
 
 CSV_FIELDS = ("study_model", "model", "results", "column", "study", "ours", "ours_ci_low", "ours_ci_high",
               "difference", "outside", "drop", "drop_ci_low", "drop_ci_high", "flip_rate", "flip_rate_ci_low",
-              "flip_rate_ci_high", "rows")
+              "flip_rate_ci_high", "rows", "recipe", "protocol", "severity", "study_protocol",
+              "study_protocol_ci_low", "study_protocol_ci_high", "study_protocol_from")
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def table_csv(models: list[ModelRows]) -> str:
+def _percents(*estimates: Estimate | None) -> list[float | None]:
+    values: list[float | None] = []
+    for estimate in estimates:
+        e = estimate or Estimate(None)
+        values += [_round(_pct(e.value)), _round(_pct(e.ci_low)), _round(_pct(e.ci_high))]
+    return values
+
+
+def table_csv(models: list[ModelRows], paired_models: list[PairedModel] | None = None) -> str:
+    """Both tables' rows, each with its recipe and protocol: `study` (ours under the study's protocol beside its
+    figure) and `paired` (our paired figures on the study-paired release; `ours` is the edited top-1, `study` the
+    study's published figure and `study_protocol` the figure set beside ours, from `study_protocol_from`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_FIELDS)
     for model in models:
         for row in model.rows:
-            paired = []
-            for estimate in (row.drop, row.flip_rate):
-                e = estimate or Estimate(None)
-                paired += [_round(_pct(e.value)), _round(_pct(e.ci_low)), _round(_pct(e.ci_high))]
             values = [model.study_model, model.model, model.results, row.column, row.study, _round(row.ours),
                       _round(row.ours_low), _round(row.ours_high), _round(row.difference),
-                      None if row.outside is None else str(row.outside).lower(), *paired, row.rows]
+                      None if row.outside is None else str(row.outside).lower(),
+                      *_percents(row.drop, row.flip_rate), row.rows, model.recipe, STUDY_PROTOCOL,
+                      None, None, None, None, None]
+            writer.writerow(["" if v is None else v for v in values])
+    for paired in paired_models or []:
+        for p in paired.rows:
+            values = [paired.study_model, paired.model, paired.results, p.column, p.study,
+                      *_percents(p.top1), None, None, *_percents(p.drop, p.flip_rate), p.rows, paired.recipe,
+                      PAIRED_PROTOCOL, p.severity, *_percents(p.study_protocol),
+                      paired.study_protocol_from if p.study_protocol else None]
             writer.writerow(["" if v is None else v for v in values])
     return buffer.getvalue()
 
 
-def write_tables(out: Path, models: list[ModelRows], reference: StudyReference, plot: str | None
-                 ) -> dict[str, Path]:
+
+def write_tables(out: Path, models: list[ModelRows], reference: StudyReference, plot: str | None,
+                 paired: list[PairedModel] | None = None) -> dict[str, Path]:
     paths = {"markdown": out / "compare_study.md", "csv": out / "compare_study.csv", "json": out / "compare_study.json"}
-    atomic_write_text(paths["markdown"], markdown(models, reference, plot))
-    atomic_write_text(paths["csv"], table_csv(models))
+    atomic_write_text(paths["markdown"], markdown(models, reference, plot, paired))
+    atomic_write_text(paths["csv"], table_csv(models, paired))
     document = {"reference": {"source": reference.source, "licence": reference.licence}, "protocol": DESCRIPTION,
                 "rounding": ROUNDING, "plot": plot, "models": [m.to_json() for m in models]}
+    if paired:
+        document.update(paired_protocol=PAIRED_DESCRIPTION, paired=[m.to_json() for m in paired])
     atomic_write_text(paths["json"], json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     return paths
