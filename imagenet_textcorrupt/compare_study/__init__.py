@@ -25,13 +25,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from imagenet_textcorrupt.compare_study.paired import FROM_RESULTS, FROM_TABLE, PairedModel, paired_rows
-from imagenet_textcorrupt.compare_study.reference import StudyReference, load_reference
-from imagenet_textcorrupt.compare_study.table import ModelRows, model_rows, write_tables
 from imagenet_textcorrupt.errors import ImageNetTCError, closest
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG
+
+if TYPE_CHECKING:  # the tables import numpy (study_protocol): not for the CLI's start (tests/test_cli.py)
+    from imagenet_textcorrupt.compare_study.paired import PairedModel
+    from imagenet_textcorrupt.compare_study.reference import StudyReference
+    from imagenet_textcorrupt.compare_study.table import ModelRows
 
 STUDY_RECIPES = ("study", "study-paired")  # recipe names, with or without the "imagenet-tc-" of their `name`
 STUDY_RECIPE, PAIRED_RECIPE = STUDY_RECIPES
@@ -150,7 +152,10 @@ def compare_study(paths: Sequence[str | Path], out: str | Path,
                   study_models: Mapping[str, str] | None = None) -> Comparison:
     """Compares each results file with the study's row of its model and writes the tables and the plot into `out`.
     `study_models`: results file -> the study's model name, for results the specs do not match (or to override)."""
+    from imagenet_textcorrupt.compare_study.paired import FROM_RESULTS, FROM_TABLE, PairedModel, paired_rows
     from imagenet_textcorrupt.compare_study.plot import draw_plot
+    from imagenet_textcorrupt.compare_study.reference import load_reference
+    from imagenet_textcorrupt.compare_study.table import ModelRows, model_rows, write_tables
     from imagenet_textcorrupt.results import ResultsError, load_results
 
     reference = load_reference()
