@@ -269,17 +269,19 @@ def child_build(source: str, cache: str | None, out: str) -> dict:
     board = leaderboard.build(source, **options)
     built = time.perf_counter()
     peak_build, memory = memory.done(), TreeMemory()
+    # CPU seconds of the build: this process's since it started, and its workers' (reaped when their work ended)
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
     leaderboard.write(board, out)
     written = time.perf_counter()
     peak_write = memory.done()
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     ranked = sum(len(rows) for s in board.sections for rows in s["configs"].values())
     return {"import_s": imported - start, "build_s": built - imported, "write_s": written - built,
             "download_s": listed[0] - imported, "verify_s": built - listed[0],
             "total_s": written - imported, "ranked": ranked, "refused": len(board.refused),
             "refusals": board.refused[:3],
             "maxrss_children_mb": children.ru_maxrss / 1024, "peak_build_mb": peak_build, "peak_write_mb": peak_write,
-            "cpu_s": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime}
+            "cpu_s": cpu}
 
 
 def child_read(folder: str) -> dict:

@@ -10,6 +10,7 @@ import json
 import math
 import shutil
 
+import numpy as np
 import pytest
 
 from imagenet_textcorrupt import leaderboard
@@ -297,7 +298,7 @@ VARIANTS = {  # name: (how the file is changed, whether the fast reader takes it
     "a list for a record": (lambda lines: ["[1, 2]"] + lines[1:], False),
     "a text id that is a list": (lambda lines: [lines[0].replace('"id": "src000"', '"id": ["src000"]')]
                                  + lines[1:], False),
-    "ragged top5": (lambda lines: [lines[0].replace('"top5": [', '"top5": [7, ')] + lines[1:], True),
+    "ragged top5": (lambda lines: [lines[0].replace('"top5": [', '"top5": [7, ')] + lines[1:], False),
     "trailing garbage": (lambda lines: [lines[0] + "x"] + lines[1:], False),
     "a BOM": (lambda lines: ["\ufeff" + lines[0]] + lines[1:], False),
     "deep nesting": (lambda lines: ["[" * 5000 + "]" * 5000] + lines[1:], False),
@@ -323,5 +324,9 @@ def test_the_fast_reader_reads_what_read_predictions_reads(tmp_path, name):
         return
     expected = expected[1]
     columns, read_fast = verify.prediction_columns(file, data)
+    if fast:  # the ranked classes as the metrics take them: an int64 array of the same values
+        for name in ("top5", "top5_config"):
+            assert columns[name].dtype == np.int64 and columns[name].tolist() == expected[name]
+            columns[name] = expected[name]
     assert read_fast == fast and columns == expected
     assert all(type(a) is type(b) for k in columns for a, b in zip(columns[k], expected[k]))

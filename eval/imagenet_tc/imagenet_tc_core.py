@@ -295,10 +295,14 @@ class _Bootstrap:
         whole = finite.all(axis=1) if self.resamples else np.zeros(count, bool)
         if whole.any():  # sorted first: the same quantiles (the same values at the same ranks), found faster
             low[whole], high[whole] = np.quantile(np.sort(replicates[whole], axis=1), [alpha, 1 - alpha], axis=1)
-        for column in np.flatnonzero(~whole).tolist():
-            draws = replicates[column][finite[column]]
-            if len(draws):
-                low[column], high[column] = np.quantile(draws, [alpha, 1 - alpha])
+        partial = np.flatnonzero(~whole)
+        if len(partial):  # each statistic's finite draws first, sorted; those with as many draws together
+            draws = np.sort(np.where(finite[partial], replicates[partial], np.nan), axis=1)  # NaN sorts last
+            counts = finite[partial].sum(axis=1)
+            for count_ in np.unique(counts[counts > 0]).tolist():
+                same = counts == count_
+                low[partial[same]], high[partial[same]] = np.quantile(draws[same, :count_], [alpha, 1 - alpha],
+                                                                      axis=1)
         for column, (into, key, _, _) in enumerate(self.stats):
             total = totals[denominators[column]]
             value = totals[numerators[column]] / total if total else math.nan

@@ -75,20 +75,22 @@ def unchecked_status(path: Path, results: Results) -> tuple[str | None, Path]:
     return (None if file.is_file() else NO_PREDICTIONS), file
 
 
-def check_predictions(path: Path, results: Results, file: Path, data: bytes | None = None) -> bool:
+def check_predictions(path: Path, results: Results, file: Path, data: bytes | None = None,
+                      digest: str | None = None) -> bool:
     """Recomputes every metric from the predictions file and raises ResultsError naming what differs (or why the
-    file cannot be read or scored). `data`: the file's bytes, when the caller read them. Returns whether the records
-    were read from those bytes (False: the file was read again, by read_predictions)."""
+    file cannot be read or scored). `data`: the file's bytes, when the caller read them (and `digest` their sha256,
+    when it has it). Returns whether the records were read from those bytes (False: the file was read again, by
+    read_predictions)."""
     import numpy
 
     from imagenet_textcorrupt import metrics
 
     name = file.name
     if data is None:
-        data = file.read_bytes()
+        data, digest = file.read_bytes(), None
     recorded = results.predictions
     problems = []
-    digest = hashlib.sha256(data).hexdigest()
+    digest = digest or hashlib.sha256(data).hexdigest()
     if recorded.get("sha256") and recorded["sha256"] != digest:
         problems.append(f"{name} has sha256 {digest[:12]}…, but the results record {str(recorded['sha256'])[:12]}…")
     columns, from_data = prediction_columns(file, data)
@@ -123,7 +125,7 @@ def check_predictions(path: Path, results: Results, file: Path, data: bytes | No
 # (the reader of another version cut lines there): a file holding any is read the careful way
 _OTHER_LINE_ENDS = ("\x85", "\u2028", "\u2029")
 _SCAN = json.JSONDecoder().scan_once  # json.loads without the whitespace around a document
-_FIELDS = itemgetter(*PREDICTION_FIELDS)
+_FIELDS = [(name, itemgetter(name)) for name in PREDICTION_FIELDS]
 _INT64 = 2 ** 63
 _TEXT = {str}
 _TEXT_OR_NULL = {str, type(None)}
@@ -133,8 +135,17 @@ def _int64(values: Any) -> bool:
     return set(map(type, values)) == {int} and min(values) >= -_INT64 and max(values) < _INT64
 
 
-def _int64_lists(values: Any) -> bool:
-    return set(map(type, values)) == {list} and _int64(list(chain.from_iterable(values)))
+def _int64_rows(values: Any) -> Any:
+    """Lists of 64-bit integers, all as long, as an (n, k) int64 array (what the metrics make of them); None for
+    anything else."""
+    import numpy as np
+
+    if set(map(type, values)) != {list} or set(map(type, chain.from_iterable(values))) != {int}:
+        return None
+    try:
+        return np.array(values, dtype=np.int64)
+    except (OverflowError, ValueError):  # beyond 64 bits, or lists of different lengths
+        return None
 
 
 def _finite_float_lists(values: Any) -> bool:
@@ -146,10 +157,11 @@ def _finite_float_lists(values: Any) -> bool:
     return set(map(type, flat)) == {float} and bool(np.isfinite(np.array(flat)).all())
 
 
-def _plain_columns(data: bytes) -> dict[str, list[Any]] | None:
+def _plain_columns(data: bytes) -> dict[str, Any] | None:
     """The columns of a predictions file whose every line is one JSON object (nothing around it) with every field
-    of its plainest kind: text (group and template: text or null), 64-bit integers, lists of them, lists of finite
-    floats; None for any other file. What it accepts, read_predictions reads to the same values, line by line."""
+    of its plainest kind: text (group and template: text or null), 64-bit integers, lists of as many of them (top5
+    and top5_config, given as (n, k) int64 arrays), lists of finite floats; None for any other file. What it
+    accepts, read_predictions reads to the same values, line by line."""
     if not data.endswith(b"\n") or b"\r" in data:
         return None
     try:
@@ -173,21 +185,25 @@ def _plain_columns(data: bytes) -> dict[str, list[Any]] | None:
     if len(records) != text.count("\n") or set(map(type, records)) != {dict}:
         return None
     try:
-        columns = dict(zip(PREDICTION_FIELDS, zip(*map(_FIELDS, records))))
+        columns: dict[str, Any] = {name: list(map(get, records)) for name, get in _FIELDS}
     except KeyError:
         return None
-    plain = (all(set(map(type, columns[k])) == _TEXT for k in ("id", "source_id", "domain"))
-             and all(set(map(type, columns[k])) <= _TEXT_OR_NULL for k in ("group", "template"))
-             and _int64(columns["label"]) and _int64(columns["severity"])
-             and _int64_lists(columns["top5"]) and _int64_lists(columns["top5_config"])
-             and _finite_float_lists(columns["top5_probs"]))
-    return {k: list(v) for k, v in columns.items()} if plain else None
+    if not (all(set(map(type, columns[k])) == _TEXT for k in ("id", "source_id", "domain"))
+            and all(set(map(type, columns[k])) <= _TEXT_OR_NULL for k in ("group", "template"))
+            and _int64(columns["label"]) and _int64(columns["severity"])
+            and _finite_float_lists(columns["top5_probs"])):
+        return None
+    for name in ("top5", "top5_config"):
+        columns[name] = _int64_rows(columns[name])
+        if columns[name] is None:
+            return None
+    return columns
 
 
-def prediction_columns(file: Path, data: bytes) -> tuple[dict[str, list[Any]], bool]:
-    """Each field of a predictions file as a list over its records, read from `data`, its bytes; and whether they
-    were (False: the file was not plain, and read_predictions read it again, raising ResultsError naming the
-    first line it refuses)."""
+def prediction_columns(file: Path, data: bytes) -> tuple[dict[str, Any], bool]:
+    """Each field of a predictions file over its records (a list; top5 and top5_config, when plain, an array of
+    the same values), read from `data`, its bytes; and whether they were (False: the file was not plain, and
+    read_predictions read it again, raising ResultsError naming the first line it refuses)."""
     columns = _plain_columns(data)
     if columns is not None:
         return columns, True

@@ -183,7 +183,7 @@ def _verify(path: Path, cache: Path) -> tuple[Results, str]:
     if predictions is None or named != file or inputs is None or where is None:
         return verify_results(path)  # the predictions file could not be read just before: read as it does
     try:
-        read_from_data = check_predictions(path, results, file, predictions)
+        read_from_data = check_predictions(path, results, file, predictions, inputs["predictions_sha256"])
     except ResultsError as error:
         source = {str(path): "results", str(file): "predictions"}.get(error.source)
         # kept only when the predictions file still holds the bytes it is keyed by (read_predictions reads it again)
@@ -275,15 +275,15 @@ def _recorded_predictions(path: Path) -> Path:
 
 
 def serve() -> None:
-    """A worker: reads "results path<TAB>cache folder" lines from stdin and writes, for each, its _Answer pickled
-    and preceded by its length (8 bytes, big-endian) to stdout, until stdin ends. Anything else printed goes to
-    stderr."""
+    """A worker: reads lines [results path, cache folder] (JSON) from stdin and writes, for each, its _Answer
+    pickled and preceded by its length (8 bytes, big-endian) to stdout, until stdin ends. Anything else printed goes
+    to stderr."""
     import sys
 
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     for line in sys.stdin:
-        path, cache = line.rstrip("\n").split("\t")
+        path, cache = json.loads(line)
         data = pickle.dumps(_Answer(Path(path), Path(cache)), protocol=pickle.HIGHEST_PROTOCOL)
         answers.write(len(data).to_bytes(8, "big") + data)
         answers.flush()
@@ -326,7 +326,7 @@ class _Ahead:
                 if not future.set_running_or_notify_cancel():  # a file the caller passed over
                     future = None
                     continue
-                process.stdin.write(f"{path}\t{self.cache}\n".encode())
+                process.stdin.write(json.dumps([str(path), str(self.cache)]).encode() + b"\n")
                 process.stdin.flush()
                 size = int.from_bytes(_read_exactly(process.stdout, 8), "big")
                 future.set_result(pickle.loads(_read_exactly(process.stdout, size)))
