@@ -85,7 +85,15 @@ def test_an_honest_result_is_audited(honest, lite0_checkpoint, tmp_path, capsys)
     assert record.agreement["agree"] + record.agreement["within_tolerance"] == 40
     assert record.model["checkpoint_sha256"] == record.model["checkpoint_sha256"] and \
         record.model["checkpoint_sha256"] == __import__("hashlib").sha256(lite0_checkpoint.read_bytes()).hexdigest()
+    data = json.loads(honest.read_text())
+    assert record.dataset == {"id": data["dataset"]["id"], "config": "all", "revision": None, "sha": None,
+                              "fingerprint": data["dataset"]["fingerprint"]}
     assert record.dataset["fingerprint"].startswith("sha256:")
+    assert set(record.model) == {"id", "revision_recorded", "resolved_commit", "checkpoint_sha256"}
+    assert (record.model["id"], record.model["revision_recorded"]) == (LITE0, data["model"]["revision"])
+    assert set(record.strata[0]) == {"group", "domain", "severity", "rows", "audited"}
+    assert {(s["group"], s["domain"], s["severity"]) for s in record.strata} == \
+        {(r["group"], r["domain"], r["severity"]) for r in read_predictions(predictions_path(honest))}
     assert {"torch", "timm", "numpy", "imagenet-textcorrupt"} <= set(record.versions)
     assert sum(s["audited"] for s in record.strata) == 40 and sum(s["rows"] for s in record.strata) == 100
     assert "audited: 40 rows (seed 7) agree with the submitted predictions" in printed
@@ -617,3 +625,67 @@ def test_the_detection_table_rows():
     assert rows_needed(0.02, 0.9) == 114 != rows_needed(0.02)
     assert detection_table(10, 200, shares=[0.001])[0]["forged_rows"] == 1  # at least one row is forged
     assert detection_table(10, 200, shares=[0.001])[0]["probability_caught"] == 1.0  # all ten drawn
+
+
+def test_a_predictions_file_under_its_recorded_name_is_found(honest, lite0_checkpoint, tmp_path):
+    path = _copy(honest, tmp_path / "renamed")
+    predictions_path(path).rename(path.with_name("preds.jsonl"))
+    data = json.loads(path.read_text())
+    data["predictions"]["file"] = "preds.jsonl"
+    write_results(path, data)
+    record = audit_results(path, rows=4, seed=0, checkpoint=lite0_checkpoint, device="cpu", progress=False)
+    assert (record.status, record.population) == (AUDITED, 100)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["dataset"].update(id="no/such/place"), "dataset no/such/place: neither a folder here nor a Hub "
+                                                        "dataset id"),
+    (lambda d: d["dataset"].update(config="vehicles", fingerprint="sha256:" + "2" * 64),
+     "dataset {root}: its files changed since the results were computed (fingerprint sha256:{now}…, recorded "
+     "sha256:222222222222…)"),
+    (lambda d: d["dataset"].update(fingerprint=None), "dataset {root}: the results record no fingerprint"),
+], ids=["not-a-dataset", "fingerprint", "no-fingerprint"])
+def test_a_dataset_that_cannot_be_had_again(honest, tmp_path, change, message):
+    from imagenet_textcorrupt.evaluation import dataset_provenance
+
+    path = _edited(honest, tmp_path / "dataset", change)
+    root = json.loads(honest.read_text())["dataset"]["id"]
+    now = dataset_provenance(root, "vehicles", None)["fingerprint"][7:19]
+    record = audit_results(path, rows=4, seed=0, progress=False)
+    assert record.status == UNAUDITABLE
+    assert message.format(root=root, now=now) in record.reason, record.reason
+
+
+def test_a_release_folder_that_lost_its_files(honest, release, tmp_path):
+    moved = tmp_path / "release"
+    shutil.copytree(release, moved)
+    path = _edited(honest, tmp_path / "lost", lambda d: d["dataset"].update(id=str(moved)))
+    for file in moved.glob("data/*/*.parquet"):
+        file.unlink()
+    record = audit_results(path, rows=4, seed=0, progress=False)
+    assert record.status == UNAUDITABLE
+    assert record.reason.startswith(f"dataset {moved}: EvaluationError: --dataset {moved}: no data files for config "
+                                    f"'all'"), record.reason
+
+
+def test_rows_needed_at_its_edges():
+    from imagenet_textcorrupt.audit.sample import detection_probability as p
+
+    assert rows_needed(0.5, 0.5, population=4) == 1 and p(4, 2, 1) == 0.5  # exactly the probability asked
+    assert rows_needed(0.5, 0.4, population=2) == 1
+    for share, probability in [(1.5, 0.9), (0.1, 1.0), (-0.1, 0.5), (0.1, 0.0)]:
+        with pytest.raises(ValueError, match=r"share must be in \(0, 1\] and probability in \(0, 1\)"):
+            rows_needed(share, probability)
+
+
+def test_large_releases_use_the_product_form():
+    """Above EXACT_POPULATION the chance is a product of per-draw ratios: equal to the exact form to 1e-12."""
+    from fractions import Fraction
+
+    from imagenet_textcorrupt.audit.sample import EXACT_POPULATION
+
+    for population, forged, drawn in [(EXACT_POPULATION + 1, 20, 200), (10 ** 6, 1000, 3903), (50_001, 1, 7)]:
+        exact = 1 - Fraction(math.comb(population - forged, drawn), math.comb(population, drawn))
+        assert abs(detection_probability(population, forged, drawn) - float(exact)) < 1e-12
+    assert detection_probability(10 ** 6, 500_000, 400) == 1.0
+    assert rows_needed(0.001, population=10 ** 6) == 3903

@@ -22,6 +22,7 @@ STRATUM_FIELDS = ("group", "domain", "severity")
 # (forged share, probability) pairs the audit record and the docs tabulate
 DETECTION_SHARES = (0.001, 0.005, 0.01, 0.02, 0.05)
 DETECTION_PROBABILITY = 0.98
+EXACT_POPULATION = 20_000  # up to here detection probabilities are computed with exact binomial coefficients
 
 
 def os_seed() -> int:
@@ -80,10 +81,6 @@ def draw_rows(records: Iterable[Mapping[str, Any]], rows: int, seed: int) -> lis
     return sorted(drawn)
 
 
-def _log_choose(n: int, k: int) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-
-
 def detection_probability(population: int, forged: int, drawn: int) -> float:
     """The chance that `drawn` rows drawn without replacement from `population` meet at least one of `forged`."""
     if not 0 <= forged <= population or not 0 <= drawn <= population:
@@ -92,7 +89,15 @@ def detection_probability(population: int, forged: int, drawn: int) -> float:
         return 0.0
     if drawn > population - forged:
         return 1.0
-    return 1.0 - math.exp(_log_choose(population - forged, drawn) - _log_choose(population, drawn))
+    if population <= EXACT_POPULATION:  # exact integers, one rounding: the table's 0.98 is not a float's 0.9799999
+        total = math.comb(population, drawn)
+        return (total - math.comb(population - forged, drawn)) / total
+    missed = 1.0  # the chance that every drawn row is clean, one draw at a time
+    for i in range(drawn):
+        missed *= (population - forged - i) / (population - i)
+        if missed < 1e-18:  # caught for certain, to a float's precision
+            return 1.0
+    return 1.0 - missed
 
 
 def rows_needed(share: float, probability: float = DETECTION_PROBABILITY, population: int | None = None) -> int:
