@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import math
 import shutil
 from pathlib import Path
@@ -96,6 +97,8 @@ def test_an_honest_result_is_audited(honest, lite0_checkpoint, tmp_path, capsys)
         {(r["group"], r["domain"], r["severity"]) for r in read_predictions(predictions_path(honest))}
     assert {"torch", "timm", "numpy", "imagenet-textcorrupt"} <= set(record.versions)
     assert sum(s["audited"] for s in record.strata) == 40 and sum(s["rows"] for s in record.strata) == 100
+    assert record.tolerance == {"dtype": "float32", "logit_gap": 0.01, "device": "cpu"}
+    assert 0 < record.seconds < 600 and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", record.created)
     assert "audited: 40 rows (seed 7) agree with the submitted predictions" in printed
     assert f"audit record: {out}" in printed
     # 2 forged rows of 100 meet a 40-row draw with probability 1 - (60 * 59) / (100 * 99)
@@ -689,3 +692,66 @@ def test_large_releases_use_the_product_form():
         assert abs(detection_probability(population, forged, drawn) - float(exact)) < 1e-12
     assert detection_probability(10 ** 6, 500_000, 400) == 1.0
     assert rows_needed(0.001, population=10 ** 6) == 3903
+
+
+def test_one_row_can_be_drawn_and_bad_counts_are_named():
+    records = _records(SIZES)
+    assert len(draw_rows(records, 1, seed=0)) == 1
+    with pytest.raises(ValueError, match=r"need 0 <= forged \(5\) and drawn \(1\) <= population \(4\)"):
+        detection_probability(4, 5, 1)
+
+
+def test_unreadable_records_are_named(tmp_path):
+    from imagenet_textcorrupt.audit import write_record
+
+    path = write_record(_record(), tmp_path / "a.json")
+    data = json.loads(path.read_text())
+    for change, message in [({"format_version": 2}, "audit format version 2; this version reads 1"),
+                            ({"status": "bogus"}, "status 'bogus' is none of audited, refused, unauditable"),
+                            ({"format": "x"}, 'not an audit record (no "format": "imagenet-tc-audit")'),
+                            ({"colour": 1}, "unexpected keyword argument 'colour'")]:
+        path.write_text(json.dumps({**data, **change}))
+        with pytest.raises(AuditError) as caught:
+            read_record(path)
+        assert str(caught.value).startswith(f"{path}: ") and message in str(caught.value)
+
+
+def test_the_seed_bound_and_the_default_device(honest, lite0_checkpoint):
+    with pytest.raises(AuditError, match=r"--seed must be in \[0, 2\*\*63\), got 9223372036854775808"):
+        audit_results(honest, seed=2 ** 63)
+    record = audit_results(honest, rows=3, seed=2 ** 63 - 1, checkpoint=lite0_checkpoint, progress=False)
+    assert record.seed == 2 ** 63 - 1 and record.tolerance["device"] == ("cuda" if __import__("torch").cuda.
+                                                                          is_available() else "cpu")
+
+
+def test_weights_at_another_revision_are_unauditable(honest, monkeypatch):
+    """The auditor must load the commit the results record; what it got instead is named."""
+    from imagenet_textcorrupt import models
+    from imagenet_textcorrupt.audit.rerun import load_audited_model
+    from imagenet_textcorrupt.results import load_results
+
+    real = models.load_classifier
+
+    def at(commit):
+        def load(spec, **kwargs):
+            classifier = real("timm:tf_efficientnet_lite0", pretrained=False)
+            classifier.revision = commit
+            return classifier
+        return load
+
+    results = load_results(honest)
+    results.data["model"].update(id="hf:org/model", revision="a" * 40, checkpoint=None)
+    results.data["preprocessing"] = real("timm:tf_efficientnet_lite0", pretrained=False).preprocessing
+    monkeypatch.setattr(models, "load_classifier", at("b" * 40))
+    with pytest.raises(Exception, match=f"model hf:org/model: the results record weights at commit {'a' * 40}, "
+                                        f"the auditor loads {'b' * 40}"):
+        load_audited_model(results, None, honest.parent)
+    monkeypatch.setattr(models, "load_classifier", at("a" * 40))
+    loaded = load_audited_model(results, None, honest.parent)
+    assert (loaded.resolved_commit, loaded.checkpoint_sha256) == ("a" * 40, None)
+
+
+def test_a_dtype_without_a_tolerance_gets_the_widest(honest, lite0_checkpoint, tmp_path):
+    path = _edited(honest, tmp_path / "float64", lambda d: d["run"].update(dtype="float64"))
+    record = audit_results(path, rows=3, seed=0, checkpoint=lite0_checkpoint, device="cpu", progress=False)
+    assert record.tolerance == {"dtype": "float64", "logit_gap": 0.25, "device": "cpu"}

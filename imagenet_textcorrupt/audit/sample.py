@@ -42,25 +42,20 @@ def strata(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, int], l
 def allocate(sizes: list[int], rows: int, rng: Any) -> list[int]:
     """Rows per stratum summing to min(rows, sum(sizes)): each stratum gets the whole part of its proportional
     share, and one more with probability equal to the fractional part (systematic sampling over the strata in a
-    seeded random order), so every stratum's expected count is exactly its share and every row is drawn with
-    probability rows / sum(sizes)."""
+    seeded random order, in integers so no rounding can lose a row), so every stratum's expected count is exactly
+    its share and every row is drawn with probability rows / sum(sizes)."""
     total = sum(sizes)
     rows = min(rows, total)
     if rows <= 0:
         return [0] * len(sizes)
-    exact = [rows * size / total for size in sizes]
-    counts = [math.floor(x) for x in exact]
-    start = rng.random()
-    cumulative = 0.0
+    counts = [rows * size // total for size in sizes]
+    remainders = [rows * size % total for size in sizes]  # fractional parts, in units of 1 / total
+    start = int(rng.integers(total))
+    cumulative = 0
     for i in rng.permutation(len(sizes)):
-        fraction = exact[i] - counts[i]
-        # an extra row where a point start + k falls in this stratum's interval [cumulative, cumulative + fraction)
-        if math.floor(cumulative + fraction - start) > math.floor(cumulative - start):
-            counts[i] += 1
-        cumulative += fraction
-    missing = rows - sum(counts)  # float rounding of the fractions can leave the total one off
-    for i in sorted(range(len(sizes)), key=lambda i: counts[i] - exact[i])[:abs(missing)]:
-        counts[i] += 1 if missing > 0 else -1
+        # an extra row where a point start + k * total falls in [cumulative, cumulative + remainder)
+        counts[i] += (cumulative + remainders[i] - start) // total - (cumulative - start) // total
+        cumulative += remainders[i]
     return counts
 
 
