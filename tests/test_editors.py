@@ -157,6 +157,7 @@ def test_explicit_fractions_override_the_severity(tiny_sd, photos):
     assert {s for s, kind in editor.control.log if kind == "cross"} == set(range(5))
     assert not [s for s, kind in editor.control.log if kind == "self"]
     assert result.metadata["severity_parameters"] == {"cross_replace_steps": 0.5, "self_replace_steps": 0.0}
+    assert (result.metadata["cross_replace_steps"], result.metadata["self_replace_steps"]) == (0.5, 0.0)
 
 
 def test_edits_change_the_image_and_metadata_says_how(direct, photos):
