@@ -22,7 +22,7 @@ from imagenet_textcorrupt.classes import load_classes
 from imagenet_textcorrupt.schema import DOMAINS
 
 from builder.recipes import Recipe, SourceSpec
-from builder.sources import FixedPrompt, Source, SourceImage
+from builder.source_base import FixedPrompt, Source, SourceImage
 from builder.study.layout import VAL_IMAGES_PER_CLASS, ValFolder, check_colour, check_folder
 from builder.study.lists import StudyLists, load_lists
 from builder.study.replay import Replay, StudyImage, chosen_classes, replay
