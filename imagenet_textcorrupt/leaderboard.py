@@ -437,6 +437,35 @@ def to_json(board: Board) -> dict[str, Any]:
             "hub": board.hub}
 
 
+REPORT_KEY = ".report-key.json"  # what the report in a written folder was made from, and its files
+
+
+def _report(board: Board, out: Path) -> dict[str, Path]:
+    """The report of the accepted results; reused as it is when the folder already holds the report of the same
+    results bytes made by this version (a rebuild that finds nothing new redraws no plot)."""
+    import hashlib
+
+    from imagenet_textcorrupt import __version__
+    from imagenet_textcorrupt.checksums import sha256_file
+
+    digest = hashlib.sha256(__version__.encode())
+    for entry in board.accepted:  # in ranking order, which the report's tables follow
+        digest.update(b"\0" + entry.file.encode() + b"\0")
+        digest.update(sha256_file(entry.path).encode() if entry.path else json.dumps(entry.results.data).encode())
+    key = digest.hexdigest()
+    try:
+        kept = json.loads((out / REPORT_KEY).read_text(encoding="utf-8"))
+        files = {str(name): out / str(where) for name, where in kept["files"].items()}
+        if kept["key"] == key and all(path.is_file() for path in files.values()):
+            return files
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # no report yet, or one this cannot vouch for: draw it
+    written = write_report([e.results for e in board.accepted], out)
+    atomic_write_text(out / REPORT_KEY, json.dumps({"key": key, "files": {
+        name: path.relative_to(out).as_posix() for name, path in written.items()}}, sort_keys=True) + "\n")
+    return written
+
+
 def write(board: Board, out: str | Path) -> dict[str, Path]:
     """leaderboard.md, .csv and .json, and the report (tables by domain, severity and group; plots)."""
     out = Path(out)
@@ -447,7 +476,7 @@ def write(board: Board, out: str | Path) -> dict[str, Path]:
     atomic_write_text(written["leaderboard.csv"], to_csv(board))
     atomic_write_text(written["leaderboard.json"], json.dumps(to_json(board), indent=2, ensure_ascii=False) + "\n")
     if board.accepted:
-        written.update(write_report([e.results for e in board.accepted], out))
+        written.update(_report(board, out))
     for digest, record in sorted(board.audits.items()):  # the records the rows cite, published beside them
         target = out / PUBLISHED_AUDITS / f"{digest}.json"
         atomic_write_text(target, record.read_text(encoding="utf-8"))

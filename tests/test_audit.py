@@ -755,3 +755,28 @@ def test_a_dtype_without_a_tolerance_gets_the_widest(honest, lite0_checkpoint, t
     path = _edited(honest, tmp_path / "float64", lambda d: d["run"].update(dtype="float64"))
     record = audit_results(path, rows=3, seed=0, checkpoint=lite0_checkpoint, device="cpu", progress=False)
     assert record.tolerance == {"dtype": "float64", "logit_gap": 0.25, "device": "cpu"}
+
+
+def test_a_rebuild_that_finds_nothing_new_redraws_no_report(tmp_path, monkeypatch):
+    """The leaderboard's report (its plots take most of a large build's writing) is reused when the accepted
+    results' bytes are unchanged, and drawn again when one changes or a file of it is gone."""
+    from results_factory import write_results_file
+
+    from imagenet_textcorrupt import leaderboard
+
+    folder = tmp_path / "results"
+    for model in ("timm:resnet50", "timm:vit_base_patch16_224"):
+        write_results_file(folder, model=model)
+    out = tmp_path / "board"
+    first = leaderboard.write(leaderboard.build(str(folder)), out)
+    drawn = []
+    real = leaderboard.write_report
+    monkeypatch.setattr(leaderboard, "write_report", lambda *a, **k: drawn.append(1) or real(*a, **k))
+    again = leaderboard.write(leaderboard.build(str(folder)), out)
+    assert drawn == [] and again == first
+    changed = write_results_file(folder, model="timm:resnet50", created="2026-11-02T00:00:00Z")
+    leaderboard.write(leaderboard.build(str(folder)), out)
+    assert drawn == [1] and changed.is_file()
+    next(p for name, p in first.items() if name.endswith(".png")).unlink()
+    leaderboard.write(leaderboard.build(str(folder)), out)
+    assert drawn == [1, 1]
