@@ -52,6 +52,8 @@ TEMPLATES = 2  # prompt templates per domain; each source image is edited with o
 PER_SOURCE = 1 + len(DOMAINS) * len(SEVERITIES)
 RESAMPLES = 1000
 GOALS = {"first_build_s": 60.0, "peak_memory_mb": 2048.0, "second_build_s": 5.0}
+# the same time goals held to the whole command: build, then write the tables, report and plots
+WHOLE_GOALS = {"first_total_s": 60.0, "second_total_s": 5.0}
 
 
 # ----------------------------------------------------------------------------------------------- the submissions
@@ -353,8 +355,10 @@ def main() -> None:
             uploaded = upload(folder, env)
             print(f"uploaded {args.submissions} submissions to {REPO} on the loopback Hub in {uploaded:.1f} s")
             cache = str(run / "verify_cache")
-            first = run_child(["build", REPO, cache, str(run / "board1")], env)
-            second = run_child(["build", REPO, cache, str(run / "board2")], env)
+            first = run_child(["build", REPO, cache, str(run / "board")], env)
+            first_board = json.loads((run / "board" / "leaderboard.json").read_text())
+            # the scheduled rebuild: the same output folder, whose report it may reuse
+            second = run_child(["build", REPO, cache, str(run / "board")], env)
             snapshot = next((run / "hf_home").rglob("snapshots/*"))
             read = run_child(["read", str(snapshot)], env)
             baseline_n = min(args.baseline, args.submissions)
@@ -365,7 +369,7 @@ def main() -> None:
                 old = package_at(args.before, run / "before")
                 before = run_child(["build", str(few), "-", str(run / "board_before")],
                                    env | {"PYTHONPATH": f"{old}{os.pathsep}{ROOT}"})
-        boards = [json.loads((run / f"board{k}" / "leaderboard.json").read_text()) for k in (1, 2)]
+        boards = [first_board, json.loads((run / "board" / "leaderboard.json").read_text())]
         for board in boards:
             del board["generated"]
         same = boards[0] == boards[1]
@@ -401,6 +405,7 @@ def main() -> None:
     goals = {"first_build_s": figures["first_build_s"] <= GOALS["first_build_s"],
              "peak_memory_mb": figures["first_peak_build_mb"] <= GOALS["peak_memory_mb"],
              "second_build_s": figures["second_build_s"] <= GOALS["second_build_s"]}
+    goals |= {name: figures[name] <= limit for name, limit in WHOLE_GOALS.items()}
     figures["goals_met"] = goals
 
     print(f"{args.submissions} submissions x {args.rows} rows, {figures['cores']} cores, load average {load} at "
@@ -425,7 +430,7 @@ def main() -> None:
     for refusal in first["refusals"]:
         print(f"  refused {refusal['file']}: {'; '.join(refusal['problems'])[:300]}")
     for name, met in goals.items():
-        print(f"goal {name} <= {GOALS[name]:g}: {'met' if met else 'MISSED'}")
+        print(f"goal {name} <= {(GOALS | WHOLE_GOALS)[name]:g}: {'met' if met else 'MISSED'}")
     print("BENCH " + json.dumps(figures))
 
 
