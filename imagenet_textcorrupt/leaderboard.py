@@ -15,10 +15,12 @@ plots beside them.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,15 @@ class Candidate:
     @property
     def verified(self) -> bool:
         return self.status == CHECKED
+
+    @cached_property
+    def sha256(self) -> str:
+        """The results file's bytes' digest: what audits and the written report are keyed by."""
+        from imagenet_textcorrupt.checksums import sha256_file
+
+        if self.path is None:
+            return hashlib.sha256(json.dumps(self.results.data, sort_keys=True).encode()).hexdigest()
+        return sha256_file(self.path)
 
     @property
     def section_key(self) -> tuple[str, str, str]:
@@ -245,12 +256,11 @@ def _audited(entries: list[Candidate], board: Board, auditing: Auditing) -> list
     """Each entry's audit status, from the store or (with `auditing.rows`) from a new audit; refused results, and
     under `audited_only` every result not audited, leave the ranking with the reason."""
     from imagenet_textcorrupt.audit.record import AUDITED
-    from imagenet_textcorrupt.checksums import sha256_file
 
     kept = []
     for entry in entries:
         assert entry.path is not None
-        digest = sha256_file(entry.path)
+        digest = entry.sha256
         record = auditing.store.get(digest)
         if record is None and auditing.rows is not None:
             print(f"auditing {entry.file}: {auditing.rows} rows")
@@ -443,15 +453,11 @@ REPORT_KEY = ".report-key.json"  # what the report in a written folder was made 
 def _report(board: Board, out: Path) -> dict[str, Path]:
     """The report of the accepted results; reused as it is when the folder already holds the report of the same
     results bytes made by this version (a rebuild that finds nothing new redraws no plot)."""
-    import hashlib
-
     from imagenet_textcorrupt import __version__
-    from imagenet_textcorrupt.checksums import sha256_file
 
     digest = hashlib.sha256(__version__.encode())
     for entry in board.accepted:  # in ranking order, which the report's tables follow
-        digest.update(b"\0" + entry.file.encode() + b"\0")
-        digest.update(sha256_file(entry.path).encode() if entry.path else json.dumps(entry.results.data).encode())
+        digest.update(b"\0" + entry.file.encode() + b"\0" + entry.sha256.encode())
     key = digest.hexdigest()
     try:
         kept = json.loads((out / REPORT_KEY).read_text(encoding="utf-8"))

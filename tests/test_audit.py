@@ -3,6 +3,7 @@ release of real photographs; the row draw and what it can catch, against exact e
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -84,8 +85,7 @@ def test_an_honest_result_is_audited(honest, lite0_checkpoint, tmp_path, capsys)
         (AUDITED, 40, 100, 7, "given")
     assert record.agreement["disagree"] == 0 and record.agreement["share"] == 1.0
     assert record.agreement["agree"] + record.agreement["within_tolerance"] == 40
-    assert record.model["checkpoint_sha256"] == record.model["checkpoint_sha256"] and \
-        record.model["checkpoint_sha256"] == __import__("hashlib").sha256(lite0_checkpoint.read_bytes()).hexdigest()
+    assert record.model["checkpoint_sha256"] == hashlib.sha256(lite0_checkpoint.read_bytes()).hexdigest()
     data = json.loads(honest.read_text())
     assert record.dataset == {"id": data["dataset"]["id"], "config": "all", "revision": None, "sha": None,
                               "fingerprint": data["dataset"]["fingerprint"]}
@@ -105,7 +105,7 @@ def test_an_honest_result_is_audited(honest, lite0_checkpoint, tmp_path, capsys)
     assert ("a forgery of 2% of the 100 rows would have been caught with probability 0.642; 86 rows catch it with "
             "probability 0.98") in printed
     # the record is keyed by the results file's bytes
-    assert record.results_sha256 == __import__("hashlib").sha256(honest.read_bytes()).hexdigest()
+    assert record.results_sha256 == hashlib.sha256(honest.read_bytes()).hexdigest()
 
 
 def test_the_seed_comes_from_the_os_when_not_given(honest, lite0_checkpoint):
@@ -370,7 +370,7 @@ def test_the_leaderboard_audits_new_results_and_caches_the_records(honest, lite0
     board = json.loads((out / "leaderboard.json").read_text())
     rows = _rows(board)
     audit = rows[LITE0]["audit"]
-    digest = __import__("hashlib").sha256(honest.read_bytes()).hexdigest()
+    digest = hashlib.sha256(honest.read_bytes()).hexdigest()
     assert audit == {"status": "audited", "rows": 20, "seed": audit["seed"], "agreement": 1.0, "reason": None,
                      "record": f"audits/{digest}.json"}
     assert read_record(out / audit["record"]).seed == audit["seed"]  # published beside the tables
@@ -411,7 +411,7 @@ def test_a_forged_result_never_ranks_whatever_record_came_with_it(honest, lite0_
     forged_ids = {"sample-chelsea-3-color-p000-s1", "sample-motorcycle"}
     folder = _board_folder(honest, lite0_checkpoint, tmp_path / "results", forge=forged_ids)
     claimed = audit_results(honest, rows=5, seed=1, checkpoint=lite0_checkpoint, device="cpu", progress=False)
-    claimed.results_sha256 = __import__("hashlib").sha256((folder / honest.name).read_bytes()).hexdigest()
+    claimed.results_sha256 = hashlib.sha256((folder / honest.name).read_bytes()).hexdigest()
     from imagenet_textcorrupt.audit import write_record
 
     write_record(claimed, folder / "lite0.audit.json")  # the submitter's own "audit": never read
@@ -717,11 +717,12 @@ def test_unreadable_records_are_named(tmp_path):
 
 
 def test_the_seed_bound_and_the_default_device(honest, lite0_checkpoint):
+    import torch
+
     with pytest.raises(AuditError, match=r"--seed must be in \[0, 2\*\*63\), got 9223372036854775808"):
         audit_results(honest, seed=2 ** 63)
     record = audit_results(honest, rows=3, seed=2 ** 63 - 1, checkpoint=lite0_checkpoint, progress=False)
-    assert record.seed == 2 ** 63 - 1 and record.tolerance["device"] == ("cuda" if __import__("torch").cuda.
-                                                                          is_available() else "cpu")
+    assert record.seed == 2 ** 63 - 1 and record.tolerance["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def test_weights_at_another_revision_are_unauditable(honest, monkeypatch):

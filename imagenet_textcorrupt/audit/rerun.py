@@ -79,7 +79,8 @@ def load_audited_model(results: Results, checkpoint: str | Path | None, results_
     differences = _preprocessing_differences(results.data.get("preprocessing"), classifier.preprocessing)
     if differences:
         raise Unauditable(f"model {spec}: its preprocessing differs from the recorded one ({'; '.join(differences)})")
-    return AuditedModel(classifier, classifier.revision, sha256_file(path) if path else None)
+    # _checkpoint has found the file's sha256 equal to the recorded one
+    return AuditedModel(classifier, classifier.revision, recorded_checkpoint["sha256"] if path else None)
 
 
 def _pinnable(spec: str, revision: str | None) -> str | None:

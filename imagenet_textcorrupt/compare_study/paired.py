@@ -123,6 +123,16 @@ def _n(tree: dict[str, Any], column: str) -> int | None:
     return (block or {}).get("n")
 
 
+def model_intro(model: Any, title: str, more: str = "") -> list[str]:
+    """A model's section head in either table: its title, the results and release its figures come from, and its
+    notes."""
+    weights = f"; weights from --checkpoint {model.checkpoint}" if model.checkpoint else ""
+    lines = [title, "", f"Results `{model.results}`, on {model.release} (recipe {model.recipe}), {model.sources} "
+                        f"source images{weights}; {model.verified}.{more}", ""]
+    lines += [f"- {note}" for note in model.notes]
+    return lines + ([""] if model.notes else [])
+
+
 def paired_markdown(models: list[PairedModel], heading: str = "#") -> list[str]:
     lines = [f"{heading} The same images, our protocol (paired, with 95% intervals)", "",
              "Results on the `study-paired` release: the study's originals, edited with our hierarchy's prompts and "
@@ -144,12 +154,8 @@ def paired_markdown(models: list[PairedModel], heading: str = "#") -> list[str]:
              format_estimate(pooled.flip_rate if pooled else None)]) + " |")
     lines.append("")
     for model in models:
-        lines += [f"{heading}# {model.study_model}: {model.model} (paired)", "",
-                  f"Results `{model.results}`, on {model.release} (recipe {model.recipe}), {model.sources} source "
-                  f"images{f'; weights from --checkpoint {model.checkpoint}' if model.checkpoint else ''}; "
-                  f"{model.verified}. Study protocol: {model.study_protocol_from}.", ""]
-        lines += [f"- {note}" for note in model.notes]
-        lines += [""] if model.notes else []
+        lines += model_intro(model, f"{heading}# {model.study_model}: {model.model} (paired)",
+                             f" Study protocol: {model.study_protocol_from}.")
         lines += ["| domain | severity | study protocol | top-1 [95% CI] | drop [95% CI] | flip rate [95% CI] | rows |",
                   "| --- | :---: | ---: | ---: | ---: | ---: | ---: |"]
         for row in model.rows:

@@ -15,7 +15,7 @@ from typing import Any
 
 from imagenet_textcorrupt.atomic import atomic_write_text
 from imagenet_textcorrupt.compare_study.paired import (PAIRED_DESCRIPTION, PAIRED_PROTOCOL, STUDY_PROTOCOL,
-                                                       PairedModel, paired_markdown)
+                                                       PairedModel, model_intro, paired_markdown)
 from imagenet_textcorrupt.compare_study.reference import StudyReference
 from imagenet_textcorrupt.estimate import MISSING, Estimate, format_estimate, format_number
 from imagenet_textcorrupt.study_protocol import AVERAGE, COLUMNS, DESCRIPTION, EDITED_COLUMNS, ORIGINAL
@@ -154,12 +154,7 @@ def markdown(models: list[ModelRows], reference: StudyReference, plot: str | Non
     if plot:
         lines += [f"![the study's top-1 against ours, per model]({plot})", ""]
     for model in models:
-        lines += [f"## {model.study_model}: {model.model}", "",
-                  f"Results `{model.results}`, on {model.release} (recipe {model.recipe}), {model.sources} source "
-                  f"images{f'; weights from --checkpoint {model.checkpoint}' if model.checkpoint else ''}; "
-                  f"{model.verified}.", ""]
-        lines += [f"- {note}" for note in model.notes]
-        lines += [""] if model.notes else []
+        lines += model_intro(model, f"## {model.study_model}: {model.model}")
         lines += ["| column | study | ours [95% CI] | difference | outside | drop [95% CI] | flip rate [95% CI] "
                   "| rows |", "| --- | ---: | ---: | ---: | :---: | ---: | ---: | ---: |"]
         for row in model.rows:
