@@ -39,7 +39,7 @@ COLUMNS = (*STUDY_DOMAINS, AVERAGE)  # the study's table: Model, then these
 DESCRIPTION = ("the source study's evaluate.py: top-1 over the 1000 outputs per domain, every row of the domain "
                "counted, unpaired; Average = the mean of the edited domains' top-1")
 _CONFIDENCE = 0.95
-_WEIGHTS_PER_BLOCK = 20_000_000  # as metrics.paired: the same blocks give the same draws
+_WEIGHTS_PER_BLOCK = 20_000_000  # as metrics.bootstrap: the same blocks give the same draws
 
 
 def _draws(seed: int, n_sources: int, resamples: int) -> Iterator[tuple[int, np.ndarray]]:

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from browser import app_environment, chromium, constraint_pins, copy_space, free_port, running_app, space_pins
-from builder.metric_space import CORE_FILE, MetricSpaceError, set_dataset, vendored_core
+from builder.metric_space import (CORE_FILE, MetricSpaceError, set_dataset, stale_copies, vendored_core,
+                                  vendored_files, write_copies)
 from imagenet_textcorrupt import metrics
 
 MODULE = Path(__file__).resolve().parent.parent / "eval" / "imagenet_tc"
@@ -62,12 +63,43 @@ def test_bad_inputs_raise_value_errors(module, change, message):
     assert message in str(caught.value)
 
 
-def test_the_standalone_copy_of_the_metrics_is_current():
-    assert (MODULE / CORE_FILE).read_text(encoding="utf-8") == vendored_core(), (
-        "eval/imagenet_tc/imagenet_tc_core.py is stale: run python -m builder metric-space")
-    assert "imagenet_textcorrupt" not in "".join(
-        line for line in (MODULE / CORE_FILE).read_text().splitlines(keepends=True)
-        if line.startswith(("import", "from")))
+def test_the_standalone_copies_of_the_metrics_are_current():
+    files = vendored_files()
+    assert list(files)[0] == CORE_FILE and files[CORE_FILE] == vendored_core()
+    assert set(files) == {CORE_FILE, "imagenet_tc_inputs.py", "imagenet_tc_bootstrap.py"}
+    for name, text in files.items():
+        assert (MODULE / name).read_text(encoding="utf-8") == text, (
+            f"eval/imagenet_tc/{name} is stale: run python -m builder metric-space")
+        assert "imagenet_textcorrupt" not in "".join(
+            line for line in text.splitlines(keepends=True) if line.startswith(("import", "from")))
+        assert len(text.splitlines()) <= 400, name  # one copy per library module, each as short as its module
+    assert stale_copies(MODULE) == []
+
+
+def test_the_loading_script_names_every_copy():
+    """evaluate copies into its module cache only the files the loading script imports itself (evaluate/loading.py's
+    get_imports reads that one file), so imagenet_tc.py imports each copy by name, on a line of its own."""
+    import re
+
+    script = (MODULE / "imagenet_tc.py").read_text(encoding="utf-8")
+    named = set(re.findall(r"^from \.(\w+) import", script, flags=re.MULTILINE))
+    assert {name.removesuffix(".py") for name in vendored_files()} <= named
+
+
+def test_a_copy_no_longer_made_is_removed(tmp_path):
+    space = tmp_path / "imagenet_tc"
+    space.mkdir()
+    (space / "imagenet_tc_old.py").write_text("# Generated from imagenet_textcorrupt/metrics/old.py by ...\n")
+    (space / "imagenet_tc_mine.py").write_text("x = 1\n")  # not generated: left alone
+    checked = write_copies(space, check=True)
+    assert [(path.name, current) for path, current in checked] == [
+        ("imagenet_tc_core.py", False), ("imagenet_tc_bootstrap.py", False), ("imagenet_tc_inputs.py", False),
+        ("imagenet_tc_old.py", False)]
+    assert not (space / "imagenet_tc_core.py").exists() and (space / "imagenet_tc_old.py").exists()
+    write_copies(space)
+    assert sorted(path.name for path in space.iterdir()) == [
+        "imagenet_tc_bootstrap.py", "imagenet_tc_core.py", "imagenet_tc_inputs.py", "imagenet_tc_mine.py"]
+    assert all(current for _, current in write_copies(space, check=True))
 
 
 def test_the_space_card_and_requirements():
@@ -154,7 +186,7 @@ def test_naming_the_published_dataset(tmp_path):
 
 def test_the_module_loads_by_its_space_id(hub, tmp_path):
     """Pushed as a Space named imagenet_tc, the module loads by the Space's id (evaluate fetches imagenet_tc.py and
-    the copy of the metrics beside it), without imagenet-textcorrupt installed."""
+    the copies of the metrics beside it), without imagenet-textcorrupt installed."""
     from hub_server import client_environment
 
     env = client_environment(hub.endpoint, str(tmp_path / "home"))
@@ -173,4 +205,4 @@ def test_the_module_loads_by_its_space_id(hub, tmp_path):
         metrics.compute(**INPUTS, resamples=0)))
     fetched = {e["path"] for e in hub.log if "/resolve/" in e["path"] and e["status"] == 200}
     assert fetched >= {"/spaces/org/imagenet_tc/resolve/main/imagenet_tc.py",
-                       "/spaces/org/imagenet_tc/resolve/main/imagenet_tc_core.py"}
+                       *(f"/spaces/org/imagenet_tc/resolve/main/{name}" for name in vendored_files())}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import metrics_reference as reference
-from imagenet_textcorrupt.metrics import compute, paired
+from imagenet_textcorrupt.metrics import bootstrap, compute
 from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DOMAINS
 
 
@@ -66,11 +66,11 @@ def test_the_same_figures_over_several_blocks_of_resamples_and_in_float64(monkey
     """Resamples drawn in several blocks (as for large datasets), and sums too large for float32's exact range."""
     inputs = random_inputs(np.random.default_rng(7), 40, corrupted=True, ranked=5)
     monkeypatch.setattr(reference, "_WEIGHTS_PER_BLOCK", 1000)
-    monkeypatch.setattr(paired, "_WEIGHTS_PER_BLOCK", 1000)
-    paired._DRAWN.clear()
+    monkeypatch.setattr(bootstrap, "_WEIGHTS_PER_BLOCK", 1000)
+    bootstrap._DRAWN.clear()
     same_as_reference(inputs, resamples=333, seed=11)
-    monkeypatch.setattr(paired, "_FLOAT32_EXACT", 0)  # every product in float64
-    paired._DRAWN.clear()
+    monkeypatch.setattr(bootstrap, "_FLOAT32_EXACT", 0)  # every product in float64
+    bootstrap._DRAWN.clear()
     same_as_reference(inputs, resamples=333, seed=12)
 
 

@@ -1,14 +1,22 @@
 """ImageNet-TC as an `evaluate` metric module: a thin layer that declares the input features (which `evaluate`
 checks) and calls the metrics' `compute` (which validates the values, naming the field and row), so
 `evaluate.load(...)` and `imagenet-tc evaluate` give the same numbers from one implementation.
-imagenet_tc_core.py beside it is `imagenet_textcorrupt/metrics/paired.py`, copied standalone by `python -m builder
-metric-space` (imagenet-textcorrupt is not on PyPI, so a Space cannot install it); the tests check the copy."""
+imagenet_tc_core.py beside it is `imagenet_textcorrupt/metrics/paired.py`, and imagenet_tc_inputs.py and
+imagenet_tc_bootstrap.py the metrics modules it builds on, copied standalone by `python -m builder metric-space`
+(imagenet-textcorrupt is not on PyPI, so a Space cannot install it); the tests check the copies.
+
+evaluate copies into its module cache only the files this one imports itself (it reads this file's imports, not
+theirs), locally and from the Hub alike: so each copy is imported here by name."""
 
 import datasets
 import evaluate
 
+# imagenet_tc_core imports the other two: they are named here so that evaluate copies them (no comment may follow
+# an import line: evaluate reads the rest of the line as the URL of the file)
+from .imagenet_tc_bootstrap import Bootstrap
 from .imagenet_tc_core import DEFAULT_RESAMPLES
 from .imagenet_tc_core import compute
+from .imagenet_tc_inputs import MetricInputError
 
 _DESCRIPTION = """\
 Robustness metrics of ImageNet-TC (text-guided corruptions of ImageNet): top-1 and top-5 accuracy of the clean

@@ -2,7 +2,7 @@
 # do not edit; the test suite checks that it is current.
 """The paired robustness metrics of one model on one config, in pure numpy: one implementation behind
 `imagenet-tc evaluate`, the `evaluate` module in `eval/imagenet_tc/` (which carries a generated standalone copy of
-this file), the report and the leaderboard.
+this file and of the two it builds on, `metrics.inputs` and `metrics.bootstrap`), the report and the leaderboard.
 
 Inputs are one entry per dataset row (`compute`). Every edit is scored against its own clean image (the row whose
 `source_id` it shares and whose domain is "original"), so a subset of edits is always compared with the originals
@@ -25,288 +25,32 @@ Formulas (E = the edits of a subset, s(e) = the original of edit e, c(x) = 1 whe
 Confidence intervals are percentile bootstrap intervals (Efron & Tibshirani 1993) that resample *source images*
 with replacement, so the edits of one image move together (a cluster bootstrap): edits of one photo are not
 independent evidence. Every statistic above is a ratio of sums over source images, so one shared set of resampling
-weights gives all intervals at once, consistently.
+weights gives all intervals at once, consistently (`metrics.bootstrap`). The inputs are checked, and each edit
+paired with its original, by `metrics.inputs`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-NUM_CLASSES = 1000  # imagenet_textcorrupt.classes.NUM_CLASSES
+from .imagenet_tc_bootstrap import Bootstrap
+from .imagenet_tc_inputs import MetricInputError, Rows, as_ranked, validate_rows
+
 CORRUPTION_DOMAINS = ('gaussian_noise', 'shot_noise', 'impulse_noise', 'defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur', 'snow', 'frost', 'fog', 'brightness', 'contrast', 'elastic_transform', 'pixelate', 'jpeg_compression')  # imagenet_textcorrupt.schema.CORRUPTION_DOMAINS
 DOMAINS = ('drawing', 'weather', 'color', 'texture', 'context')  # imagenet_textcorrupt.schema.DOMAINS
 EDIT_DOMAINS = ('drawing', 'weather', 'color', 'texture', 'context', 'gaussian_noise', 'shot_noise', 'impulse_noise', 'defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur', 'snow', 'frost', 'fog', 'brightness', 'contrast', 'elastic_transform', 'pixelate', 'jpeg_compression')  # imagenet_textcorrupt.schema.EDIT_DOMAINS
-ORIGINAL_DOMAIN = 'original'  # imagenet_textcorrupt.schema.ORIGINAL_DOMAIN
-
-
-class ImageNetTCError(Exception):
-    """imagenet_textcorrupt.errors.ImageNetTCError, in this standalone copy."""
-
 
 # bump when a formula or the layout of `compute`'s result changes (1.1.0: ImageNet-C domains and their own blocks)
 METRICS_VERSION = "1.1.0"
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
-_WEIGHTS_PER_BLOCK = 20_000_000  # bootstrap weights held in memory at once
-_FLOAT32_EXACT = 2 ** 24  # float32 holds every integer below this exactly
 
-
-class MetricInputError(ImageNetTCError, ValueError):
-    """Inputs to the metrics that cannot be scored: the message names the argument and the row."""
-
-
-# --------------------------------------------------------------------------------------------- validated inputs
-@dataclass(frozen=True)
-class Rows:
-    """Validated per-row inputs. `predictions` is (n, k): ranked class indices, column 0 the top-1."""
-
-    predictions: np.ndarray
-    references: np.ndarray
-    domains: np.ndarray
-    severities: np.ndarray
-    source_ids: np.ndarray
-    groups: np.ndarray
-    templates: np.ndarray
-    config_predictions: np.ndarray | None  # (n, k') ranked among the config's classes only
-    originals: np.ndarray  # per row, the index of its source image's original row (itself for originals)
-
-    @property
-    def is_original(self) -> np.ndarray:
-        return self.domains == ORIGINAL_DOMAIN
-
-
-def _as_ranked(name: str, values: Any, n: int | None) -> np.ndarray:
-    try:
-        array = np.asarray(values)
-    except ValueError as error:  # ragged lists
-        raise MetricInputError(f"{name}: every row needs the same number of ranked classes ({error})") from None
-    if array.ndim == 1:
-        array = array[:, None]
-    if array.ndim != 2 or array.shape[1] == 0:
-        raise MetricInputError(f"{name}: expected one class index per row, or a list of ranked class indices per "
-                               f"row; got an array of shape {array.shape}")
-    if n is not None and len(array) != n:
-        raise MetricInputError(f"{name} has {len(array)} rows but references has {n}")
-    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
-        array = array.astype(np.int64)
-    if array.dtype.kind not in "iu":
-        raise MetricInputError(f"{name}: class indices must be integers, got {array.dtype}")
-    _check_range(name, array)
-    return array.astype(np.int64)
-
-
-def _check_range(name: str, array: np.ndarray) -> None:
-    bad = np.flatnonzero(((array < 0) | (array >= NUM_CLASSES)).reshape(len(array), -1).any(axis=1))
-    if len(bad):
-        row = int(bad[0])
-        raise MetricInputError(f"{name}: row {row} has class index {array[row].tolist()} outside 0..{NUM_CLASSES - 1} "
-                               f"({len(bad)} rows out of range)")
-
-
-def _strings(name: str, values: Any, n: int) -> np.ndarray:
-    array = np.asarray(["" if v is None else str(v) for v in values], dtype=object)
-    if len(array) != n:
-        raise MetricInputError(f"{name} has {len(array)} rows but references has {n}")
-    return array
-
-
-def validate_rows(predictions: Any, references: Any, domains: Any, severities: Any, source_ids: Any,
-                  groups: Any = None, templates: Any = None, config_predictions: Any = None) -> Rows:
-    """Checks the per-row inputs and pairs every edit with its original; raises MetricInputError naming the
-    argument and the first offending row."""
-    references = np.asarray(references)
-    if references.ndim != 1:
-        raise MetricInputError(f"references: expected one class index per row, got shape {references.shape}")
-    n = len(references)
-    if n == 0:
-        raise MetricInputError("no rows to score: references is empty")
-    if references.dtype.kind not in "iu":
-        raise MetricInputError(f"references: class indices must be integers, got {references.dtype}")
-    _check_range("references", references[:, None])
-    predicted = _as_ranked("predictions", predictions, n)
-    restricted = None if config_predictions is None else _as_ranked("config_predictions", config_predictions, n)
-    domain = _strings("domains", domains, n)
-    known = {ORIGINAL_DOMAIN, *EDIT_DOMAINS}
-    unknown = sorted(set(domain) - known)
-    if unknown:
-        row = int(np.flatnonzero(domain == unknown[0])[0])
-        raise MetricInputError(f"domains: unknown domain {unknown[0]!r} at row {row}; the domains are "
-                               f"{', '.join(sorted(known))}")
-    severity = np.asarray(severities)
-    if len(severity) != n:
-        raise MetricInputError(f"severities has {len(severity)} rows but references has {n}")
-    if severity.dtype.kind not in "iu":
-        raise MetricInputError(f"severities: expected integers, got {severity.dtype}")
-    original = domain == ORIGINAL_DOMAIN
-    wrong = np.flatnonzero(np.where(original, severity != 0, severity < 1))
-    if len(wrong):
-        row = int(wrong[0])
-        raise MetricInputError(f"severities: row {row} has domain {domain[row]!r} and severity {int(severity[row])}; "
-                               f"originals have severity 0 and edits a severity of 1 or more")
-    source = _strings("source_ids", source_ids, n)
-    group = _strings("groups", groups if groups is not None else [""] * n, n)
-    template = _strings("templates", templates if templates is not None else [""] * n, n)
-    references = references.astype(np.int64)
-    return Rows(predicted, references, domain, severity.astype(np.int64), source, group, template, restricted,
-                _pair(source, original, references))
-
-
-def _pair(source_ids: np.ndarray, original: np.ndarray, references: np.ndarray) -> np.ndarray:
-    """For each row the index of its original; checks there is exactly one original per source image."""
-    originals, counts = np.unique(source_ids[original], return_counts=True)
-    if len(originals) and counts.max() > 1:
-        duplicate = originals[int(np.argmax(counts))]
-        raise MetricInputError(f"source_ids: {duplicate!r} has {counts.max()} original rows; each source image has "
-                               f"exactly one row with domain {ORIGINAL_DOMAIN!r}")
-    position = dict(zip(source_ids[original].tolist(), np.flatnonzero(original).tolist()))
-    missing = sorted({s for s in source_ids[~original].tolist() if s not in position})
-    if missing:
-        shown = ", ".join(repr(s) for s in missing[:3]) + (", ..." if len(missing) > 3 else "")
-        raise MetricInputError(f"{len(missing)} source images have edits but no original row ({shown}); the paired "
-                               f"metrics compare each edit with its clean image, so include the rows with domain "
-                               f"{ORIGINAL_DOMAIN!r}")
-    pair = np.array([position[s] for s in source_ids.tolist()], dtype=np.int64)
-    mismatch = np.flatnonzero(references != references[pair])
-    if len(mismatch):
-        row = int(mismatch[0])
-        raise MetricInputError(f"references: row {row} (source {source_ids[row]!r}) has label "
-                               f"{int(references[row])} but its original has {int(references[pair[row]])}")
-    return pair
-
-
-_DRAWN: dict[tuple[int, int, int, type], list[tuple[int, np.ndarray]]] = {}  # the last resampling weights drawn
-_DRAWN_KEPT = 4_000_000  # weights kept for the next call (at most 48 MB); larger draws are made again
-
-
-def _resampling_weights(seed: int, n_clusters: int, resamples: int, dtype: type = np.float64
-                        ) -> list[tuple[int, np.ndarray]]:
-    """(first resample, how many times each source image is drawn in each resample) per block of resamples, as
-    `dtype`. They depend only on the seed and the counts, not on the predictions: results on one dataset share them,
-    so the last draw is kept (the leaderboard recomputes many results with the same seed)."""
-    key = (seed, n_clusters, resamples, dtype)
-    if key in _DRAWN:
-        return _DRAWN[key]
-    rng = np.random.default_rng(seed)
-    block = max(1, _WEIGHTS_PER_BLOCK // max(n_clusters, 1))
-    uniform = np.full(n_clusters, 1.0 / n_clusters)
-    drawn = []
-    for start in range(0, resamples, block):
-        weights = rng.multinomial(n_clusters, uniform, size=min(block, resamples - start)).astype(dtype)
-        weights.flags.writeable = False
-        drawn.append((start, weights))
-    if n_clusters * resamples <= _DRAWN_KEPT:
-        for kept in [k for k in _DRAWN if k[:3] != key[:3]]:
-            del _DRAWN[kept]
-        _DRAWN[key] = drawn
-    return drawn
-
-
-# ------------------------------------------------------------------------------------------------ the bootstrap
-class _Subset:
-    """The rows of one subset: per source image, the sums of every per-row value over its rows in the subset."""
-
-    def __init__(self, boot: _Bootstrap, mask: np.ndarray):
-        self.boot = boot
-        width = len(boot.names)
-        planned = boot.plan[len(boot.blocks)] if len(boot.blocks) < len(boot.plan) else None
-        if planned is not None and planned[2] == int(np.count_nonzero(mask)):  # the same rows as the last call's
-            rows, keys, self.rows, self.sources = planned
-        else:
-            rows = np.flatnonzero(mask)
-            keys = (boot.clusters[rows, None] * width + np.arange(width)).ravel()
-            self.rows = int(len(rows))
-            self.sources = int(np.count_nonzero(np.bincount(boot.clusters[rows], minlength=boot.n_clusters)))
-        boot.planned.append((rows, keys, self.rows, self.sources))
-        sums = np.bincount(keys, weights=boot.values[rows].ravel(), minlength=boot.n_clusters * width)
-        self.offset = len(boot.blocks) * width
-        boot.blocks.append(sums.reshape(boot.n_clusters, width))
-
-    def add(self, into: dict[str, Any], key: str, numerator: str, denominator: str) -> None:
-        """Registers the sum of the per-row value `numerator` over the sum of `denominator` (names of values);
-        `run` writes its estimate to into[key]."""
-        names = self.boot.names
-        self.boot.stats.append((into, key, self.offset + names[numerator], self.offset + names[denominator]))
-
-
-class _Bootstrap:
-    """Point estimates and percentile intervals of ratio statistics sum(numerator) / sum(denominator) under
-    resampling of source images. Each statistic sums a per-row value (`values`, one column per name) over the rows
-    of a subset; a subset's per-source sums are gathered once, and the weighted sums of every statistic of every
-    subset come out of one matrix product per block of resamples.
-
-    The per-row values are integers (a row is right or not, drop is -1, 0 or 1) and so are the resampling weights,
-    so every sum is an exact integer whatever the order of the additions: the figures are the same to the last bit
-    as summing statistic by statistic, and float32 is used for the product wherever its sums stay exact."""
-
-    def __init__(self, clusters: np.ndarray, n_clusters: int, resamples: int, confidence: float, seed: int,
-                 values: Mapping[str, np.ndarray] | None = None, plan: list[tuple] | None = None):
-        if not 0 < confidence < 1:
-            raise MetricInputError(f"confidence must be between 0 and 1, got {confidence}")
-        if resamples < 0:
-            raise MetricInputError(f"resamples must be 0 (no intervals) or more, got {resamples}")
-        self.clusters = clusters
-        self.n_clusters = n_clusters
-        self.resamples = resamples
-        self.confidence = confidence
-        self.seed = seed
-        values = values or {}
-        self.names = {name: column for column, name in enumerate(values)}
-        self.values = np.stack([np.asarray(v, np.float64) for v in values.values()], 1) if values else \
-            np.zeros((len(clusters), 0))
-        self.blocks: list[np.ndarray] = []  # per subset, (n_clusters, len(names)) sums of the values per source
-        # per subset, (its rows, their places in its block, how many, how many source images): `plan` is the last
-        # call's on the same rows (reused), `planned` this call's
-        self.plan, self.planned = plan or [], []
-        self.stats: list[tuple[dict[str, Any], str, int, int]] = []  # into, key, numerator, denominator columns
-
-    def subset(self, mask: np.ndarray) -> _Subset:
-        return _Subset(self, mask)
-
-    def run(self) -> None:
-        if not self.stats:
-            return
-        sums = np.concatenate(self.blocks, axis=1)
-        count = len(self.stats)
-        wanted = np.array([s[2] for s in self.stats] + [s[3] for s in self.stats], dtype=np.int64)
-        used, where = np.unique(wanted, return_inverse=True)
-        sums = sums[:, used]
-        numerators, denominators = where[:count], where[count:]
-        totals = sums.sum(axis=0)
-        replicates = np.empty((count, self.resamples))  # a statistic's resamples side by side: quantiles are fast
-        if self.resamples:
-            # |weighted sum| <= n_clusters * max |per-source sum|: float32 holds every partial sum exactly below
-            exact32 = self.n_clusters * max(float(sums.max()), -float(sums.min())) < _FLOAT32_EXACT
-            dtype = np.float32 if exact32 else np.float64
-            matrix = sums.astype(dtype)
-            for start, weights in _resampling_weights(self.seed, self.n_clusters, self.resamples, dtype):
-                weighted = (weights @ matrix).astype(np.float64)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    replicates[:, start:start + len(weights)] = (weighted[:, numerators] / weighted[:, denominators]).T
-        alpha = (1 - self.confidence) / 2
-        low, high = np.full(count, math.nan), np.full(count, math.nan)
-        # a resample whose denominator is 0 (relative robustness when no clean image is right) has no value: it is
-        # left out of the interval
-        finite = np.isfinite(replicates)
-        whole = finite.all(axis=1) if self.resamples else np.zeros(count, bool)
-        if whole.any():  # sorted first: the same quantiles (the same values at the same ranks), found faster
-            low[whole], high[whole] = np.quantile(np.sort(replicates[whole], axis=1), [alpha, 1 - alpha], axis=1)
-        partial = np.flatnonzero(~whole)
-        if len(partial):  # each statistic's finite draws first, sorted; those with as many draws together
-            draws = np.sort(np.where(finite[partial], replicates[partial], np.nan), axis=1)  # NaN sorts last
-            counts = finite[partial].sum(axis=1)
-            for count_ in np.unique(counts[counts > 0]).tolist():
-                same = counts == count_
-                low[partial[same]], high[partial[same]] = np.quantile(draws[same, :count_], [alpha, 1 - alpha],
-                                                                      axis=1)
-        for column, (into, key, _, _) in enumerate(self.stats):
-            total = totals[denominators[column]]
-            value = totals[numerators[column]] / total if total else math.nan
-            into[key] = {"value": _num(value), "ci_low": _num(low[column]), "ci_high": _num(high[column])}
+__all__ = ["DEFAULT_CONFIDENCE", "DEFAULT_RESAMPLES", "METRICS_VERSION", "MetricInputError", "Rows", "compute",
+           "errors_by_domain", "validate_rows"]
 
 
 def _codes(values: np.ndarray, ordered: bool = False) -> tuple[dict[str, int], np.ndarray]:
@@ -316,11 +60,6 @@ def _codes(values: np.ndarray, ordered: bool = False) -> tuple[dict[str, int], n
     distinct = sorted(set(strings)) if ordered else list(dict.fromkeys(strings))
     index = {value: code for code, value in enumerate(distinct)}
     return index, np.fromiter(map(index.__getitem__, strings), np.int64, len(strings))
-
-
-def _num(value: float) -> float | None:
-    """JSON has no NaN: an undefined figure is None."""
-    return None if value is None or not math.isfinite(value) else float(value)
 
 
 # ----------------------------------------------------------------------------------------------- the aggregate
@@ -357,7 +96,7 @@ def compute(predictions: Any, references: Any, domains: Any, severities: Any, so
         values[f"clean_{name}"] = c[pair]
     values["drop"] = values["clean_top1"] - values["top1"]
     values["flipped"] = flipped
-    boot = _Bootstrap(clusters, len(sources), resamples, confidence, seed, values, layout.plans.get(tuple(values)))
+    boot = Bootstrap(clusters, len(sources), resamples, confidence, seed, values, layout.plans.get(tuple(values)))
 
     def clean_block(mask: np.ndarray) -> dict[str, Any]:
         part = boot.subset(mask)
@@ -468,8 +207,8 @@ def _layout(predictions: Any, references: Any, domains: Any, severities: Any, so
     if plain and _LAYOUT and all(a == b for a, b in zip(_LAYOUT[0].inputs, inputs)):
         kept = _LAYOUT[0]
         n = len(kept.rows.references)
-        predicted = _as_ranked("predictions", predictions, n)
-        restricted = None if config_predictions is None else _as_ranked("config_predictions", config_predictions, n)
+        predicted = as_ranked("predictions", predictions, n)
+        restricted = None if config_predictions is None else as_ranked("config_predictions", config_predictions, n)
         return _Layout(kept.inputs, replace(kept.rows, predictions=predicted, config_predictions=restricted),
                        kept.sources, kept.clusters, kept.codes, kept.plans)
     rows = validate_rows(predictions, references, domains, severities, source_ids, groups, templates,

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from imagenet_textcorrupt.metrics.paired import MetricInputError
+from imagenet_textcorrupt.metrics.inputs import MetricInputError
 from imagenet_textcorrupt.schema import domain_order, severity_order
 
 if TYPE_CHECKING:
-    from imagenet_textcorrupt.results import Results
+    from imagenet_textcorrupt.results.format import Results
 
 ErrorTable = Mapping[str, Sequence[float] | Mapping[Any, float]]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from imagenet_textcorrupt.metrics.paired import MetricInputError
+from imagenet_textcorrupt.metrics.inputs import MetricInputError
 
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)

@@ -87,9 +87,9 @@ def read_predictions(path: str | Path) -> list[dict[str, Any]]:
 def metrics_from_predictions(records: list[dict[str, Any]], resamples: int | None = None, seed: int = 0
                              ) -> dict[str, Any]:
     """Every metric from a predictions file's records (the same call `imagenet-tc evaluate` makes)."""
-    from imagenet_textcorrupt import metrics
+    from imagenet_textcorrupt.metrics.paired import DEFAULT_RESAMPLES, compute
 
     columns = {k: [r[k] for r in records] for k in PREDICTION_FIELDS}
-    return metrics.compute(columns["top5"], columns["label"], columns["domain"], columns["severity"],
-                           columns["source_id"], columns["group"], columns["template"], columns["top5_config"],
-                           resamples=metrics.DEFAULT_RESAMPLES if resamples is None else resamples, seed=seed)
+    return compute(columns["top5"], columns["label"], columns["domain"], columns["severity"], columns["source_id"],
+                   columns["group"], columns["template"], columns["top5_config"],
+                   resamples=DEFAULT_RESAMPLES if resamples is None else resamples, seed=seed)

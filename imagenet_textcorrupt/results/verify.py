@@ -66,7 +66,7 @@ def verify_results(path: str | Path) -> tuple[Results, str]:
 def unchecked_status(path: Path, results: Results) -> tuple[str | None, Path]:
     """The status of a results file whose predictions cannot be checked (OTHER_METRICS_VERSION, NO_PREDICTIONS),
     or None; and the predictions file verification reads (always beside the results, whatever name they record)."""
-    from imagenet_textcorrupt.metrics import METRICS_VERSION
+    from imagenet_textcorrupt.metrics.paired import METRICS_VERSION
 
     name = Path(str(results.predictions.get("file") or predictions_path(path).name)).name  # never outside the folder
     file = path.parent / name
@@ -83,7 +83,7 @@ def check_predictions(path: Path, results: Results, file: Path, data: bytes | No
     read_predictions)."""
     import numpy
 
-    from imagenet_textcorrupt import metrics
+    from imagenet_textcorrupt.metrics.paired import DEFAULT_RESAMPLES, compute
 
     name = file.name
     if data is None:
@@ -98,11 +98,10 @@ def check_predictions(path: Path, results: Results, file: Path, data: bytes | No
         problems.append(f"{name} has {len(columns['id'])} predictions for {results.dataset.rows} dataset rows")
     resamples = results.metrics.resamples
     try:  # what metrics_from_predictions computes from the records
-        recomputed = metrics.compute(columns["top5"], columns["label"], columns["domain"], columns["severity"],
-                                     columns["source_id"], columns["group"], columns["template"],
-                                     columns["top5_config"],
-                                     resamples=metrics.DEFAULT_RESAMPLES if resamples is None else resamples,
-                                     seed=results.metrics.seed)
+        recomputed = compute(columns["top5"], columns["label"], columns["domain"], columns["severity"],
+                             columns["source_id"], columns["group"], columns["template"], columns["top5_config"],
+                             resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
+                             seed=results.metrics.seed)
     except ValueError as error:
         raise ResultsError(str(path), problems + [f"{name} cannot be scored: {error}"]) from None
     same_numpy = results.versions.get("numpy") == numpy.__version__

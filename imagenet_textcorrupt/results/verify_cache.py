@@ -52,7 +52,8 @@ def _sha256(data: bytes) -> str:
 
 # the modules whose code decides a verification's outcome: what the files must hold, how they are read, the formulas
 _CODE = ("imagenet_textcorrupt.results.format", "imagenet_textcorrupt.results.predictions",
-         "imagenet_textcorrupt.results.verify", "imagenet_textcorrupt.metrics.paired", "imagenet_textcorrupt.classes",
+         "imagenet_textcorrupt.results.verify", "imagenet_textcorrupt.metrics.paired",
+         "imagenet_textcorrupt.metrics.inputs", "imagenet_textcorrupt.metrics.bootstrap", "imagenet_textcorrupt.classes",
          "imagenet_textcorrupt.schema", "imagenet_textcorrupt.estimate", "imagenet_textcorrupt.study_protocol",
          __name__)
 _code_digest: str | None = None
@@ -80,7 +81,7 @@ def _inputs(results: str, predictions: str) -> dict[str, Any]:
     import numpy
 
     from imagenet_textcorrupt import __version__
-    from imagenet_textcorrupt.metrics import METRICS_VERSION
+    from imagenet_textcorrupt.metrics.paired import METRICS_VERSION
 
     return {"cache_format": CACHE_FORMAT, "results_sha256": results, "predictions_sha256": predictions,
             "metrics_version": METRICS_VERSION, "numpy": numpy.__version__, "imagenet_textcorrupt": __version__,
