@@ -1,6 +1,6 @@
 """What we ask of the Hugging Face Hub, in one place: the shapes of its names (repo ids, commits, version tags),
-which commit a revision is, a card's metadata as the Hub reads it, which failures are worth retrying, and what to
-tell a user whom it refused a gated repo.
+which commit a revision is (and which commit of a model's weights the local cache holds), a card's metadata as the
+Hub reads it, which failures are worth retrying, and what to tell a user whom it refused a gated repo.
 
 Gated repos: the clients wrap the Hub's answer. transformers raises an OSError from huggingface_hub's
 GatedRepoError, found by walking the exception's causes; `datasets` raises a DatasetNotFoundError that drops the
@@ -40,6 +40,17 @@ def resolve_commit(repo_id: str, revision: str | None, repo_type: str = "dataset
     if not sha:
         raise ValueError(f"the Hub gave no commit for {repo_id}@{revision or 'main'}")
     return sha
+
+
+def cached_commit(repo_id: str) -> str | None:
+    """The commit of a Hub model's weights as downloaded into the local cache (None when unknown)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in ("model.safetensors", "open_clip_model.safetensors", "pytorch_model.bin"):
+        path = try_to_load_from_cache(repo_id, filename)
+        if isinstance(path, str):
+            return Path(path).parent.name  # .../snapshots/<commit>/<file>
+    return None
 
 
 def card_metadata(readme: str | Path) -> dict[str, Any] | None:

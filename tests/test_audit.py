@@ -597,7 +597,7 @@ def test_timm_hub_weights_load_at_the_revision(monkeypatch):
         seen.append(name)
         raise models.ModelLoadError("stop")
 
-    monkeypatch.setattr(models, "_load_timm", fake)
+    monkeypatch.setattr(models.load, "load_timm", fake)
     for revision in ("abc123", None):
         with pytest.raises(models.ModelLoadError):
             models.load_classifier("timm:hf-hub:org/net", revision=revision)

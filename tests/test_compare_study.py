@@ -211,7 +211,8 @@ def test_the_architecture_is_the_one_its_weights_were_made_for():
     """Without downloading them: the arguments torchvision's builders take from a weights member."""
     import torchvision.models as tvm
 
-    from imagenet_textcorrupt.models import _torchvision_arguments, architecture_family
+    from imagenet_textcorrupt.models import architecture_family
+    from imagenet_textcorrupt.models.from_torchvision import _torchvision_arguments
 
     assert _torchvision_arguments("vit_b_16", tvm.ViT_B_16_Weights.IMAGENET1K_SWAG_E2E_V1) == {"image_size": 384}
     assert _torchvision_arguments("vit_b_16", tvm.ViT_B_16_Weights.IMAGENET1K_V1) == {"image_size": 224}

@@ -226,7 +226,7 @@ def test_results_file_round_trip_is_valid_json(photo_release, tmp_path):
 def test_label_check_accepts_the_usual_imagenet_label_strings(timm_info_dir):
     """Hub checkpoints name their 1000 outputs with WordNet's lemma lists ("tench, Tinca tinca"): all pass; a shift
     by one is caught on every output."""
-    from imagenet_textcorrupt.models import _label_mismatches
+    from imagenet_textcorrupt.models.from_transformers import _label_mismatches
 
     synsets = (timm_info_dir / "imagenet_synsets.txt").read_text().split()
     lemma_of = dict(line.split("\t", 1) for line in

@@ -84,7 +84,7 @@ def load_audited_model(results: Results, checkpoint: str | Path | None, results_
 
 
 def _pinnable(spec: str, revision: str | None) -> str | None:
-    from imagenet_textcorrupt.models import REVISION_PREFIXES
+    from imagenet_textcorrupt.classifier import REVISION_PREFIXES
 
     return revision if revision and spec.startswith(REVISION_PREFIXES) else None
 

@@ -18,7 +18,7 @@ from imagenet_textcorrupt.report.tables import union
 from imagenet_textcorrupt.results import Figures
 from imagenet_textcorrupt.schema import domain_order, severity_order
 
-# marker and colour per architecture family (models.py's families); anything else is drawn as "other"
+# marker and colour per architecture family (classifier.py's families); anything else is drawn as "other"
 FAMILY_STYLE: dict[str, tuple[str, str]] = {
     "cnn": ("o", "tab:blue"),
     "transformer": ("^", "tab:orange"),

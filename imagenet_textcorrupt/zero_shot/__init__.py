@@ -8,14 +8,10 @@ templates, and report the family "zero-shot".
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from imagenet_textcorrupt.classifier import Classifier
 from imagenet_textcorrupt.zero_shot.backends import load_image_text
 from imagenet_textcorrupt.zero_shot.head import ZeroShotClassifier, compute_class_embeddings
 from imagenet_textcorrupt.zero_shot.prompts import ZeroShotPrompts, clip_imagenet_prompts
-
-if TYPE_CHECKING:
-    from imagenet_textcorrupt.models import Classifier
 
 ZERO_SHOT_FAMILY = "zero-shot"
 
@@ -25,10 +21,8 @@ __all__ = ["ZERO_SHOT_FAMILY", "ZeroShotClassifier", "ZeroShotPrompts", "clip_im
 
 def load_zero_shot_classifier(spec: str, pretrained: bool = True, prompts: ZeroShotPrompts | None = None
                               ) -> Classifier:
-    """The `Classifier` (models.py) of a zero-shot spec, on the CPU in float32; its class embeddings are made by
+    """The `Classifier` (classifier.py) of a zero-shot spec, on the CPU in float32; its class embeddings are made by
     `Classifier.prepare()` once it is on its device."""
-    from imagenet_textcorrupt.models import Classifier
-
     prompts = prompts or clip_imagenet_prompts()
     loaded = load_image_text(spec, pretrained)
     record = {"library": loaded.model.library, **prompts.describe()}

@@ -14,9 +14,11 @@ from typing import Any
 
 import torch
 
+from imagenet_textcorrupt.classifier import (ZERO_SHOT_PREFIXES, ZERO_SHOT_TRANSFORMERS_TYPES, ModelLoadError,
+                                             refuse_if_gated)
 from imagenet_textcorrupt.errors import closest
-from imagenet_textcorrupt.models import (ZERO_SHOT_PREFIXES, ZERO_SHOT_TRANSFORMERS_TYPES, ModelLoadError,
-                                         cached_commit, processor_settings, processor_transform, refuse_if_gated)
+from imagenet_textcorrupt.hub import cached_commit
+from imagenet_textcorrupt.preprocessing import processor_settings, processor_transform
 
 CLIP_PREFIX, OPEN_CLIP_PREFIX = ZERO_SHOT_PREFIXES
 OPEN_CLIP_SCHEMAS = ("hf-hub:", "local-dir:")
