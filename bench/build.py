@@ -54,9 +54,9 @@ def make_folder(root: Path, images: int) -> Path:
 
 def child(images: int, qc: bool) -> dict:
     from builder.editors.preprocess import prepare_image
-    from builder.generate import Builder
-    from builder.plan import make_shards
-    from builder.recipes import parse_recipe
+    from builder.generation.generate import Builder
+    from builder.planning.plan import make_shards
+    from builder.planning.recipes import parse_recipe
 
     with tempfile.TemporaryDirectory() as tmp:
         raw = {**RECIPE, "source": {"type": "imagefolder", "path": str(make_folder(Path(tmp), images))},

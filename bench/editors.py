@@ -37,7 +37,7 @@ from skimage import data
 from builder.editors import create_editor
 from builder.editors.preprocess import prepare_image
 from builder.editors.sharing import EditSchedule, count_sampling
-from builder.tiny_models import save_tiny_pipeline
+from builder.micro.tiny_models import save_tiny_pipeline
 
 sys.path.insert(0, str(Path(__file__).parent))
 from unet_calls import ModelCalls, replay  # noqa: E402

@@ -35,7 +35,7 @@ def save_sd14_shaped(path: Path, dtype: torch.dtype) -> Path:
     from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from builder.tiny_models import build_scheduler, build_tokenizer
+    from builder.micro.tiny_models import build_scheduler, build_tokenizer
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
@@ -92,7 +92,7 @@ def main() -> None:
     from skimage import data
 
     from builder.editors import create_editor
-    from builder.tiny_models import save_tiny_pipeline
+    from builder.micro.tiny_models import save_tiny_pipeline
 
     small = args.small
     dtype = "float32" if small or args.device == "cpu" else "float16"

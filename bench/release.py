@@ -37,7 +37,7 @@ def make_build(root: Path, copies: int) -> Path:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from builder.__main__ import main
+    from builder.cli import main
     from imagenet_textcorrupt.checksums import sha256_file
 
     smoke = root / "smoke"
@@ -61,7 +61,7 @@ def make_build(root: Path, copies: int) -> Path:
 def plain_copy(build: Path, out: Path) -> None:
     import pyarrow.parquet as pq
 
-    from builder.parquet_files import open_writer
+    from builder.generation.parquet_files import open_writer
     from imagenet_textcorrupt.schema import features
 
     files = sorted((build / "shards").glob("shard-*.parquet"))
@@ -125,7 +125,7 @@ def upload_delta(build: Path, root: Path, share: float, change: str) -> dict[str
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from builder import parquet_files
+    from builder.generation import parquet_files
     from imagenet_textcorrupt.schema import features
 
     row_features = features()
@@ -159,7 +159,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--changed", type=float, default=0.01, help="share of rows the second release changes")
     args = parser.parse_args()
-    from builder.release import assemble
+    from builder.release.assemble import assemble
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

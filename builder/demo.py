@@ -52,8 +52,8 @@ class _Steps:
 
 
 def _build(out: Path, progress: bool, log: Callable[[str], None]) -> Path:
-    from builder.generate import Builder
-    from builder.recipes import load_recipe
+    from builder.generation.generate import Builder
+    from builder.planning.recipes import load_recipe
 
     build = out / "build"
     summary = Builder(load_recipe(RECIPE), build, progress=progress).run()
@@ -63,7 +63,7 @@ def _build(out: Path, progress: bool, log: Callable[[str], None]) -> Path:
 
 
 def _resolution() -> int:
-    from builder.recipes import load_recipe
+    from builder.planning.recipes import load_recipe
 
     return load_recipe(RECIPE).output.resolution
 
@@ -75,7 +75,7 @@ def _shards(build: Path) -> list[tuple[str, str]]:
 def _made_from(release: Path) -> list[tuple[str, str]] | None:
     """The build shards a release was assembled from; None for a release this version would not validate (from
     before release.json recorded its data files' sha256) or a half-made one."""
-    from builder.release import FILE_SHA256
+    from builder.release.assemble import FILE_SHA256
 
     try:
         summary = json.loads((release / "release.json").read_text())
@@ -87,7 +87,7 @@ def _made_from(release: Path) -> list[tuple[str, str]] | None:
 
 
 def _release(out: Path, build: Path, log: Callable[[str], None]) -> Path:
-    from builder.release import assemble
+    from builder.release.assemble import assemble
 
     release = out / "release"
     if release.exists() and _made_from(release) != _shards(build):  # an older build's (or a half-made) release
@@ -343,7 +343,7 @@ def run_demo(out: str | Path = "imagenet-tc-demo", progress: bool = True,
     steps.start("assemble the release folder (Hub layout, dataset card)")
     release = _release(out, build, log)
     steps.start("validate the release")
-    from builder.validate import validate
+    from builder.release.validate import validate
 
     problems = validate(release)
     if problems:

@@ -75,14 +75,14 @@ def timm_info_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A tiny Stable Diffusion pipeline saved with save_pretrained, loaded back by path like a Hub id."""
-    from builder.tiny_models import save_tiny_pipeline
+    from builder.micro.tiny_models import save_tiny_pipeline
 
     return str(save_tiny_pipeline(tmp_path_factory.mktemp("tiny_sd") / "model", "sd"))
 
 
 @pytest.fixture(scope="session")
 def tiny_ip2p(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from builder.tiny_models import save_tiny_pipeline
+    from builder.micro.tiny_models import save_tiny_pipeline
 
     return str(save_tiny_pipeline(tmp_path_factory.mktemp("tiny_ip2p") / "model", "ip2p"))
 
@@ -91,7 +91,7 @@ def tiny_ip2p(tmp_path_factory: pytest.TempPathFactory) -> str:
 def smoke_build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """The shipped smoke recipe built once, as a newcomer runs it (tests read it and never write into it). Under
     pytest-xdist the workers share one build: the first to need it builds it, the others wait for it."""
-    from builder.__main__ import main
+    from builder.cli import main
 
     def build(out: Path) -> Path:
         assert main(["build", "--recipe", "smoke", "--out", str(out), "--no-progress"]) == 0

@@ -35,7 +35,7 @@ def photo_rows(size: int = 256, copies: int = 1, fmt: str = "png", edits: bool =
     """Originals and stand-in edits of the sample photos, centre-cropped to `size` and stored as `fmt` (png or
     jpeg, as releases do); `copies` repeats each photo as further source images (for throughput measurements)."""
     from builder.editors.preprocess import prepare_image
-    from builder.sources import SAMPLE_PHOTOS
+    from builder.planning.sources import SAMPLE_PHOTOS
 
     from imagenet_textcorrupt.classes import get_class
     from imagenet_textcorrupt.hierarchy import load_hierarchy

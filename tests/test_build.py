@@ -17,10 +17,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from builder.generate import Builder, BuildError, my_shards
-from builder.plan import make_shards, summarize
-from builder.recipes import RECIPES_DIR, load_recipe, parse_recipe
-from builder.sources import create_source
+from builder.generation.generate import Builder, BuildError, my_shards
+from builder.planning.plan import make_shards, summarize
+from builder.planning.recipes import RECIPES_DIR, load_recipe, parse_recipe
+from builder.planning.sources import create_source
 
 QUICK = {"prompts": {"version": "1.1.0", "domains": ["color", "weather"], "templates_per_domain": 1},
          "severities": [1, 2],
@@ -110,7 +110,7 @@ def test_plan_is_deterministic_and_counts(quick_recipe):
 
 
 def test_plan_command(quick_recipe, capsys):
-    from builder.__main__ import main
+    from builder.cli import main
 
     assert main(["plan", "--recipe", str(quick_recipe), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rows"] == 25
@@ -272,7 +272,7 @@ def test_bad_inputs_become_rejects_with_reasons(imagefolder, tmp_path, monkeypat
 def test_flat_sources(tmp_path):
     from scipy.io import savemat
 
-    from builder.recipes import SourceSpec
+    from builder.planning.recipes import SourceSpec
 
     folder = tmp_path / "val"
     folder.mkdir()
@@ -301,7 +301,7 @@ def test_hub_source_streams_a_local_dataset(tmp_path):
     from datasets import ClassLabel, Dataset, Features
     from datasets import Image as ImageFeature
 
-    from builder.recipes import SourceSpec
+    from builder.planning.recipes import SourceSpec
     from imagenet_textcorrupt.classes import class_names
 
     images = [_photo("coffee").resize((32, 32)), _photo("chelsea").resize((32, 32))] * 3
@@ -331,7 +331,7 @@ def test_smoke_recipe_end_to_end(smoke_build):
 
 def test_plan_without_the_source_at_hand(capsys):
     """The v1 recipe's ImageNet folder is not on this machine: the plan assumes K images per class."""
-    from builder.__main__ import main as builder_main
+    from builder.cli import main as builder_main
 
     assert builder_main(["plan", "--recipe", "v1", "--json"]) == 0
     captured = capsys.readouterr()
@@ -366,8 +366,8 @@ def test_recipe_prompt_file_drives_the_severities(tmp_path):
 # -- pinned models, work counts, upsampling, determinism -------------------------------------------------------------
 
 def test_models_are_pinned_and_a_changed_folder_is_refused(tmp_path):
-    from builder.pins import PinError, folder_identity
-    from builder.tiny_models import save_tiny_pipeline
+    from builder.planning.pins import PinError, folder_identity
+    from builder.micro.tiny_models import save_tiny_pipeline
 
     model = save_tiny_pipeline(tmp_path / "model", "sd")
     recipe = load_recipe(write_recipe(tmp_path, editor={**QUICK["editor"], "model": str(model)},
@@ -432,7 +432,7 @@ def test_a_small_source_is_upsampled_and_says_so(tmp_path):
 
 def test_gpu_determinism_settings():
     """What a CUDA build asks of PyTorch (set in a subprocess: the settings are process-wide)."""
-    code = ("import json, torch; from builder.determinism import make_deterministic, optimisation_attention\n"
+    code = ("import json, torch; from builder.generation.determinism import make_deterministic, optimisation_attention\n"
             "assert make_deterministic('cpu') == {} and not torch.are_deterministic_algorithms_enabled()\n"
             "settings = make_deterministic('cuda')\n"
             "with optimisation_attention('cuda'):\n"

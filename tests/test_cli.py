@@ -149,7 +149,7 @@ def _subcommands(parser) -> set[str]:
 def test_every_command_is_documented_in_the_readme():
     from pathlib import Path
 
-    from builder.__main__ import build_parser as builder_parser
+    from builder.cli import build_parser as builder_parser
     from imagenet_textcorrupt.cli import build_parser
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from builder.corruptions import (CORRUPTIONS, FAMILIES, FROST_DIR_VARIABLE, FROST_FILES, CorruptionError, corrupt,
-                                 corruption_names)
+from builder.editors.corruptions import (CORRUPTIONS, FAMILIES, FROST_DIR_VARIABLE, FROST_FILES, CorruptionError,
+                                         corrupt, corruption_names)
 from imagenet_textcorrupt.errors import UnknownNameError
 
 IMAGENET_C = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
@@ -292,7 +292,7 @@ def test_matches_the_reference_code(photo, name, reference, monkeypatch):
     ((48, 40), (30, 29), (0, 0, 30, 29)),  # smaller
 ])
 def test_the_cubic_resize_is_opencvs(source, target, window):
-    from builder.corruptions import _resize_cubic_window
+    from builder.editors.corruptions.filters import resize_cubic_window as _resize_cubic_window
 
     cv2 = _import_cv2()
     rng = np.random.default_rng(0)
@@ -357,9 +357,9 @@ def test_the_editor_refuses_severities_outside_one_to_five(photo):
 def test_the_plan_counts_imagenet_c_rows_apart_and_without_unet_work():
     import dataclasses
 
-    from builder.plan import make_shards, summarize
-    from builder.recipes import load_recipe
-    from builder.sources import create_source
+    from builder.planning.plan import make_shards, summarize
+    from builder.planning.recipes import load_recipe
+    from builder.planning.sources import create_source
 
     recipe = load_recipe("smoke")
     plain = dataclasses.replace(recipe, imagenet_c=None)
@@ -388,13 +388,13 @@ def test_a_build_keeps_one_implementation_of_its_imagenet_c_rows(smoke_build, tm
     import json
     import shutil
 
-    from builder.generate import Builder
-    from builder.pins import PinError, pin_build_implementations
-    from builder.recipes import load_recipe
+    from builder.generation.generate import Builder
+    from builder.planning.pins import PinError, pin_build_implementations
+    from builder.planning.recipes import load_recipe
 
     assert json.loads((smoke_build / "implementations.json").read_text()) == {"imagenet-c": "imagenet-c@2"}
     build = shutil.copytree(smoke_build, tmp_path / "build")
-    monkeypatch.setattr("builder.generate.IMPLEMENTATION", "imagenet-c@3")  # the corruptions changed since
+    monkeypatch.setattr("builder.generation.generate.IMPLEMENTATION", "imagenet-c@3")  # the corruptions changed since
     with pytest.raises(PinError, match=r"implementations.json: this build's imagenet-c rows were made with "
                                        r"imagenet-c@2, this process makes them with imagenet-c@3"):
         Builder(load_recipe("smoke"), build, progress=False).run()

@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from builder.__main__ import main
+from builder.cli import main
 from builder.editor_bench import measure as measuring
 from builder.editor_bench import run as running
 from builder.editor_bench.measure import PSNR_CAP, Truth, mean, measure, psnr, rate, summarise
@@ -289,7 +289,7 @@ def test_unet_rows_count_every_call_and_the_ones_that_need_a_gradient():
 def test_the_edits_get_their_seeds_their_cache_and_their_clock(tmp_path, monkeypatch):
     """One scene, one group: the edit call is timed by two clock readings; the inversions go to the cache asked for;
     the sheet takes the first `sheet_scenes` scenes; every record names its scene and its edit's seed."""
-    from builder.sources import derive_seed
+    from builder.planning.sources import derive_seed
 
     clock = iter(range(100, 200, 3))  # each reading 3 s after the last
     monkeypatch.setattr(running.time, "perf_counter", lambda: float(next(clock)))

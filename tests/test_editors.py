@@ -419,7 +419,7 @@ def test_cached_tiny_models_follow_their_definition(tmp_path, monkeypatch):
     definition builds a new copy instead of reusing one of another geometry."""
     import json
 
-    from builder import tiny_models
+    from builder.micro import tiny_models
 
     monkeypatch.setenv("IMAGENET_TC_CACHE", str(tmp_path))
     first = Path(tiny_models.resolve_model("tiny:sd"))

@@ -27,7 +27,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from builder.recipes import RECIPES_DIR, Recipe, load_recipe
+from builder.planning.recipes import RECIPES_DIR, Recipe, load_recipe
 from builder.review.folder import ReviewError, RowFolder, open_folder
 from builder.review.verdicts import ANSWERS, append_verdict, latest, load_reviews, read_verdicts
 from imagenet_textcorrupt.errors import DataFileError, ImageNetTCError

@@ -57,7 +57,7 @@ def test_the_shipped_model_draws_its_captions():
     import torch
     from diffusers import StableDiffusionPipeline
 
-    from builder.tiny_models import resolve_model
+    from builder.micro.tiny_models import resolve_model
 
     pipeline = StableDiffusionPipeline.from_pretrained(resolve_model(MODEL), dtype=torch.float32,
                                                        use_safetensors=True)

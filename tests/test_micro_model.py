@@ -40,7 +40,7 @@ def test_the_geometry():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from builder.__main__ import main
+    from builder.cli import main
 
     out = tmp_path_factory.mktemp("micro") / "model"
     argv = ["train-micro", "--out", str(out), "--images", "32", "--vae-steps", "20", "--unet-steps", "10",
@@ -87,7 +87,7 @@ def test_training_records_its_provenance_and_learns(trained):
 
 
 def test_training_refuses_a_folder_in_use(trained, capsys):
-    from builder.__main__ import main
+    from builder.cli import main
 
     assert main(["train-micro", "--out", str(trained), "--unet-steps", "1", "--vae-steps", "1", "--no-progress"]) == 1
     assert f"{trained} exists and is not empty: choose a new folder" in capsys.readouterr().err
@@ -96,8 +96,8 @@ def test_training_refuses_a_folder_in_use(trained, capsys):
 def test_tiny_micro_names_the_shipped_folder(monkeypatch, tmp_path):
     from pathlib import Path
 
-    from builder.pins import pin_model
-    from builder.tiny_models import resolve_model
+    from builder.planning.pins import pin_model
+    from builder.micro.tiny_models import resolve_model
 
     assert Path(resolve_model("tiny:micro")) == model.WEIGHTS == model.shipped_weights()
     pin = pin_model("tiny:micro")  # a folder: pinned by the hash of its files, as any local model

@@ -29,7 +29,7 @@ RES = 128
 
 @pytest.fixture(scope="module")
 def untamed(tmp_path_factory):
-    from builder.tiny_models import save_tiny_pipeline
+    from builder.micro.tiny_models import save_tiny_pipeline
 
     return str(save_tiny_pipeline(tmp_path_factory.mktemp("untamed") / "model", "sd", tame=False))
 
@@ -359,7 +359,7 @@ def fake_null_text(unet, images=2, observe=None, inner_steps=3):
     """Null-text optimisation of `images` random latents (2x2) over 3 DDIM steps, never stopping early: the
     results per image."""
     from builder.editors.inversion import Schedule, ddim_invert, null_text_optimise
-    from builder.tiny_models import build_scheduler
+    from builder.micro.tiny_models import build_scheduler
 
     generator = torch.Generator().manual_seed(1)
     latents = torch.randn(2, 4, 2, 2, generator=generator)[:images]

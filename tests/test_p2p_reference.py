@@ -45,7 +45,7 @@ def clip_sd(tmp_path_factory):
     """A tiny untamed Stable Diffusion pipeline whose text side is CLIP's tokenizer and a CLIP text encoder."""
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from builder.tiny_models import build_tiny_pipeline
+    from builder.micro.tiny_models import build_tiny_pipeline
 
     pipe = build_tiny_pipeline("sd", tame=False)
     torch.manual_seed(1)

@@ -12,8 +12,8 @@ import textwrap
 import pyarrow.parquet as pq
 import yaml
 
-from builder.recipes import RECIPES_DIR
-from builder.tiny_models import save_tiny_pipeline
+from builder.planning.recipes import RECIPES_DIR
+from builder.micro.tiny_models import save_tiny_pipeline
 from hub_server import client_environment
 
 REPO = "org/tiny-sd"
@@ -116,8 +116,8 @@ def test_the_recipes_revision_is_what_gets_pinned(hub, tmp_path):
     pinned = json.loads(run_python(env, f"""
         import json, sys
         from huggingface_hub import snapshot_download
-        from builder.generate import Builder
-        from builder.recipes import load_recipe
+        from builder.generation.generate import Builder
+        from builder.planning.recipes import load_recipe
         pins = Builder(load_recipe(sys.argv[1]), sys.argv[2], progress=False).pins
         for revision in ("weights-a", None):  # the cache learns both refs, for the offline pins below
             snapshot_download({TAGGED!r}, revision=revision)
@@ -129,7 +129,7 @@ def test_the_recipes_revision_is_what_gets_pinned(hub, tmp_path):
     assert json.loads((out / "models.json").read_text()) == {"editor": expected}
     offline = json.loads(run_python({**env, "HF_HUB_OFFLINE": "1"}, f"""
         import json
-        from builder.pins import pin_model
+        from builder.planning.pins import pin_model
         print(json.dumps([pin_model({TAGGED!r}, "weights-a").commit, pin_model({TAGGED!r}).commit]))
     """))
     assert offline == [tagged, main]

@@ -15,10 +15,10 @@ import textwrap
 import pytest
 import yaml
 
-from builder.__main__ import main
+from builder.cli import main
 from imagenet_textcorrupt.hub import is_transient, with_retries
-from builder.recipes import RECIPES_DIR
-from builder.release import assemble
+from builder.planning.recipes import RECIPES_DIR
+from builder.release.assemble import assemble
 from hub_server import client_environment
 
 REPO = "org/imagenet-tc"
@@ -266,11 +266,11 @@ def test_httpx_network_errors_are_transient():
 VALIDATED = """
 import hashlib, json, sys
 from pathlib import Path
-import builder.validate
-from builder.publish import publish
+import builder.release.validate
+from builder.release.publish import publish
 
 checked = {}
-original = builder.validate.validate
+original = builder.release.validate.validate
 
 def recording(folder, *args, **kwargs):
     problems = original(folder, *args, **kwargs)
@@ -282,7 +282,7 @@ def recording(folder, *args, **kwargs):
         victim.write_bytes(victim.read_bytes() + b"tampered")
     return problems
 
-builder.validate.validate = recording
+builder.release.validate.validate = recording
 try:
     publish(sys.argv[1], sys.argv[2], sys.argv[3], retry_delay=0.01)
     outcome = "published"

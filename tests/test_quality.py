@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from builder.quality import QualityScorer, ssim
-from builder.recipes import QCSpec
+from builder.generation.quality import QualityScorer, ssim
+from builder.planning.recipes import QCSpec
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from builder.recipes import RECIPES_DIR, load_recipe, parse_recipe
+from builder.planning.recipes import RECIPES_DIR, load_recipe, parse_recipe
 from imagenet_textcorrupt.errors import DataFileError
 
 

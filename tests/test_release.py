@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from builder.__main__ import main
-from builder.benchmark import eval_yaml_problems
-from builder.card import size_category, source_datasets
-from builder.release import ReleaseError, assemble
-from builder.validate import card_header, data_file_problems, validate
+from builder.cli import main
+from builder.release.benchmark import eval_yaml_problems
+from builder.release.card import size_category, source_datasets
+from builder.release.assemble import ReleaseError, assemble
+from builder.release.validate import card_header, data_file_problems, validate
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def build(smoke_build):
 def release(build, tmp_path_factory):
     out = tmp_path_factory.mktemp("release") / "v0.0.1"
     with pytest.MonkeyPatch.context() as patch:  # small row groups and files, so rollover happens at this size
-        patch.setattr("builder.parquet_files.ROW_GROUP_BYTES", ROW_GROUP_BYTES)
+        patch.setattr("builder.generation.parquet_files.ROW_GROUP_BYTES", ROW_GROUP_BYTES)
         return assemble(build, out, target_bytes=60_000)
 
 
@@ -85,7 +85,7 @@ def test_row_groups_close_where_datasets_closes_them():
     from datasets import config
     from datasets.utils.py_utils import convert_file_size_to_int
 
-    from builder import parquet_files
+    from builder.generation import parquet_files
 
     assert parquet_files.ROW_GROUP_BYTES == convert_file_size_to_int(config.MAX_ROW_GROUP_SIZE) == 100_000_000
 
@@ -171,12 +171,12 @@ def test_eval_yaml_follows_the_benchmark_spec(release):
 
 
 def test_the_eval_ts_entry_we_propose():
-    """builder/eval_ts_entry.ts is the entry of huggingface.js's EVALUATION_FRAMEWORKS we add by pull request: one
+    """builder/release/eval_ts_entry.ts is the entry of huggingface.js's EVALUATION_FRAMEWORKS we add by pull request: one
     key equal to its name and to eval.yaml's evaluation_framework, with a description and a URL, in eval.ts's
     layout (tabs), and a key the list does not already have."""
     from pathlib import Path
 
-    import builder.card as card
+    import builder.release.card as card
     from hub_server.store import EVALUATION_FRAMEWORKS
 
     text = (Path(card.__file__).with_name(card.EVAL_TS_ENTRY)).read_text()
@@ -265,8 +265,8 @@ def test_an_18_config_card_stays_small_and_loads_with_its_features(release, tmp_
     from the parquet files alone."""
     from datasets import ClassLabel, Image, load_dataset
 
-    from builder.card import render_card
-    from builder.validate import CARD_YAML_LIMIT, card_problems
+    from builder.release.card import render_card
+    from builder.release.validate import CARD_YAML_LIMIT, card_problems
     from imagenet_textcorrupt.hierarchy import load_hierarchy
     from imagenet_textcorrupt.schema import features
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.__main__ import main
-from builder.hard import is_hard
+from builder.cli import main
+from builder.review.hard import is_hard
 from builder.review.evidence import card_sentence, folder_review
 from builder.review.folder import open_folder, read_metadata
 from builder.review.sample import load_or_draw
@@ -174,7 +174,7 @@ def test_the_release_carries_the_review_and_the_hard_config(reviewed, hard_relea
 
 
 def test_the_card_on_a_hard_step_that_found_nothing():
-    from builder.card import _hard_context
+    from builder.release.card import _hard_context
 
     release = {"configs": {"all": {}}, "review": None,
                "hard": {"edits": 0, "candidates": 4, "rule": "the rule", "surrogates": [
@@ -216,7 +216,7 @@ def test_hard_refuses(reviewed, tmp_path, capsys):
 
 
 def test_validate_checks_the_review_figures_against_the_verdicts(hard_release, tmp_path):
-    from builder.validate import review_problems
+    from builder.release.validate import review_problems
 
     copy = Path(shutil.copytree(hard_release, tmp_path / "release"))
     summary = json.loads((copy / "release.json").read_text())

@@ -11,9 +11,9 @@ import json
 import pytest
 
 from builder.review.stats import (
-    Agreement, EditRow, Estimate, agreement, calibrate, cohen_kappa, estimate, fleiss_kappa, passes, render_text,
-    summarize, wilson,
+    Agreement, EditRow, Estimate, agreement, calibrate, cohen_kappa, estimate, fleiss_kappa, passes, summarize, wilson,
 )
+from builder.review.stats_text import render_text
 
 
 def close(value: float) -> object:

@@ -1,4 +1,4 @@
-"""The embedded sample photos are labelled by hand in builder/data/sample_photos.yaml, with where each comes from
+"""The embedded sample photos are labelled by hand in builder/planning/sample_photos.yaml, with where each comes from
 and what it shows; the file is checked when it loads, and nothing in it comes from a classifier."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from builder.sources import SAMPLES_FILE, SampleSource, load_sample_photos
+from builder.planning.sources import SAMPLES_FILE, SampleSource, load_sample_photos
 from imagenet_textcorrupt.errors import DataFileError
 
 

@@ -117,8 +117,8 @@ def test_two_images_in_one_call_equal_each_alone(tiny_sd, photos):
 
 
 def test_qc_embeds_each_original_once(photos):
-    from builder.quality import QualityScorer
-    from builder.recipes import QCSpec
+    from builder.generation.quality import QualityScorer
+    from builder.planning.recipes import QCSpec
 
     scorer = QualityScorer(QCSpec(model="tiny:clip", label_rank_max=1000, edit_direction_min=-1.0, ssim_min=0.0))
     embedded, texts = [], []

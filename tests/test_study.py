@@ -27,9 +27,9 @@ from PIL import Image
 
 from imagenet_textcorrupt.classes import load_classes
 
-from builder.plan import make_shards, summarize
-from builder.recipes import RECIPES_DIR, SourceSpec, load_recipe
-from builder.sources import create_source
+from builder.planning.plan import make_shards, summarize
+from builder.planning.recipes import RECIPES_DIR, SourceSpec, load_recipe
+from builder.planning.sources import create_source
 from builder.study.layout import LayoutError
 from builder.study.lists import load_lists
 from builder.study.replay import chosen_classes
@@ -284,7 +284,7 @@ def test_the_fixture_is_the_studys_code():
 
 # -- the plan ------------------------------------------------------------------------------------------------------
 def test_plan_of_the_study(capsys, val):
-    from builder.__main__ import main
+    from builder.cli import main
 
     assert main(["plan", "--recipe", "study", "--throughput", "100"]) == 0
     out, err = capsys.readouterr()
@@ -301,7 +301,7 @@ def test_plan_of_the_study(capsys, val):
 
 
 def test_plan_without_the_folder_counts_as_with_it(val):
-    from builder.plan import assumed_images
+    from builder.planning.plan import assumed_images
 
     recipe = study_recipe(10, val)
     real = summarize(recipe, make_shards(recipe, create_source(recipe.source).select(recipe)))
@@ -316,7 +316,7 @@ def test_build_records_the_studys_settings(val, tmp_path):
     settings and the study's in every row, the original at its own size, every image a JPEG at quality 85, 4:2:0."""
     import pyarrow.parquet as pq
 
-    from builder.__main__ import main
+    from builder.cli import main
 
     raw = yaml.safe_load((RECIPES_DIR / "study.yaml").read_text())
     raw["source"]["path"] = "/nowhere"
@@ -415,7 +415,7 @@ def test_too_few_colour_images_are_refused(val, tmp_path, capsys):
     with pytest.raises(LayoutError, match=rf"the study samples 10 colour images per class \(greyscale ones are "
                                           rf"skipped\) and 1 of its classes have fewer: {chosen} \(8 colour of 12\)"):
         create_source(recipe.source).select(recipe)
-    from builder.__main__ import main
+    from builder.cli import main
 
     assert main(["build", "--recipe", "study", "--source", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
     assert f"{chosen} (8 colour of 12)" in capsys.readouterr().err
@@ -424,7 +424,7 @@ def test_too_few_colour_images_are_refused(val, tmp_path, capsys):
 def test_recipe_checks(tmp_path):
     from imagenet_textcorrupt.errors import DataFileError
 
-    from builder.recipes import parse_recipe
+    from builder.planning.recipes import parse_recipe
 
     raw = yaml.safe_load((RECIPES_DIR / "study.yaml").read_text())
     raw["selection"]["classes"] = ["n01440764"]

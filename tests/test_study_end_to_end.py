@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from builder.recipes import RECIPES_DIR
-from builder.sources import create_source
+from builder.planning.recipes import RECIPES_DIR
+from builder.planning.sources import create_source
 from test_compare_study import _random_checkpoint
 from test_study import study_recipe, write_val
 
@@ -38,7 +38,7 @@ def test_plan_build_release_evaluate_compare(val, tmp_path, capsys):
     from imagenet_textcorrupt.cli import main as cli
     from imagenet_textcorrupt.results import load_results, verify_results
 
-    from builder.__main__ import main as builder
+    from builder.cli import main as builder
 
     # -- plan: the study's counts over the folder
     assert builder(["plan", "--recipe", "study", "--source", str(val)]) == 0

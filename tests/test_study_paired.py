@@ -18,9 +18,9 @@ from PIL import Image
 from imagenet_textcorrupt.errors import DataFileError
 from imagenet_textcorrupt.prompts import load_prompts
 
-from builder.plan import make_shards
-from builder.recipes import RECIPES_DIR, load_recipe, parse_recipe
-from builder.sources import create_source
+from builder.planning.plan import make_shards
+from builder.planning.recipes import RECIPES_DIR, load_recipe, parse_recipe
+from builder.planning.sources import create_source
 from builder.study.lists import load_lists
 from builder.study.replay import chosen_classes
 from test_study import study_recipe, write_val
@@ -98,7 +98,7 @@ def test_v1s_prompts_severities_and_editor_the_studys_selection_and_storage():
 
 
 def test_plan(capsys, val):
-    from builder.__main__ import main
+    from builder.cli import main
 
     assert main(["plan", "--recipe", "study-paired", "--throughput", "100"]) == 0
     out, err = capsys.readouterr()
@@ -125,8 +125,8 @@ def test_build_and_release_name_the_recipe(val, selected, tmp_path):
 
     from imagenet_textcorrupt.evaluation import release_recipe
 
-    from builder.__main__ import main
-    from builder.release import assemble
+    from builder.cli import main
+    from builder.release.assemble import assemble
 
     raw = yaml.safe_load((RECIPES_DIR / "study-paired.yaml").read_text())
     raw["editor"].update(model="tiny:sd", dtype="float32", steps=2, params={**raw["editor"]["params"],

@@ -49,7 +49,7 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     missing = sorted(_expected(ROOT) - names)
     assert not missing, f"not in the wheel: {missing}"
     assert {"builder/dataset_card/README.md.jinja", "builder/dataset_card/LICENSE.jinja",
-            "builder/data/sample_photos.yaml", "builder/recipes/smoke.yaml", "imagenet_textcorrupt/data/prompts.yaml",
+            "builder/planning/sample_photos.yaml", "builder/recipes/smoke.yaml", "imagenet_textcorrupt/data/prompts.yaml",
             "builder/micro/weights/unet/diffusion_pytorch_model.safetensors", "builder/micro/weights/training.json"
             } <= names
     assert "imagenet-tc = imagenet_textcorrupt.cli:main" in entry_points
@@ -59,10 +59,10 @@ CHECK = """
 import json, sys
 from pathlib import Path
 import builder, imagenet_textcorrupt
-from builder.card import template_dir, TEMPLATE
-from builder.recipes import load_recipe, RECIPES_DIR
-from builder.sources import SAMPLES_FILE, SAMPLE_PHOTOS
-from builder.tiny_models import resolve_model
+from builder.release.card import template_dir, TEMPLATE
+from builder.planning.recipes import load_recipe, RECIPES_DIR
+from builder.planning.sources import SAMPLES_FILE, SAMPLE_PHOTOS
+from builder.micro.tiny_models import resolve_model
 from imagenet_textcorrupt.classes import load_classes
 from imagenet_textcorrupt.hierarchy import load_hierarchy
 from imagenet_textcorrupt.prompts import load_prompts

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from builder.__main__ import main as builder_main
-from builder.wordnet import WordNetUnavailableError, open_wordnet
+from builder.cli import main as builder_main
+from builder.planning.wordnet import WordNetUnavailableError, open_wordnet
 from imagenet_textcorrupt.resources import WORDNET_FILE, data_path, wordnet_records
 
 
@@ -66,7 +66,7 @@ def test_out_or_check_is_required(capsys):
 
 
 def test_a_wnid_missing_from_wordnet_is_named(wordnet30_dir, monkeypatch):
-    from builder import wordnet_hierarchy
+    from builder.planning import wordnet_hierarchy
     from imagenet_textcorrupt.classes import ClassIndexRow
 
     monkeypatch.setattr(wordnet_hierarchy, "read_class_index",

@@ -27,7 +27,7 @@ def run_bench(out: str | Path, specs: Sequence[EditorSpec], settings: BenchSetti
     """Run (or reuse) every editor of `specs` on the bench's scenes; write and return the report. `cache_dir`: where
     the prompt-to-prompt editors keep their inversions (see `run_editor`)."""
     from builder.editor_bench.run import environment
-    from builder.pins import pin_model
+    from builder.planning.pins import pin_model
 
     settings.check()
     folder = BenchFolder(out, settings)

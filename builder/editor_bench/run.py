@@ -264,7 +264,7 @@ def run_editor(spec: EditorSpec, settings: BenchSettings, truths: Sequence[Truth
 
 
 def _seed(settings: BenchSettings, index: int, edit: Edit) -> int:
-    from builder.sources import derive_seed
+    from builder.planning.sources import derive_seed
 
     return derive_seed(settings.seed, "editor-bench", str(settings.scene_seeds[index]), edit.kind, str(edit.severity))
 

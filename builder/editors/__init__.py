@@ -5,7 +5,8 @@
     results = editor.edit(images, source_prompts, target_prompts, severity=2, seeds=[0, 1])
 
 Registered editors: `p2p-nulltext` (the source study's null-text inversion + prompt-to-prompt), `p2p-direct`
-(the same attention control over a direct inversion that needs no optimisation), `instruct-pix2pix` and `sdedit`.
+(the same attention control over a direct inversion that needs no optimisation), `instruct-pix2pix` and `sdedit`,
+and `imagenet-c`, the 15 ImageNet-C corruptions (`builder.editors.corruptions`) behind the same interface.
 """
 
 from builder.editors.base import EDITORS, EditResult, Editor, EditorError, create_editor, list_editors

@@ -5,7 +5,7 @@ the metadata needed to regenerate the edit. Each editor family maps the severity
 (`prompts.yaml`, `severity.editors`) to its own knobs. One call may mix severities (one level per item), so all
 the edits of a source image go in one call and the editor shares what they have in common.
 
-Weights are pinned before they load (`builder.pins`): a Hub id loads at the commit its revision resolves to, and
+Weights are pinned before they load (`builder.planning.pins`): a Hub id loads at the commit its revision resolves to, and
 every item records that commit, never a branch name.
 """
 
@@ -22,7 +22,7 @@ from imagenet_textcorrupt.errors import ImageNetTCError, UnknownNameError, close
 from imagenet_textcorrupt.prompts import PromptHierarchy, load_prompts
 
 from builder.editors.preprocess import PreparedImage, prepare_image, tensor_to_images
-from builder.pins import ModelPin, pin_model
+from builder.planning.pins import ModelPin, pin_model
 
 EDITORS: dict[str, type[Editor]] = {}
 

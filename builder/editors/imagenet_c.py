@@ -1,4 +1,4 @@
-"""The ImageNet-C editor: one of the 15 algorithmic corruptions (`builder.corruptions`) at severities 1-5, behind the
+"""The ImageNet-C editor: one of the 15 algorithmic corruptions (`builder.editors.corruptions`) at severities 1-5, behind the
 same `edit(images, source_prompts, target_prompts, severity, seeds)` call as the diffusion editors, so a recipe can
 render ImageNet-C on the same source images as its text-guided edits and every row pairs with the same original.
 
@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image
 
-from builder.corruptions import (FAMILIES, IMAGENET_C_SIDE, SEVERITIES, check_corruption, corrupt, corruption_names,
+from builder.editors.corruptions import (FAMILIES, IMAGENET_C_SIDE, SEVERITIES, check_corruption, corrupt, corruption_names,
                                  frost_digest)
 from builder.editors.base import Editor, EditorError, EditResult, register_editor
 from builder.editors.preprocess import PreparedImage

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from builder.determinism import optimisation_attention
+from builder.generation.determinism import optimisation_attention
 from builder.editors.attention import P2P_MODES, AttentionControl, install, token_mapping
 from builder.editors.base import Editor, EditorError, load_pipeline, register_editor
 from builder.editors.compositing import BLEND_SPACES, composite, default_feather

@@ -18,7 +18,7 @@ Layout of the build folder:
 Every file is written to a temporary name and renamed, so a kill at any moment loses at most the shard in
 progress; a rerun skips the shards whose entry exists and whose parquet still has the recorded sha256. A shard is
 a deterministic function of the recipe, its pinned models and its index, so the rerun's bytes equal an
-uninterrupted run's (on GPUs within the limits `builder.determinism` and the README state).
+uninterrupted run's (on GPUs within the limits `builder.generation.determinism` and the README state).
 
 All the edits of a source image go to the editor in one call (every severity), handed the prepared image, so the
 editor shares what they have in common and the rows say whether the source was upsampled.
@@ -42,16 +42,16 @@ from imagenet_textcorrupt.checksums import sha256_file
 from imagenet_textcorrupt.classes import get_class
 from imagenet_textcorrupt.errors import ImageNetTCError
 
-from builder import parquet_files
-from builder.determinism import make_deterministic
+from builder.generation import parquet_files
+from builder.generation.determinism import make_deterministic
 from builder.editors import create_editor
 from builder.editors.base import resolve_device
 from builder.editors.imagenet_c import IMAGENET_C_SIDE, IMPLEMENTATION, at_imagenet_c_side
 from builder.editors.preprocess import PreparedImage, prepare_image
-from builder.pins import ModelPin, pin_build_implementations, pin_build_models
-from builder.plan import Shard, WorkItem, is_imagenet_c, make_shards
-from builder.recipes import JPEG_SUBSAMPLING, Recipe
-from builder.sources import create_source
+from builder.planning.pins import ModelPin, pin_build_implementations, pin_build_models
+from builder.planning.plan import Shard, WorkItem, is_imagenet_c, make_shards
+from builder.planning.recipes import JPEG_SUBSAMPLING, Recipe
+from builder.planning.sources import create_source
 
 
 class BuildError(ImageNetTCError):
@@ -146,7 +146,7 @@ class Builder:
     @property
     def editor(self) -> Any:
         if self._editor is None:
-            from builder.plan import prompt_hierarchy
+            from builder.planning.plan import prompt_hierarchy
 
             spec = self.recipe.editor
             pin = self.pins["editor"]
@@ -178,7 +178,7 @@ class Builder:
     @property
     def scorer(self) -> Any:
         if self._scorer is None and self.recipe.qc.enabled:
-            from builder.quality import QualityScorer
+            from builder.generation.quality import QualityScorer
 
             self._scorer = QualityScorer(self.recipe.qc, self.editor.device, self.pins["qc"])
         return self._scorer

@@ -20,8 +20,8 @@ from PIL import Image
 from imagenet_textcorrupt.classes import load_classes
 from imagenet_textcorrupt.zero_shot.backends import features as _features
 
-from builder.pins import ModelPin, pin_model
-from builder.recipes import QCSpec
+from builder.planning.pins import ModelPin, pin_model
+from builder.planning.recipes import QCSpec
 
 CLASS_PROMPT = "a photo of {}"
 

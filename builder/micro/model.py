@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.micro.world import BACKGROUNDS, COLOURS, SHAPES, SIZE, caption
-from builder.tiny_models import byte_chars
+from builder.micro.byte_vocab import byte_tokens
 
 VAE_SCALE_FACTOR = 4
 LATENT_SIZE = SIZE // VAE_SCALE_FACTOR
@@ -53,8 +53,7 @@ def build_tokenizer() -> Any:
     """CLIP's tokenizer over the bytes and the captions' words (one token per word)."""
     from transformers import CLIPTokenizer
 
-    chars = byte_chars()
-    tokens = ["<|startoftext|>", "<|endoftext|>"] + chars + [c + "</w>" for c in chars]
+    tokens = byte_tokens()
     merges: list[tuple[str, str]] = []
     for word in caption_words():
         pieces = list(word[:-1]) + [word[-1] + "</w>"]

@@ -12,28 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from builder.micro import byte_vocab
+
 TINY_SAMPLE_SIZE = 32  # latent side at 256 px: the VAE downsamples by 8, as Stable Diffusion's does
 VAE_SCALE_FACTOR = 8
 
 
-def byte_chars() -> list[str]:
-    """The 256 byte characters in the order CLIP's tokenizer maps bytes to unicode."""
-    visible = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    chars, extra = [], 0
-    for b in range(256):
-        if b in visible:
-            chars.append(chr(b))
-        else:
-            chars.append(chr(256 + extra))
-            extra += 1
-    return chars
-
-
 def _byte_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
     """A byte-level BPE vocabulary over the 256 byte characters (as CLIP's tokenizer maps bytes to unicode)."""
-    chars = byte_chars()
-    tokens = ["<|startoftext|>", "<|endoftext|>"] + chars + [c + "</w>" for c in chars]
-    return {token: i for i, token in enumerate(tokens)}, []
+    return {token: i for i, token in enumerate(byte_vocab.byte_tokens())}, []
 
 
 def build_tokenizer() -> Any:
@@ -161,12 +148,14 @@ TINY_KINDS = ("sd", "ip2p", "clip", "micro")  # micro: the trained micro model t
 
 
 def tiny_fingerprint() -> str:
-    """What the tiny models are made from: this module's code and the libraries that build and save them. A cached
-    tiny model is only reused under the same fingerprint, so a change of geometry never meets a stale copy."""
+    """What the tiny models are made from: this module's code, the byte vocabulary's, and the libraries that build
+    and save them. A cached tiny model is only reused under the same fingerprint, so a change of geometry or
+    vocabulary never meets a stale copy."""
     import hashlib
     from importlib.metadata import version
 
     digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(Path(byte_vocab.__file__).read_bytes())
     for package in ("torch", "diffusers", "transformers"):
         digest.update(f"{package}={version(package)}".encode())
     return digest.hexdigest()[:12]

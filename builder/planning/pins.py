@@ -74,7 +74,7 @@ def resolve_commit(repo_id: str, revision: str | None) -> str:
 
 def pin_model(model: str, revision: str | None = None) -> ModelPin:
     """Pin a model as a recipe names it."""
-    from builder.tiny_models import resolve_model
+    from builder.micro.tiny_models import resolve_model
 
     source = resolve_model(str(model))
     if Path(source).is_dir():

@@ -22,8 +22,8 @@ from imagenet_textcorrupt.hierarchy import load_hierarchy
 from imagenet_textcorrupt.prompts import PromptHierarchy, load_prompts
 from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, ORIGINAL_DOMAIN, edit_id
 
-from builder.recipes import Recipe
-from builder.sources import SourceImage, derive_seed, selected_wnids
+from builder.planning.recipes import Recipe
+from builder.planning.sources import SourceImage, derive_seed, selected_wnids
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from imagenet_textcorrupt.errors import DataFileError, closest
 from imagenet_textcorrupt.results.format import shown
 from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DOMAINS
 
-RECIPES_DIR = Path(__file__).parent / "recipes"
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"  # builder/recipes/
 SOURCE_TYPES = ("samples", "imagefolder", "flat", "hub", "study")
 STUDY_PROMPTS = ("study", "hierarchy")  # a study source's prompts: the study's drawn ones, or the recipe's hierarchy
 FORMATS = ("png", "jpeg")

@@ -1,6 +1,7 @@
 """What every image source is: `Source` (lists a recipe's images per class and opens them), the `SourceImage`
 it yields (with the prompts a source may fix itself, `FixedPrompt`), and the recipe-seeded choices they share
-(`selected_wnids`, `derive_seed`). The sources themselves are in sources.py and study/source.py.
+(`selected_wnids`, `derive_seed`). The sources themselves are in `builder.planning.sources` and
+`builder.study.source`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from PIL import Image
 from imagenet_textcorrupt.classes import get_class, load_classes
 from imagenet_textcorrupt.hierarchy import load_hierarchy
 
-from builder.recipes import Recipe, SourceSpec
+from builder.planning.recipes import Recipe, SourceSpec
 
 
 @dataclass(frozen=True)

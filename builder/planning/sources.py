@@ -1,7 +1,7 @@
 """Where a release's clean images come from, and the deterministic choice of K images per class.
 
 Sources: the embedded sample photos (real photographs that scikit-image ships, labelled by hand in
-`builder/data/sample_photos.yaml` with where each comes from and what it shows);
+`builder/planning/sample_photos.yaml` with where each comes from and what it shows);
 ImageNet val as an ImageFolder (`val/<wnid>/*.JPEG`); a flat val folder with a ground-truth file
 (`LOC_val_solution.csv`, or the devkit's `ILSVRC2012_validation_ground_truth.txt` with its `meta.mat`); or a
 dataset on the Hub (or a local dataset folder) read in streaming through `datasets`, whose label column is the
@@ -27,12 +27,12 @@ from PIL import Image
 from imagenet_textcorrupt.classes import get_class, load_classes
 from imagenet_textcorrupt.errors import DataFileError, ImageNetTCError
 
-from builder.recipes import Recipe, SourceSpec
-from builder.source_base import (FixedPrompt, Source, SourceImage, derive_seed,  # noqa: F401 - their home
+from builder.planning.recipes import Recipe, SourceSpec
+from builder.planning.source_base import (FixedPrompt, Source, SourceImage, derive_seed,  # noqa: F401 - their home
                                  selected_wnids)
 
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
-SAMPLES_FILE = Path(__file__).resolve().parent / "data" / "sample_photos.yaml"
+SAMPLES_FILE = Path(__file__).resolve().with_name("sample_photos.yaml")
 SAMPLE_KEYS = ("loader", "wnid", "label", "shows", "source")
 
 

@@ -16,7 +16,7 @@ from imagenet_textcorrupt.atomic import atomic_write_text
 from imagenet_textcorrupt.classes import read_class_index
 from imagenet_textcorrupt.errors import ImageNetTCError
 
-from builder.wordnet import WORDNET_VERSION, open_wordnet
+from builder.planning.wordnet import WORDNET_VERSION, open_wordnet
 
 FORMAT = "imagenet-tc/wordnet-hierarchy"
 

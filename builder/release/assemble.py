@@ -39,7 +39,7 @@ from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.provenance import library_versions
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG, HARD_CONFIG, features, shard_file
 
-from builder import parquet_files
+from builder.generation import parquet_files
 from builder.review.verdicts import REVIEWS_DIR
 
 TARGET_FILE_BYTES = 500 * 1024 * 1024
@@ -201,7 +201,7 @@ def assemble(build: str | Path, out: str | Path, target_bytes: int = TARGET_FILE
         if (build / REVIEWS_DIR).is_dir():
             shutil.copytree(build / REVIEWS_DIR, staging / REVIEWS_DIR)
         atomic_write_text(staging / "release.json", json.dumps(release, indent=2, sort_keys=True) + "\n")
-        from builder.card import LICENSE_FILE, render_card, render_eval_yaml, render_license
+        from builder.release.card import LICENSE_FILE, render_card, render_eval_yaml, render_license
 
         atomic_write_text(staging / "README.md", render_card(release, previous))
         atomic_write_text(staging / LICENSE_FILE, render_license(release))
@@ -220,7 +220,7 @@ def _hard_subset(build: Path) -> tuple[dict[str, Any] | None, Any]:
     their originals) as an Arrow array; (None, None) without one."""
     import pyarrow as pa
 
-    from builder.hard import load_hard
+    from builder.review.hard import load_hard
     from builder.review.folder import open_folder, read_metadata
 
     if not (build / "hard.json").is_file():

@@ -20,7 +20,8 @@ from imagenet_textcorrupt.prompts import load_prompts
 from imagenet_textcorrupt.schema import CORRUPTION_DOMAINS, DEFAULT_CONFIG, HARD_CONFIG, SPLIT
 
 from builder.editors.base import editor_family
-from builder.review.evidence import card_sentence, rate_text
+from builder.review.evidence import card_sentence
+from builder.review.stats_text import rate_text
 
 TEMPLATE = "README.md.jinja"
 PRETTY_NAME = "ImageNet-TC"
@@ -58,12 +59,12 @@ GATING = {
 def template_dir() -> Path:
     """`dataset_card/`: inside the installed package (the wheel ships it as builder/dataset_card/), or at the
     repository root for a source checkout or an editable install."""
-    here = Path(__file__).resolve().parent
-    for folder in (here / "dataset_card", here.parent / "dataset_card"):
+    package = Path(__file__).resolve().parent.parent  # builder/
+    for folder in (package / "dataset_card", package.parent / "dataset_card"):
         if (folder / TEMPLATE).is_file():
             return folder
-    raise FileNotFoundError(f"the dataset card template {TEMPLATE} is neither in {here / 'dataset_card'} nor in "
-                            f"{here.parent / 'dataset_card'}: reinstall imagenet-textcorrupt")
+    raise FileNotFoundError(f"the dataset card template {TEMPLATE} is neither in {package / 'dataset_card'} nor "
+                            f"in {package.parent / 'dataset_card'}: reinstall imagenet-textcorrupt")
 
 
 def size_category(rows: int) -> str:

@@ -34,8 +34,8 @@ from typing import Any
 from imagenet_textcorrupt.errors import ImageNetTCError
 from imagenet_textcorrupt.hub import VERSION_TAG, is_transient, with_retries
 
-from builder.benchmark import EVAL_YAML
-from builder.card import REPO_PLACEHOLDER
+from builder.release.benchmark import EVAL_YAML
+from builder.release.card import REPO_PLACEHOLDER
 
 COMMIT_BYTES = 2 * 1024**3  # at most this much per commit
 COMMIT_FILES = 200
@@ -165,7 +165,7 @@ def publish(release: str | Path, repo_id: str, tag: str, *, private: bool = Fals
             retry_delay: float = 1.0) -> PublishPlan:
     """Validate, upload and tag a release; with `dry_run`, only print what would happen. `gated` is "auto"
     (the default), "manual", or False (ungated, with a warning)."""
-    from builder.validate import validate
+    from builder.release.validate import validate
 
     warn = warn or log
     release = Path(release)

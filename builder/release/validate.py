@@ -21,8 +21,8 @@ from imagenet_textcorrupt.checksums import sha256_file
 from imagenet_textcorrupt.hub import card_metadata
 from imagenet_textcorrupt.schema import DEFAULT_CONFIG, ORIGINAL_DOMAIN, SPLIT, features
 
-from builder.benchmark import EVAL_YAML, eval_yaml_problems
-from builder.release import FILE_SHA256
+from builder.release.benchmark import EVAL_YAML, eval_yaml_problems
+from builder.release.assemble import FILE_SHA256
 
 # The card's YAML header stays well below what the Hub accepts: it answers 413 to cards whose metadata is large
 # (datasets#7392, per-config ClassLabel names); ours is 5.3 KB for 18 configs ("all" lists the group folders)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from builder.review.folder import is_text_guided, open_folder, read_metadata
-from builder.review.stats import SCORES, EditRow, estimate, rate_text, summarize
+from builder.review.stats import SCORES, EditRow, estimate, summarize
+from builder.review.stats_text import rate_text
 from builder.review.verdicts import load_reviews
 
 

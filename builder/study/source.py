@@ -21,8 +21,8 @@ from typing import Any
 from imagenet_textcorrupt.classes import load_classes
 from imagenet_textcorrupt.schema import DOMAINS
 
-from builder.recipes import Recipe, SourceSpec
-from builder.source_base import FixedPrompt, Source, SourceImage
+from builder.planning.recipes import Recipe, SourceSpec
+from builder.planning.source_base import FixedPrompt, Source, SourceImage
 from builder.study.layout import VAL_IMAGES_PER_CLASS, ValFolder, check_colour, check_folder
 from builder.study.lists import StudyLists, load_lists
 from builder.study.replay import Replay, StudyImage, chosen_classes, replay

@@ -1,0 +1,47 @@
+"""What the command groups share: adding a command whose `--help` ends with an example, and the help layout that
+wraps prose paragraphs to the terminal but keeps indented lines (the example) as written."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+Commands = argparse._SubParsersAction  # what `add_subparsers` returns: the groups add their commands to it
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs: paragraphs (split at blank lines) are wrapped to the terminal's width, except a
+    paragraph with an indented line, such as "example:" and its command line, which is printed as written. The
+    commands' names get room enough to keep each command's help on its own line."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):  # argparse counts its names one indent short
+            names = [len(self._format_action_invocation(command)) for command in action._get_subactions()]
+            self._action_max_length = max([self._action_max_length]
+                                          + [n + self._current_indent + self._indent_increment for n in names])
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for paragraph in text.strip("\n").split("\n\n"):
+            if any(line.startswith(" ") for line in paragraph.splitlines()):
+                paragraphs.append("\n".join(indent + line for line in paragraph.splitlines()))
+            else:
+                paragraphs.append(textwrap.fill(" ".join(paragraph.split()), width, initial_indent=indent,
+                                                subsequent_indent=indent))
+        return "\n\n".join(paragraphs)
+
+
+def example_epilog(command_line: str) -> str:
+    """The epilog every command's help ends with: "example:" and one command line that works as written."""
+    return f"example:\n  {command_line}"
+
+
+def add_command(commands: Commands, name: str, *, help: str, example: str,
+                description: str | None = None) -> argparse.ArgumentParser:
+    """Add the command `name`: `help` is its one line in `python -m builder --help`, `description` the text its own
+    `--help` opens with (`help` when None), `example` the command line its `--help` ends with."""
+    if not example.startswith(f"python -m builder {name}"):
+        raise ValueError(f"the example of {name} must start with 'python -m builder {name}': {example!r}")
+    return commands.add_parser(name, help=help, description=description or help[0].upper() + help[1:] + ".",
+                               epilog=example_epilog(example), formatter_class=HelpFormatter)
