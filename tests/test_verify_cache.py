@@ -1,7 +1,7 @@
-"""The verification cache of the leaderboard (results/verify_cache.py) and the fast reading of predictions files
-(results/verify.py): a rebuild gives the same leaderboard without recomputing, a forged file stays refused, a
-changed file is verified again, a corrupt entry is recomputed, and the fast reader reads what read_predictions reads
-or leaves the file to it."""
+"""The verification cache of the leaderboard (results/verify_cache.py, cache_entries.py, verify_ahead.py) and the
+fast reading of predictions files (results/verify.py): a rebuild gives the same leaderboard without recomputing, a
+forged file stays refused, a changed file is verified again, a corrupt entry is recomputed, and the fast reader
+reads what read_predictions reads or leaves the file to it."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from imagenet_textcorrupt.leaderboard import build, to_json
 from imagenet_textcorrupt.results import (CHECKED, NO_PREDICTIONS, OTHER_METRICS_VERSION, PREDICTION_FIELDS,
                                           ResultsError, metrics_from_predictions, predictions_path,
                                           read_predictions, verify_results)
-from imagenet_textcorrupt.results import verify, verify_cache
+from imagenet_textcorrupt.results import cache_entries, verify, verify_ahead
 from imagenet_textcorrupt.results.verify_cache import default_cache, entry_path, verify_results_cached
 from results_factory import make_records, write_results_file
 
@@ -39,13 +39,13 @@ def results(tmp_path):
 def recomputed(monkeypatch):
     """The files whose metrics were recomputed from their predictions (the costly part the cache saves)."""
     seen = []
-    check = verify_cache.check_predictions
+    check = cache_entries.check_predictions
 
     def counted(path, *args, **kwargs):
         seen.append(path.name)
         return check(path, *args, **kwargs)
 
-    monkeypatch.setattr(verify_cache, "check_predictions", counted)
+    monkeypatch.setattr(cache_entries, "check_predictions", counted)
     return seen
 
 
@@ -184,8 +184,8 @@ def test_an_entry_forged_to_accept_a_refused_file_is_not_trusted(results, tmp_pa
     tamper(forged, lambda d: d["metrics"]["clean"]["top1"].update(value=0.0))
     with pytest.raises(ResultsError):
         verify_results(forged)
-    inputs = verify_cache._inputs(hashlib.sha256(forged.read_bytes()).hexdigest(),
-                                  hashlib.sha256(predictions_path(forged).read_bytes()).hexdigest())
+    inputs = cache_entries._inputs(hashlib.sha256(forged.read_bytes()).hexdigest(),
+                                   hashlib.sha256(predictions_path(forged).read_bytes()).hexdigest())
     target = entry_path(cache, inputs)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(next(iter(entries(cache))), target)  # another file's entry: its key and inputs are not these
@@ -238,20 +238,20 @@ def test_verified_ahead_in_workers_as_in_order(tmp_path, monkeypatch):
     (folder / "notes.json").write_text('{"hello": 1}')
     (folder / "bad.json").write_text("{")
     sequential = board_json(build(str(folder)))
-    monkeypatch.setattr(verify_cache, "_AHEAD_MIN_BYTES", 0)
-    monkeypatch.setattr(verify_cache, "_workers", lambda: 2)
+    monkeypatch.setattr(verify_ahead, "_AHEAD_MIN_BYTES", 0)
+    monkeypatch.setattr(verify_ahead, "_workers", lambda: 2)
     started = []
-    ahead = verify_cache._Ahead
-    monkeypatch.setattr(verify_cache, "_Ahead", lambda *a: started.append(a) or ahead(*a))
+    ahead = verify_ahead._Ahead
+    monkeypatch.setattr(verify_ahead, "_Ahead", lambda *a: started.append(a) or ahead(*a))
     assert board_json(build(str(folder), cache=tmp_path / "c1")) == sequential
-    assert len(started) == 1 and verify_cache._AHEAD is None  # the workers are gone once the last file is asked for
+    assert len(started) == 1 and verify_ahead._AHEAD is None  # the workers are gone once the last file is asked for
 
     files = sorted(folder.glob("*.json"))
     changed = next(folder.glob("timm_model4*.json"))
     answers = []
     for path in files:
         if path == changed:  # after its worker read it: that answer is not used, it is verified again
-            verify_cache._AHEAD.futures[changed].result(timeout=120)
+            verify_ahead._AHEAD.futures[changed].result(timeout=120)
             tamper(changed, lambda d: d["metrics"]["clean"]["top1"].update(value=0.01))
         try:
             answers.append(verify_results_cached(path, tmp_path / "c2", files)[1])
