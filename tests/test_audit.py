@@ -386,7 +386,7 @@ def test_the_leaderboard_audits_new_results_and_caches_the_records(honest, lite0
     def no_rerun(*args, **kwargs):
         raise AssertionError("a cached audit was rerun")
 
-    monkeypatch.setattr("imagenet_textcorrupt.leaderboard.audit_results", no_rerun)
+    monkeypatch.setattr("imagenet_textcorrupt.leaderboard.ranking.audit_results", no_rerun)
     assert main(args + ["--audit", "20"]) == 0
     again = json.loads((out / "leaderboard.json").read_text())
     assert {k: v for k, v in again.items() if k != "generated"} == {k: v for k, v in board.items() if k != "generated"}
@@ -771,8 +771,8 @@ def test_a_rebuild_that_finds_nothing_new_redraws_no_report(tmp_path, monkeypatc
     out = tmp_path / "board"
     first = leaderboard.write(leaderboard.build(str(folder)), out)
     drawn = []
-    real = leaderboard.write_report
-    monkeypatch.setattr(leaderboard, "write_report", lambda *a, **k: drawn.append(1) or real(*a, **k))
+    real = leaderboard.folder.write_report
+    monkeypatch.setattr(leaderboard.folder, "write_report", lambda *a, **k: drawn.append(1) or real(*a, **k))
     again = leaderboard.write(leaderboard.build(str(folder)), out)
     assert drawn == [] and again == first
     changed = write_results_file(folder, model="timm:resnet50", created="2026-11-02T00:00:00Z")
