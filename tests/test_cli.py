@@ -174,3 +174,68 @@ def test_prompts_lists_what_is_left_out(capsys):
     assert out.rstrip().endswith("left out: a red red fox (repeats 'red' of the class name)")
     code, out, _ = run(capsys, "prompts", "n02119022", "--json")
     assert json.loads(out)["dropped"] == [{"prompt": "a red red fox", "reason": "repeats 'red' of the class name"}]
+
+
+def _commands() -> dict:
+    """Every command of `imagenet-tc`: name -> (its parser, its one-line help in the list of commands)."""
+    import argparse
+
+    from imagenet_textcorrupt.cli import build_parser
+
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {choice.dest: choice.help for choice in action._choices_actions}
+    return {name: (parser, helps.get(name)) for name, parser in action.choices.items()}
+
+
+def _example_lines(text: str) -> list[str]:
+    """The invocations of a help's "example:" section, each continued line (ending in a backslash) joined."""
+    lines, current = [], ""
+    for line in text.split("\nexample:\n", 1)[1].splitlines():
+        if not line.startswith("  ") or not (current or line.strip().startswith("imagenet-tc ")):
+            break
+        current += " " + line.strip().removesuffix("\\").strip()
+        if not line.rstrip().endswith("\\"):
+            lines.append(current.strip())
+            current = ""
+    return lines
+
+
+@pytest.mark.parametrize("command", sorted(_commands()))
+def test_every_command_help_ends_with_an_example_that_parses(command, monkeypatch):
+    """`imagenet-tc COMMAND --help` ends with an "example:" section (after the options) showing `imagenet-tc
+    COMMAND ...`, and every invocation in it is one the command line accepts."""
+    import shlex
+
+    from imagenet_textcorrupt.cli import build_parser
+
+    monkeypatch.setenv("COLUMNS", "120")
+    text = _commands()[command][0].format_help()
+    assert "\nexample:\n" in text and text.index("\nexample:\n") > text.index("\noptions:\n"), text
+    invocations = _example_lines(text)
+    assert any(line.startswith(f"imagenet-tc {command} ") for line in invocations), invocations
+    for line in invocations:
+        try:
+            build_parser().parse_args(shlex.split(line)[1:])
+        except SystemExit:
+            pytest.fail(f"the example of {command} does not parse: {line}")
+
+
+def test_the_top_level_help_lists_every_command_with_its_one_line_help(monkeypatch):
+    import re
+
+    from imagenet_textcorrupt.cli import build_parser
+
+    monkeypatch.setenv("COLUMNS", "200")
+    text = build_parser().format_help()
+    commands = _commands()
+    assert set(commands) == {"hierarchy", "prompts", "evaluate", "report", "show", "submit", "leaderboard", "audit",
+                             "demo", "compare-study"}
+    for name, (_, help_text) in commands.items():
+        assert help_text and "\n" not in help_text, name
+        assert re.search(rf"^ +{re.escape(name)} +{re.escape(help_text)}$", text, flags=re.MULTILINE), (name, text)
+    assert "\nexample:\n  imagenet-tc demo\n" in text
+
+
+def test_the_example_lines_are_read_whole():
+    text = "options:\n\nexample:\n  imagenet-tc a --x 1 \\\n      --y 2\n  imagenet-tc a\n\nexit status: 0\n"
+    assert _example_lines(text) == ["imagenet-tc a --x 1 --y 2", "imagenet-tc a"]

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from imagenet_textcorrupt.commands.help import ExampleHelpFormatter
+
 EXAMPLE = """example:
   imagenet-tc audit results/resnet50-all.json --rows 200 --out resnet50-all.audit.json
 
@@ -22,7 +24,7 @@ def add_parser(subparsers: Any) -> None:
                     "stratified random sample of the recorded dataset revision's rows, and compares each rerun "
                     "top-1 with the submitted prediction; checks every row's label and metadata against the "
                     "dataset. Writes an audit record.",
-        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EXAMPLE, formatter_class=ExampleHelpFormatter)
     parser.add_argument("results", help="the results JSON (its predictions file beside it)")
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS,
                         help=f"rows to rerun (default {DEFAULT_ROWS}: catches a 2%% forgery with probability 0.98)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from imagenet_textcorrupt.commands.help import ExampleHelpFormatter
+
 EXAMPLE = """example:
   imagenet-tc evaluate --model torchvision:resnet50:IMAGENET1K_V1 --dataset build/study/release \\
       --protocol study --output results/study/resnet50.json
@@ -34,7 +36,7 @@ def add_parser(subparsers: Any) -> None:
                     "whether the study's figure lies outside our interval, and our paired drop and flip rate; results on a "
                     "study-paired release add a second table, the same images under our paired protocol. Writes "
                     "compare_study.md, .csv, .json and a plot, study_vs_ours.png.",
-        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EXAMPLE, formatter_class=ExampleHelpFormatter)
     parser.add_argument("results", nargs="+", help="results files of imagenet-tc evaluate on a study or study-paired release")
     parser.add_argument("--out", default="compare-study", help="the folder to write into (default compare-study)")
     parser.add_argument("--study-model", action="append", type=_pair, default=[], metavar="RESULTS=NAME",
