@@ -147,7 +147,7 @@ def vendored_files() -> dict[str, str]:
     for module in copied:
         files[copy_name(module)], classes = vendored_copy(module, copied)
         for name in classes:
-            if name in defined:  # two copies would each define their own class: an error of one would not be the other's
+            if name in defined:  # two copies would each define a class of their own: one's error is not the other's
                 raise MetricSpaceError(f"{_source_name(defined[name])} and {_source_name(module)} both import the "
                                        f"exception {name}: import it in one of them and the other from there")
             defined[name] = module
