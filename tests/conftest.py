@@ -11,7 +11,13 @@ import pytest
 
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist, each worker's torch takes its share of the cores: two workers on two cores that each
-    spin two threads run the tiny models several times slower than one thread each."""
+    spin two threads run the tiny models several times slower than one thread each.
+
+    OpenMP's threads wait for work passively (set before torch loads libgomp): a spinning thread holds a core
+    that another worker or process needs, and a thread that lost its core stalls every parallel region. On a
+    loaded 2-core machine, train-micro's two threads (tests/test_micro_model.py) took 95-120 s spinning and
+    11-12 s passive; the results are the same."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # also for the subprocesses tests start
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers:
         threads = str(max(1, (os.cpu_count() or 1) // int(workers)))

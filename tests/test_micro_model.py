@@ -45,7 +45,13 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("micro") / "model"
     argv = ["train-micro", "--out", str(out), "--images", "32", "--vae-steps", "20", "--unet-steps", "10",
             "--batch-size", "4", "--vae-batch-size", "4", "--no-progress"]
-    assert main(argv) == 0
+    import torch
+
+    threads = torch.get_num_threads()  # training sets its own; the worker's later tests keep the suite's
+    try:
+        assert main(argv) == 0
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 
