@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 MARKER = re.compile(r"^<!-- cli-reference: (imagenet-tc|builder) -->$", re.MULTILINE)
 PROGRAMS = {"imagenet-tc": "imagenet-tc", "builder": "python -m builder"}
-WIDTH = "100"  # the --help text is wrapped at this many columns, whatever the terminal that builds the site
+WIDTH = "88"  # the --help text is wrapped at this many columns (the page's width), whatever the terminal
 SUBSCRIPT = re.compile(r"Could not find cross-reference target '[\"'].*[\"']'$")
 
 
