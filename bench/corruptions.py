@@ -36,7 +36,8 @@ def rate(run, rows: int) -> float:
 def main() -> None:
     from skimage import data
 
-    from builder.editors.corruptions import CORRUPTIONS, IMAGENET_C_SIDE, CorruptionError, corruption_names, frost_images
+    from builder.editors.corruptions import (CORRUPTIONS, IMAGENET_C_SIDE, CorruptionError, corruption_names,
+                                             frost_images)
     from builder.editors import create_editor, prepare_image
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

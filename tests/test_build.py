@@ -432,7 +432,8 @@ def test_a_small_source_is_upsampled_and_says_so(tmp_path):
 
 def test_gpu_determinism_settings():
     """What a CUDA build asks of PyTorch (set in a subprocess: the settings are process-wide)."""
-    code = ("import json, torch; from builder.generation.determinism import make_deterministic, optimisation_attention\n"
+    code = ("import json, torch\n"
+            "from builder.generation.determinism import make_deterministic, optimisation_attention\n"
             "assert make_deterministic('cpu') == {} and not torch.are_deterministic_algorithms_enabled()\n"
             "settings = make_deterministic('cuda')\n"
             "with optimisation_attention('cuda'):\n"

@@ -171,8 +171,8 @@ def test_eval_yaml_follows_the_benchmark_spec(release):
 
 
 def test_the_eval_ts_entry_we_propose():
-    """builder/release/eval_ts_entry.ts is the entry of huggingface.js's EVALUATION_FRAMEWORKS we add by pull request: one
-    key equal to its name and to eval.yaml's evaluation_framework, with a description and a URL, in eval.ts's
+    """builder/release/eval_ts_entry.ts is the entry of huggingface.js's EVALUATION_FRAMEWORKS we add by pull request:
+    one key equal to its name and to eval.yaml's evaluation_framework, with a description and a URL, in eval.ts's
     layout (tabs), and a key the list does not already have."""
     from pathlib import Path
 

@@ -49,7 +49,8 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     missing = sorted(_expected(ROOT) - names)
     assert not missing, f"not in the wheel: {missing}"
     assert {"builder/dataset_card/README.md.jinja", "builder/dataset_card/LICENSE.jinja",
-            "builder/planning/sample_photos.yaml", "builder/recipes/smoke.yaml", "imagenet_textcorrupt/data/prompts.yaml",
+            "builder/planning/sample_photos.yaml", "builder/recipes/smoke.yaml",
+            "imagenet_textcorrupt/data/prompts.yaml",
             "builder/micro/weights/unet/diffusion_pytorch_model.safetensors", "builder/micro/weights/training.json"
             } <= names
     assert "imagenet-tc = imagenet_textcorrupt.cli:main" in entry_points

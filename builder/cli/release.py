@@ -65,7 +65,8 @@ def add_parsers(commands: Commands) -> None:
     publish.add_argument("release", help="the release folder")
     publish.add_argument("--repo-id", required=True, help="ORG/NAME of the dataset repo")
     publish.add_argument("--version", required=True, help="the tag, vX.Y.Z (refused if it exists)")
-    publish.add_argument("--dry-run", action="store_true", help="print the files, sizes, commits and tag; touch nothing")
+    publish.add_argument("--dry-run", action="store_true",
+                         help="print the files, sizes, commits and tag; touch nothing")
     publish.add_argument("--private", action="store_true", help="create the repo private")
     gating = publish.add_mutually_exclusive_group()
     gating.add_argument("--gated", choices=["auto", "manual"],

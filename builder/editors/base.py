@@ -5,8 +5,8 @@ the metadata needed to regenerate the edit. Each editor family maps the severity
 (`prompts.yaml`, `severity.editors`) to its own knobs. One call may mix severities (one level per item), so all
 the edits of a source image go in one call and the editor shares what they have in common.
 
-Weights are pinned before they load (`builder.planning.pins`): a Hub id loads at the commit its revision resolves to, and
-every item records that commit, never a branch name.
+Weights are pinned before they load (`builder.planning.pins`): a Hub id loads at the commit its revision resolves
+to, and every item records that commit, never a branch name.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""The ImageNet-C editor: one of the 15 algorithmic corruptions (`builder.editors.corruptions`) at severities 1-5, behind the
-same `edit(images, source_prompts, target_prompts, severity, seeds)` call as the diffusion editors, so a recipe can
-render ImageNet-C on the same source images as its text-guided edits and every row pairs with the same original.
+"""The ImageNet-C editor: one of the 15 algorithmic corruptions (`builder.editors.corruptions`) at severities 1-5,
+behind the same `edit(images, source_prompts, target_prompts, severity, seeds)` call as the diffusion editors, so a
+recipe can render ImageNet-C on the same source images as its text-guided edits and every row pairs with the same
+original.
 
     create_editor("imagenet-c", corruption="fog").edit([photo], ["a photo of a cat"], ["fog"], 3, [0])
 
@@ -19,8 +20,8 @@ from typing import Any
 
 from PIL import Image
 
-from builder.editors.corruptions import (FAMILIES, IMAGENET_C_SIDE, SEVERITIES, check_corruption, corrupt, corruption_names,
-                                 frost_digest)
+from builder.editors.corruptions import (FAMILIES, IMAGENET_C_SIDE, SEVERITIES, check_corruption, corrupt,
+                                         corruption_names, frost_digest)
 from builder.editors.base import Editor, EditorError, EditResult, register_editor
 from builder.editors.preprocess import PreparedImage
 from imagenet_textcorrupt.prompts import PromptHierarchy, load_prompts

@@ -65,7 +65,7 @@ class ConfigStats:
 
 class _ConfigWriter:
     """Writes one config's rows into files of about `target` bytes (named once their count is known), as `datasets`
-    writes parquet (builder/parquet_files.py), in row groups of about parquet_files.ROW_GROUP_BYTES."""
+    writes parquet (builder/generation/parquet_files.py), in row groups of about parquet_files.ROW_GROUP_BYTES."""
 
     def __init__(self, root: Path, config: str, row_features: Any, target: int):
         self.root, self.config, self.features, self.target = root, config, row_features, target
