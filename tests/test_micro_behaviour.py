@@ -50,6 +50,39 @@ def edit(editor, originals, targets, severity=2):
     return [result.image for result in results]
 
 
+@pytest.fixture(scope="module")
+def colour_edit(originals, inversions):
+    """The colour edits of the originals by an editor at a severity, with its parameters: the images and the final
+    latents (on their way to the decoder). Each is made once for the module: an edit is deterministic, and the tests
+    that read the same one (null-text and direct at severity 2) share it."""
+    made = {}
+
+    def get(name, severity=2, **params):
+        key = (name, severity, repr(sorted(params.items())))
+        if key not in made:
+            editor = make_editor(name, inversions, **params)
+            decode, captured = editor._decode, []
+            editor._decode = lambda found: (captured.append(found), decode(found))[1]
+            made[key] = edit(editor, originals, colour_targets(originals[1]), severity), captured[-1]
+        return made[key]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def reconstruction(originals, inversions):
+    """Null-text's reconstruction of the originals (images and latents), made once for the module."""
+    made = []
+
+    def get():
+        if not made:
+            images, scenes = originals
+            made.append(make_editor("p2p-nulltext", inversions).reconstruct(images, [s.caption for s in scenes]))
+        return made[0]
+
+    return get
+
+
 def test_the_shipped_model_draws_its_captions():
     """Sampled at guidance 7.5 with 20 DDIM steps, 96 captions drawn at random: the classifier reads the colour and
     the shape the caption names on 90 of 96 (93.8%; the issue asks for 90%), and the background too on 88 of 96 (91.7%) (its background reader
@@ -92,13 +125,13 @@ def test_the_shipped_weights_are_what_training_recorded():
     assert (folder / "loss.png").is_file()
 
 
-def test_null_text_inversion_reconstructs_where_plain_ddim_inversion_drifts(originals, inversions):
+def test_null_text_inversion_reconstructs_where_plain_ddim_inversion_drifts(originals, inversions, reconstruction):
     """At guidance 7.5, sampling back from the DDIM-inverted noise with the plain empty prompt (null-text with no
     optimisation step) drifts; the optimised null embeddings bring it back. Measured: mean PSNR 27.2 dB against
     21.0 dB, a gap of 6.2 dB, at least 3.35 dB on every image; the paper's claim, asked for here: 3 dB."""
     images, scenes = originals
     prompts = [scene.caption for scene in scenes]
-    optimised = make_editor("p2p-nulltext", inversions).reconstruct(images, prompts).images
+    optimised = reconstruction().images
     plain = make_editor("p2p-nulltext", inversions, inner_steps=0).reconstruct(images, prompts).images
     gains = [benchmark.psnr(a, o) - benchmark.psnr(a, p) for a, o, p in zip(images, optimised, plain)]
     print("PSNR null-text", np.mean([benchmark.psnr(a, o) for a, o in zip(images, optimised)]),
@@ -108,21 +141,21 @@ def test_null_text_inversion_reconstructs_where_plain_ddim_inversion_drifts(orig
 
 
 @pytest.mark.parametrize("name, min_iou", [("p2p-nulltext", 0.72), ("p2p-direct", 0.6)])
-def test_a_colour_edit_changes_the_colour_and_keeps_the_shape(originals, inversions, name, min_iou):
+def test_a_colour_edit_changes_the_colour_and_keeps_the_shape(originals, colour_edit, name, min_iou):
     """"a red star on grass" -> "a blue star on grass" (red<->blue, green<->yellow) at severity 2. Measured: the
     classifier reads the new colour and the same shape on 8 of 8 images with either editor (and the background too
     on 6 of 8 with null-text, 8 of 8 with direct); the edit's object mask against the original's: mean IoU 0.76
     (null-text), 0.64 (direct). The issue asked for 0.8: an object edge here moves by a latent cell, 4 pixels,
     on objects 15 to 35 pixels across (the edits redraw the object a little larger, see the README)."""
     targets = colour_targets(originals[1])
-    readings = benchmark.read_edits(originals[0], edit(make_editor(name, inversions), originals, targets), targets)
+    readings = benchmark.read_edits(originals[0], colour_edit(name)[0], targets)
     print(name, "read as target", readings.object_rate, "with the background", readings.target_rate, "IoU",
           np.round(readings.mask_iou, 2))
     assert readings.object_rate >= 0.8
     assert readings.mean_iou >= min_iou
 
 
-def test_local_blend_keeps_the_background(originals, inversions):
+def test_local_blend_keeps_the_background(originals, colour_edit, reconstruction):
     """Local blend on the shape word (threshold 0.8 on 8x8 maps: this model's shape word attends to the background
     at about 0.65 of its peak, where Stable Diffusion's words are sharper and the authors' 0.3 serves) keeps the
     background's latents on the source's path. Measured over the latent cells 3 or more away from the object: the
@@ -133,18 +166,12 @@ def test_local_blend_keeps_the_background(originals, inversions):
     reconstruction's latents)."""
     import torch
 
-    images, scenes = originals
-    targets = colour_targets(scenes)
+    scenes = originals[1]
     latents = {}
     for label, params in (("plain", {}), ("blend", {"local_blend_words": list(world.SHAPES),
                                                      "local_blend_downsample": 2, "local_blend_threshold": 0.8})):
-        editor = make_editor("p2p-nulltext", inversions, **params)
-        decode = editor._decode
-        captured = []
-        editor._decode = lambda found, decode=decode, captured=captured: (captured.append(found), decode(found))[1]
-        edit(editor, originals, targets)
-        latents[label] = captured[-1]
-    source = make_editor("p2p-nulltext", inversions).reconstruct(images, [s.caption for s in scenes]).latents
+        latents[label] = colour_edit("p2p-nulltext", **params)[1]
+    source = reconstruction().latents
     from scipy.ndimage import binary_dilation
 
     far = torch.stack([torch.from_numpy(~binary_dilation(world.object_mask(s, source.shape[-1]) > 0, iterations=3))
@@ -155,12 +182,11 @@ def test_local_blend_keeps_the_background(originals, inversions):
 
 
 @pytest.mark.parametrize("name", ["p2p-nulltext", "p2p-direct"])
-def test_a_stronger_severity_changes_more(originals, inversions, name):
+def test_a_stronger_severity_changes_more(originals, colour_edit, name):
     """Severity 1 -> 3 injects the source's attention for fewer steps. Measured (mean pixel change, 0-255): 35.6,
     36.7, 39.6 (null-text), 28.5, 29.5, 36.2 (direct)."""
     targets = colour_targets(originals[1])
-    editor = make_editor(name, inversions)
-    distances = [benchmark.read_edits(originals[0], edit(editor, originals, targets, severity), targets).mean_distance
+    distances = [benchmark.read_edits(originals[0], colour_edit(name, severity)[0], targets).mean_distance
                  for severity in (1, 2, 3)]
     print(name, "pixel change by severity", np.round(distances, 2))
     assert distances[0] < distances[1] < distances[2]
