@@ -47,11 +47,14 @@ def trained(tmp_path_factory):
             "--batch-size", "4", "--vae-batch-size", "4", "--no-progress"]
     import torch
 
-    threads = torch.get_num_threads()  # training sets its own; the worker's later tests keep the suite's
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # unlike training's 2: the worker's later tests run on the thread count they had
     try:
         assert main(argv) == 0
+        assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
+    assert json.loads((out / "training.json").read_text())["torch_threads"] == 2
     return out
 
 

@@ -164,17 +164,28 @@ def plot_losses(path: Path, stages: dict[str, list[float]]) -> None:
 
 def train(out: str | Path, settings: TrainSettings = TrainSettings(), progress: bool = True,
           command: str = "", log: Callable[[str], None] = print) -> Path:
-    """Train both stages and save the pipeline to `out` (written beside it, then renamed into place)."""
+    """Train both stages and save the pipeline to `out` (written beside it, then renamed into place). Training runs
+    on `settings.threads` torch threads (the result depends on it); the caller's thread count is restored after."""
+    import torch
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} exists and is not empty: choose a new folder")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(settings.threads)
+    try:
+        return _train(out, settings, progress, command, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(out: Path, settings: TrainSettings, progress: bool, command: str, log: Callable[[str], None]) -> Path:
     import torch
     from diffusers import StableDiffusionPipeline
 
     from imagenet_textcorrupt.provenance import library_versions
 
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} exists and is not empty: choose a new folder")
     torch.manual_seed(settings.seed)
-    torch.set_num_threads(settings.threads)
     started = time.monotonic()
     log(f"drawing {settings.images} world images (seed {settings.seed})")
     images, captions = _images(settings.seed, 0, settings.images)
