@@ -7,7 +7,8 @@ asks for the deterministic variants before any model loads: `torch.use_determini
 without a deterministic kernel then raises instead of silently differing), cuBLAS's fixed workspace
 (`CUBLAS_WORKSPACE_CONFIG=:4096:8`, read when cuBLAS starts), cuDNN without benchmarking, and the math attention
 backend inside the optimisation's forward and backward passes (`optimisation_attention`). What this buys, and
-where it stops (another GPU model, driver or library version may round differently), is said in the README.
+where it stops (another GPU model, driver or library version may round differently), is said in
+docs/maintainers/building.md.
 """
 
 from __future__ import annotations

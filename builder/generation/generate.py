@@ -18,7 +18,7 @@ Layout of the build folder:
 Every file is written to a temporary name and renamed, so a kill at any moment loses at most the shard in
 progress; a rerun skips the shards whose entry exists and whose parquet still has the recorded sha256. A shard is
 a deterministic function of the recipe, its pinned models and its index, so the rerun's bytes equal an
-uninterrupted run's (on GPUs within the limits `builder.generation.determinism` and the README state).
+uninterrupted run's (on GPUs within the limits `builder.generation.determinism` and docs/maintainers/building.md state).
 
 All the edits of a source image go to the editor in one call (every severity), handed the prepared image, so the
 editor shares what they have in common and the rows say whether the source was upsampled.

@@ -32,7 +32,8 @@ PAPER_ARXIV = "2304.02963"  # Mofayezi & Medghalchi, the study this benchmark fo
 # packages/tasks/src/eval.ts, which benchmark authors extend by pull request; none covers image classification.
 # eval_ts_entry.ts beside this file is the entry we add there (its key is this name: what scores a model here, the
 # `imagenet-tc evaluate` command). Until it is merged the Hub refuses the eval.yaml commit; publish commits
-# eval.yaml alone, after the tag, so a refusal costs nothing else (README "Registering the benchmark").
+# eval.yaml alone, after the tag, so a refusal costs nothing else (docs/maintainers/release.md, "Registering the
+# benchmark").
 EVALUATION_FRAMEWORK = "imagenet-tc"
 EVAL_TS_ENTRY = "eval_ts_entry.ts"
 # (upper bound exclusive, the Hub's size_categories value); above the last bound: "n>1T". The values are

@@ -264,7 +264,7 @@ def _publish_benchmark(api: Any, staged: Path, plan: PublishPlan, remote: dict[s
             status = getattr(error.response, "status_code", "?")
             reason = (getattr(error, "server_message", None) or str(error).splitlines()[0]).strip()
             warn(f"warning: the Hub refused {path} (HTTP {status}: {reason}). {done} Registering it as a benchmark "
-                 f"takes the steps in the README, section \"Registering the benchmark\"")
+                 f"takes the steps in docs/maintainers/release.md, section \"Registering the benchmark\"")
             return
         if not is_transient(error):
             raise
