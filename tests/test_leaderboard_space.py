@@ -101,6 +101,12 @@ def _rendered_rows(driver) -> list[list[str]]:
     return [cells[i:i + COLUMNS] for i in range(0, len(cells), COLUMNS)]
 
 
+def _rendered_column(driver, index: int) -> list[str] | None:
+    """One column of the rendered table, or None while the table is being redrawn (its text ends mid-row)."""
+    rows = _rendered_rows(driver)
+    return None if any(len(row) < COLUMNS for row in rows) else [row[index] for row in rows]
+
+
 def _tab(driver, name: str):
     from selenium.webdriver.common.by import By
 
@@ -281,7 +287,7 @@ def test_the_leaderboard_space_in_a_browser(hub, client_env, tmp_path):
         driver.find_element(By.CSS_SELECTOR, "#config input").click()  # the animals config's ranking
         wait.until(lambda d: _option(d, "animals")).click()
         animals = board["sections"][0]["configs"]["animals"]
-        wait.until(lambda d: [r[5] for r in _rendered_rows(d)] == [_percent(row["edited_top1"]) for row in animals])
+        wait.until(lambda d: _rendered_column(d, 5) == [_percent(row["edited_top1"]) for row in animals])
         assert {r[1]: r[4] for r in _rendered_rows(driver)} == {
             "timm:convnext_base": "✓ audited (200 rows, seed 123)",
             "hf:org/vit-b": "not audited: unauditable: the checkpoint's sha256 differs",
