@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from browser import app_environment, chromium, constraint_pins, copy_space, free_port, running_app, space_pins
-from builder.metric_space import (CORE_FILE, MetricSpaceError, set_dataset, stale_copies, vendored_core,
-                                  vendored_files, write_copies)
+from builder.cli import main as builder_main
+from builder.release.metric_space import (CORE_FILE, MetricSpaceError, set_dataset, stale_copies, vendored_core,
+                                          vendored_files, write_copies)
 from imagenet_textcorrupt import metrics
 
 MODULE = Path(__file__).resolve().parent.parent / "eval" / "imagenet_tc"
@@ -100,6 +101,26 @@ def test_a_copy_no_longer_made_is_removed(tmp_path):
     assert sorted(path.name for path in space.iterdir()) == [
         "imagenet_tc_bootstrap.py", "imagenet_tc_core.py", "imagenet_tc_inputs.py", "imagenet_tc_mine.py"]
     assert all(current for _, current in write_copies(space, check=True))
+
+
+def test_the_metric_space_command_checks_writes_and_removes(tmp_path, capsys):
+    space = tmp_path / "imagenet_tc"
+    shutil.copytree(MODULE, space)
+    assert builder_main(["metric-space", "--space", str(space), "--check"]) == 0
+    assert capsys.readouterr().out.strip().endswith(": current")
+    (space / "imagenet_tc_inputs.py").write_text("# edited by hand\n")
+    (space / "imagenet_tc_old.py").write_text("# Generated from imagenet_textcorrupt/metrics/old.py by ...\n")
+    assert builder_main(["metric-space", "--space", str(space), "--check"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(" differs ")[0] for line in err] == [str(space / "imagenet_tc_inputs.py"),
+                                                            str(space / "imagenet_tc_old.py")]
+    assert err[0].endswith(f"regenerate with python -m builder metric-space --space {space}")
+    assert (space / "imagenet_tc_inputs.py").read_text() == "# edited by hand\n"  # --check writes nothing
+    assert builder_main(["metric-space", "--space", str(space)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"wrote {space / 'imagenet_tc_inputs.py'}",
+                                                    f"removed {space / 'imagenet_tc_old.py'}"]
+    assert (space / "imagenet_tc_inputs.py").read_text() == vendored_files()["imagenet_tc_inputs.py"]
+    assert not (space / "imagenet_tc_old.py").exists()
 
 
 def test_the_space_card_and_requirements():

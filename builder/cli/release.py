@@ -80,9 +80,10 @@ def add_parsers(commands: Commands) -> None:
 
     space = add_command(
         commands, "metric-space", help="regenerate the metric Space's own copy of the metrics",
-        description="Writes imagenet_tc_core.py, the copy of imagenet_textcorrupt/metrics/paired.py that the evaluate "
-                    "module in eval/imagenet_tc/ imports (imagenet-textcorrupt is not on PyPI, so a Space cannot "
-                    "install it).",
+        description="Writes imagenet_tc_core.py and its siblings, the copies of imagenet_textcorrupt/metrics/paired.py "
+                    "and of the modules it imports that the evaluate module in eval/imagenet_tc/ imports "
+                    "(imagenet-textcorrupt is not on PyPI, so a Space cannot install it), and removes a copy no "
+                    "longer made.",
         example="python -m builder metric-space --check")
     space.add_argument("--space", default="eval/imagenet_tc", help="the Space folder (default eval/imagenet_tc)")
     space.add_argument("--dataset", help="the published dataset (ORG/NAME) to name in the Space card's datasets:")
@@ -136,17 +137,20 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_metric_space(args: argparse.Namespace) -> int:
-    from builder.metric_space import set_dataset, write_core
+    from builder.release.metric_space import set_dataset, write_copies
 
     if args.dataset and not args.check:
         print(f"{set_dataset(args.space, args.dataset)}: datasets: [{args.dataset}]")
-    path, current = write_core(args.space, check=args.check)
-    if current:
-        print(f"{path} is current")
+    outcome = write_copies(args.space, check=args.check)
+    differing = [path for path, current in outcome if not current]
+    if not differing:
+        print(f"{', '.join(str(path) for path, _ in outcome)}: current")
         return 0
     if args.check:
-        print(f"{path} differs from imagenet_textcorrupt/metrics/paired.py: regenerate it with python -m builder "
-              f"metric-space --space {args.space}", file=sys.stderr)
+        for path in differing:
+            print(f"{path} differs from the metrics in imagenet_textcorrupt/metrics/ (or is a copy no longer made): "
+                  f"regenerate with python -m builder metric-space --space {args.space}", file=sys.stderr)
         return 1
-    print(f"wrote {path}")
+    for path in differing:
+        print(f"{'wrote' if path.exists() else 'removed'} {path}")
     return 0

@@ -191,13 +191,6 @@ def write_copies(space: str | Path, check: bool = False) -> list[tuple[Path, boo
     return outcome
 
 
-def write_core(space: str | Path, check: bool = False) -> tuple[Path, bool]:
-    """Write (or with `check`, only compare) the Space's copies (`write_copies`); returns the first that was not
-    current (the core copy when all were) and whether all were current."""
-    outcome = write_copies(space, check)
-    differing = [path for path, current in outcome if not current]
-    return (differing[0] if differing else outcome[0][0]), not differing
-
 
 def set_dataset(space: str | Path, dataset: str) -> Path:
     """Name `dataset` (ORG/NAME) in the Space card's `datasets:` list; the rest of the card stays as it is."""
