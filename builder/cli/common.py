@@ -6,20 +6,16 @@ from __future__ import annotations
 import argparse
 import textwrap
 
+from imagenet_textcorrupt.commands.help import ExampleHelpFormatter
+from imagenet_textcorrupt.commands.help import example as example_epilog
+
 Commands = argparse._SubParsersAction  # what `add_subparsers` returns: the groups add their commands to it
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Descriptions and epilogs: paragraphs (split at blank lines) are wrapped to the terminal's width, except a
-    paragraph with an indented line, such as "example:" and its command line, which is printed as written. The
-    commands' names get room enough to keep each command's help on its own line."""
-
-    def add_argument(self, action: argparse.Action) -> None:
-        super().add_argument(action)
-        if isinstance(action, argparse._SubParsersAction):  # argparse counts its names one indent short
-            names = [len(self._format_action_invocation(command)) for command in action._get_subactions()]
-            self._action_max_length = max([self._action_max_length]
-                                          + [n + self._current_indent + self._indent_increment for n in names])
+class HelpFormatter(ExampleHelpFormatter):
+    """`imagenet-tc`'s help layout (the example kept as written, each command's help on its own line in the list),
+    except that descriptions and epilogs are wrapped by paragraph (split at blank lines), and a paragraph with an
+    indented line, such as "example:" and its command line, is printed as written."""
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         paragraphs = []
@@ -30,11 +26,6 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
                 paragraphs.append(textwrap.fill(" ".join(paragraph.split()), width, initial_indent=indent,
                                                 subsequent_indent=indent))
         return "\n\n".join(paragraphs)
-
-
-def example_epilog(command_line: str) -> str:
-    """The epilog every command's help ends with: "example:" and one command line that works as written."""
-    return f"example:\n  {command_line}"
 
 
 def add_command(commands: Commands, name: str, *, help: str, example: str,
