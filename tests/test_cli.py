@@ -149,13 +149,10 @@ def test_prompts_lists_what_is_left_out(capsys):
 
 def _commands() -> dict:
     """Every command of `imagenet-tc`: name -> (its parser, its one-line help in the list of commands)."""
-    import argparse
-
     from imagenet_textcorrupt.cli import build_parser
+    from imagenet_textcorrupt.commands.help import subcommands
 
-    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    helps = {choice.dest: choice.help for choice in action._choices_actions}
-    return {name: (parser, helps.get(name)) for name, parser in action.choices.items()}
+    return {name: (parser, help_text) for name, help_text, parser in subcommands(build_parser())}
 
 
 def _example_lines(text: str) -> list[str]:

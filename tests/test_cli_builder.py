@@ -10,14 +10,14 @@ import sys
 import pytest
 
 from builder.cli import build_parser
+from imagenet_textcorrupt.commands.help import subcommands
 
 COMMANDS = ["hierarchy", "plan", "build", "review", "review-stats", "hard", "release", "validate", "publish",
             "metric-space", "train-micro", "editor-bench"]  # the data's order, as --help lists them
 
 
 def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return dict(action.choices)
+    return {name: sub for name, _, sub in subcommands(parser)}
 
 
 def _example(help_text: str) -> str:
@@ -55,10 +55,9 @@ def test_every_command_help_ends_with_an_example_of_itself(command, columns_80):
 def test_the_top_level_help_lists_every_command_on_one_line(columns_80):
     text = build_parser().format_help()
     lines = text.splitlines()
-    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    for action in subparsers._choices_actions:  # one per command: its name and its help
-        [line] = [line for line in lines if line.split()[:1] == [action.dest]]
-        assert line.split(None, 1)[1] == action.help, f"{action.dest}'s help is not on its line: {line!r}"
+    for name, help_text, _ in subcommands(build_parser()):  # each command's name and its help, on one line
+        [line] = [line for line in lines if line.split()[:1] == [name]]
+        assert line.split(None, 1)[1] == help_text, f"{name}'s help is not on its line: {line!r}"
     assert set(COMMANDS) <= {line.split()[0] for line in lines if line.startswith("    ")}
     assert _example(text).startswith("python -m builder ")
 

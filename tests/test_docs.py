@@ -25,7 +25,8 @@ import shlex
 import shutil
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,19 +220,25 @@ def run_code(code: str, name: str) -> int:
     return 0
 
 
+@contextmanager
+def inside(folder: Path) -> Iterator[None]:
+    """Work in `folder` (a snippet that runs in this process), then come back."""
+    old = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
 def run_command(command: str, folder: Path, env: dict[str, str] | None, name: str) -> tuple[int, str, str]:
     """One shell command in `folder`: its exit status, stdout and stderr. In this process when it is a call of our
     CLIs or of Python and needs no Hub; else through bash, with this environment's programs first on the PATH."""
     how = how_to_run(command) if env is None else None
     if how is not None:
-        old = Path.cwd()
-        os.chdir(folder)
         out, err = io.StringIO(), io.StringIO()
-        try:
-            with redirect_stdout(out), redirect_stderr(err):
-                status = run_cli(how[1]) if how[0] == "cli" else run_code(how[1], name)
-        finally:
-            os.chdir(old)
+        with inside(folder), redirect_stdout(out), redirect_stderr(err):
+            status = run_cli(how[1]) if how[0] == "cli" else run_code(how[1], name)
         return status, out.getvalue(), err.getvalue()
     environment = dict(env if env is not None else os.environ)
     environment["PATH"] = f"{BINARIES}{os.pathsep}{environment.get('PATH', '')}"
@@ -259,27 +266,18 @@ def run_python(code: str, folder: Path, env: dict[str, str] | None, name: str) -
                               timeout=300)
         assert done.returncode == 0, f"{name} failed:\n{done.stdout}\n{done.stderr[-4000:]}"
         return
-    old = Path.cwd()
-    os.chdir(folder)
     err = io.StringIO()
-    try:
-        with redirect_stdout(io.StringIO()), redirect_stderr(err):
-            status = run_code(code, name)
-    finally:
-        os.chdir(old)
+    with inside(folder), redirect_stdout(io.StringIO()), redirect_stderr(err):
+        status = run_code(code, name)
     assert status == 0, f"{name} failed:\n{err.getvalue()[-4000:]}"
 
 
 def run_pycon(code: str, folder: Path, name: str) -> None:
-    old = Path.cwd()
-    os.chdir(folder)
-    try:
-        test = doctest.DocTestParser().get_doctest(code, {"__name__": "__main__"}, name, name, 0)
-        report = io.StringIO()
-        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    test = doctest.DocTestParser().get_doctest(code, {"__name__": "__main__"}, name, name, 0)
+    report = io.StringIO()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    with inside(folder):
         runner.run(test, out=report.write)
-    finally:
-        os.chdir(old)
     assert runner.failures == 0, report.getvalue()
 
 

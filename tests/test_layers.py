@@ -17,15 +17,21 @@ TOOLING = "builder"
 MAY_DISPATCH = {f"{CORE}/cli.py"}  # the command line may hand a command to the tooling
 
 
-def imports_of(path: Path) -> list[tuple[int, str]]:
-    """(line, module) of every import statement in a file, wherever it sits."""
+def import_statements(path: Path) -> list[tuple[int, int, str, list[str]]]:
+    """(line, level, module, names) of every import statement in a file, wherever it sits: `import a.b` gives
+    level 0, module "a.b" and no names; `from ..a import b, c` level 2, module "a", names ["b", "c"]."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
         if isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.append((node.lineno, node.module))
+            found += [(node.lineno, 0, alias.name, []) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            found.append((node.lineno, node.level, node.module or "", [alias.name for alias in node.names]))
     return found
+
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every absolute import statement in a file, wherever it sits."""
+    return [(line, module) for line, level, module, _ in import_statements(path) if level == 0 and module]
 
 
 def crossings(root: Path) -> list[str]:
@@ -107,17 +113,11 @@ def imported_modules(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     `a.b.c` when that is a module, else of `a.b`; relative imports are resolved against the module's package."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-        if isinstance(node, ast.Import):
-            targets = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(anchor + ([base] if base else []))
-            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
-        else:
-            continue
+    for _, level, base, names in import_statements(path):
+        if level:
+            anchor = package.split(".")[: len(package.split(".")) - level + 1]
+            base = ".".join(anchor + ([base] if base else []))
+        targets = [f"{base}.{n}" if f"{base}.{n}" in known else base for n in names] if names else [base]
         found.update(target for target in targets if target in known and target != name)
     return found
 

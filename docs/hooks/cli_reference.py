@@ -16,7 +16,6 @@ import argparse
 import logging
 import os
 import re
-from collections.abc import Iterator
 
 MARKER = re.compile(r"^<!-- cli-reference: (imagenet-tc|builder) -->$", re.MULTILINE)
 PROGRAMS = {"imagenet-tc": "imagenet-tc", "builder": "python -m builder"}
@@ -33,24 +32,19 @@ logging.getLogger("mkdocs.plugins.mkdocs_autorefs._internal.plugin").addFilter(_
 
 
 def build_parser(name: str) -> argparse.ArgumentParser:
-    """The parser of `imagenet-tc` or of `python -m builder` (whose parser lives in builder.cli)."""
+    """The parser of `imagenet-tc` or of `python -m builder`."""
     if name == "imagenet-tc":
         from imagenet_textcorrupt.cli import build_parser as build
     else:
-        try:
-            from builder.cli import build_parser as build
-        except ImportError:  # the layout before builder.cli
-            from builder.__main__ import build_parser as build
+        from builder.cli import build_parser as build
     return build()
 
 
-def commands(name: str) -> Iterator[tuple[str, str, argparse.ArgumentParser]]:
+def commands(name: str) -> list[tuple[str, str, argparse.ArgumentParser]]:
     """(command, one-line help, its parser) for every command of a CLI, in the order `--help` lists them."""
-    parser = build_parser(name)
-    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
-    for command, sub in action.choices.items():
-        yield command, helps.get(command, ""), sub
+    from imagenet_textcorrupt.commands.help import subcommands
+
+    return subcommands(build_parser(name))
 
 
 def _help_text(parser: argparse.ArgumentParser) -> str:

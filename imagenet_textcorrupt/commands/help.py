@@ -29,6 +29,14 @@ class ExampleHelpFormatter(argparse.RawDescriptionHelpFormatter):
                                           max(names, default=0) + self._current_indent + self._indent_increment)
 
 
+def subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, str, argparse.ArgumentParser]]:
+    """(name, one-line help, parser) of every command of a parser with subcommands, in the order `--help` lists
+    them (what the tests and the docs' command reference read)."""
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
+    return [(name, helps.get(name, ""), sub) for name, sub in action.choices.items()]
+
+
 def example(*lines: str, note: str | None = None) -> str:
     """An "example:" epilog: each line an invocation (or a comment), indented; `note` after a blank line."""
     text = EXAMPLE_HEADING + "\n" + "\n".join(f"  {line}" for line in lines)
